@@ -1,0 +1,28 @@
+# agentbench: `make demo` runs the demo on the embedded model, `make test` runs the tests.
+# Both go through `make setup`, which is idempotent and leaves .venv/bin/agentbench.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+
+.PHONY: setup demo test bench clean-runs
+
+$(BIN)/agentbench: pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	touch $@
+
+setup: $(BIN)/agentbench
+	$(BIN)/agentbench model setup
+
+demo: setup
+	$(BIN)/agentbench run experiments/demo.yaml
+
+test: setup
+	$(BIN)/python -m pytest -q
+
+bench: setup
+	$(BIN)/python bench/overhead.py
+
+clean-runs:
+	rm -rf runs

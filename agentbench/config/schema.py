@@ -1,0 +1,75 @@
+"""The experiment file, as typed models. Every section forbids unknown keys.
+
+Secrets never live here: a key is named by the environment variable that holds it (`api_key_env`).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from agentbench.protocols import Limits
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ServerConfig(_Strict):
+    """A server agentbench starts and stops itself (providers `embedded` and `vllm`)."""
+
+    python: str | None = Field(None, description="python of the environment vLLM lives in; default: the embedded venv")
+    model_path: str | None = Field(None, description="weights folder or hub name; default: the embedded SmolLM2")
+    dtype: str = "bfloat16"
+    max_model_len: int = 4096
+    enforce_eager: bool = True
+    extra_args: list[str] = Field(default_factory=list, description="further vLLM engine arguments, verbatim")
+    env: dict[str, str] = Field(default_factory=dict, description="extra environment for the server process")
+    startup_timeout_s: float = 600.0
+
+
+class ModelConfig(_Strict):
+    provider: Literal["embedded", "openai", "vllm"] = "embedded"
+    name: str = Field("smollm2-135m-instruct", description="model name sent to the endpoint (served name)")
+    base_url: str | None = Field(None, description="OpenAI-compatible base URL, e.g. http://127.0.0.1:8000/v1 (provider openai)")
+    api_key_env: str | None = Field(None, description="environment variable holding the API key; never the key itself")
+    temperature: float = 0.0
+    top_p: float | None = None
+    max_tokens: int = Field(512, description="completion tokens per model call")
+    timeout_s: float = Field(120.0, description="per request")
+    retries: int = Field(5, description="retries on connection errors, 429 and 5xx")
+    backoff_max_s: float = Field(20.0, description="cap of the jittered exponential backoff")
+    streaming: bool = True
+    server: ServerConfig = Field(default_factory=ServerConfig)
+
+
+class SuiteConfig(_Strict):
+    name: str = Field("gaia-mini", description="a bundled suite name or a path to a suite folder")
+    ids: list[str] = Field(default_factory=list, description="only these task ids")
+    levels: list[int] = Field(default_factory=list, description="only these levels (GAIA)")
+    limit: int | None = Field(None, description="at most this many tasks, after the other filters")
+
+
+class SandboxConfig(_Strict):
+    backend: Literal["auto", "local", "docker"] = "auto"
+    command_timeout_s: float = 60.0
+    max_output_bytes: int = 16_384
+    # The Docker backend (#3) adds image, network, memory, cpus, pids, user here.
+
+
+class RunSettings(_Strict):
+    concurrency: int = Field(4, ge=1)
+    epochs: int = Field(1, ge=1)
+    seed: int = 0
+
+
+class ExperimentConfig(_Strict):
+    name: str = "experiment"
+    graph: str = Field("planning", description="ours by name, or path/to/file.py:build_graph, or package.module:build_graph")
+    graph_params: dict[str, Any] = Field(default_factory=dict)
+    model: ModelConfig = Field(default_factory=ModelConfig)
+    suite: SuiteConfig = Field(default_factory=SuiteConfig)
+    sandbox: SandboxConfig = Field(default_factory=SandboxConfig)
+    limits: Limits = Field(default_factory=Limits)
+    run: RunSettings = Field(default_factory=RunSettings)

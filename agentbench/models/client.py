@@ -1,0 +1,126 @@
+"""Chat model for any OpenAI-compatible endpoint, with retries done by tenacity at the HTTP layer.
+
+Retrying in an httpx transport (rather than wrapping the chat model) keeps the object a plain
+`ChatOpenAI`, so `bind_tools`, streaming and callbacks all work unchanged, and every retry is visible.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import httpx
+from langchain_openai import ChatOpenAI
+from pydantic import BaseModel
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    retry_if_exception_type,
+    retry_if_result,
+    stop_after_attempt,
+    wait_random_exponential,
+)
+
+RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+RETRY_EXCEPTIONS = (httpx.ConnectError, httpx.ConnectTimeout, httpx.ReadError, httpx.RemoteProtocolError,
+                    httpx.WriteError, httpx.PoolTimeout)
+
+
+class RetryPolicy(BaseModel):
+    retries: int = 5
+    backoff_initial_s: float = 0.5
+    backoff_max_s: float = 20.0
+
+
+class RetryInfo(BaseModel):
+    attempt: int
+    reason: str
+    wait_s: float
+    url: str
+
+
+def _reason(state: RetryCallState) -> str:
+    outcome = state.outcome
+    if outcome is None:
+        return "unknown"
+    if outcome.failed:
+        exc = outcome.exception()
+        return f"{type(exc).__name__}: {exc}"
+    return f"HTTP {outcome.result().status_code}"
+
+
+class RetryTransport(httpx.AsyncBaseTransport):
+    """Retries connection errors, 429 and 5xx with jittered, capped exponential backoff.
+
+    After the last try the final response (or exception) is passed through unchanged, so the
+    OpenAI client raises its usual typed error.
+    """
+
+    def __init__(self, policy: RetryPolicy, inner: httpx.AsyncBaseTransport | None = None,
+                 on_retry: Callable[[RetryInfo], None] | None = None) -> None:
+        self._inner = inner or httpx.AsyncHTTPTransport()
+        self._policy = policy
+        self._on_retry = on_retry
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        async def before_sleep(state: RetryCallState) -> None:
+            outcome = state.outcome
+            if outcome is not None and not outcome.failed:
+                await outcome.result().aclose()
+            if self._on_retry is not None:
+                wait = state.next_action.sleep if state.next_action else 0.0
+                self._on_retry(RetryInfo(attempt=state.attempt_number, reason=_reason(state),
+                                         wait_s=wait, url=str(request.url)))
+
+        retrying = AsyncRetrying(
+            stop=stop_after_attempt(self._policy.retries + 1),
+            wait=wait_random_exponential(multiplier=self._policy.backoff_initial_s, max=self._policy.backoff_max_s),
+            retry=retry_if_exception_type(RETRY_EXCEPTIONS) | retry_if_result(lambda r: r.status_code in RETRY_STATUSES),
+            before_sleep=before_sleep,
+            retry_error_callback=lambda state: state.outcome.result(),
+            reraise=True,
+        )
+        return await retrying(self._inner.handle_async_request, request)
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+
+class ChatSettings(BaseModel):
+    base_url: str
+    model: str
+    api_key: str | None = None
+    temperature: float = 0.0
+    top_p: float | None = None
+    max_tokens: int | None = 512
+    timeout_s: float = 120.0
+    streaming: bool = True
+    seed: int | None = None
+
+
+def build_chat_model(settings: ChatSettings, policy: RetryPolicy,
+                     on_retry: Callable[[RetryInfo], None] | None = None,
+                     http_client: httpx.AsyncClient | None = None) -> ChatOpenAI:
+    """A ChatOpenAI bound to the endpoint; usage is reported on streaming too (include_usage)."""
+    client = http_client or httpx.AsyncClient(
+        transport=RetryTransport(policy, on_retry=on_retry),
+        timeout=httpx.Timeout(settings.timeout_s, connect=10.0),
+        limits=httpx.Limits(max_connections=256, max_keepalive_connections=64),
+    )
+    extra: dict = {}
+    if settings.top_p is not None:
+        extra["top_p"] = settings.top_p
+    if settings.seed is not None:
+        extra["seed"] = settings.seed
+    return ChatOpenAI(
+        base_url=settings.base_url,
+        model=settings.model,
+        api_key=settings.api_key or "EMPTY",
+        temperature=settings.temperature,
+        max_tokens=settings.max_tokens,
+        timeout=settings.timeout_s,
+        max_retries=0,  # retries belong to RetryTransport
+        streaming=settings.streaming,
+        stream_usage=True,
+        http_async_client=client,
+        **extra,
+    )

@@ -1,0 +1,146 @@
+"""A model server agentbench starts and stops itself: own process group, free port, /health wait,
+log in the run folder, SIGTERM then SIGKILL. Serves the embedded CPU vLLM and GPU vLLM alike."""
+
+from __future__ import annotations
+
+import asyncio
+import ctypes
+import os
+import signal
+import socket
+import time
+from pathlib import Path
+
+import httpx
+from pydantic import BaseModel, Field
+
+
+class ServerStartError(RuntimeError):
+    """The server did not come up; the message carries the tail of its log."""
+
+
+class ServerSpec(BaseModel):
+    argv: list[str] = Field(description="the command; `{port}` is replaced by the chosen port")
+    env: dict[str, str] = Field(default_factory=dict)
+    host: str = "127.0.0.1"
+    port: int | None = None
+    health_path: str = "/health"
+    startup_timeout_s: float = 600.0
+    stop_timeout_s: float = 20.0
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return sock.getsockname()[1]
+
+
+def log_tail(path: Path, lines: int = 30) -> str:
+    try:
+        text = path.read_text(errors="replace")
+    except FileNotFoundError:
+        return "(no log)"
+    return "\n".join(text.splitlines()[-lines:])
+
+
+def _die_with_parent() -> None:
+    """In the child: own process group, and SIGTERM when agentbench dies (even by SIGKILL)."""
+    os.setpgrp()
+    try:
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except OSError:
+        pass
+
+
+class ManagedServer:
+    """`async with ManagedServer(spec, log_path) as server:` → `server.base_url` answers /health."""
+
+    def __init__(self, spec: ServerSpec, log_path: Path) -> None:
+        self.spec = spec
+        self.log_path = log_path
+        self.port = spec.port or free_port(spec.host)
+        self._proc: asyncio.subprocess.Process | None = None
+        self._log = None
+
+    @property
+    def root_url(self) -> str:
+        return f"http://{self.spec.host}:{self.port}"
+
+    @property
+    def base_url(self) -> str:
+        return self.root_url + "/v1"
+
+    @property
+    def pid(self) -> int | None:
+        return self._proc.pid if self._proc else None
+
+    def alive(self) -> bool:
+        return self._proc is not None and self._proc.returncode is None
+
+    async def start(self) -> None:
+        argv = [a.replace("{port}", str(self.port)) for a in self.spec.argv]
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        self._log = open(self.log_path, "ab")
+        self._log.write(f"$ {' '.join(argv)}\n".encode())
+        self._log.flush()
+        env = {**os.environ, **self.spec.env}
+        try:
+            self._proc = await asyncio.create_subprocess_exec(
+                *argv, stdout=self._log, stderr=asyncio.subprocess.STDOUT, stdin=asyncio.subprocess.DEVNULL,
+                env=env, preexec_fn=_die_with_parent)
+        except OSError as exc:
+            raise ServerStartError(f"cannot start {argv[0]}: {exc}") from exc
+        await self._wait_healthy()
+
+    async def _wait_healthy(self) -> None:
+        deadline = time.monotonic() + self.spec.startup_timeout_s
+        async with httpx.AsyncClient(timeout=5.0) as client:
+            while time.monotonic() < deadline:
+                if self._proc.returncode is not None:
+                    raise ServerStartError(
+                        f"model server exited with code {self._proc.returncode} during start-up; "
+                        f"log {self.log_path}:\n{log_tail(self.log_path)}")
+                try:
+                    resp = await client.get(self.root_url + self.spec.health_path)
+                    if resp.status_code == 200:
+                        return
+                except httpx.HTTPError:
+                    pass
+                await asyncio.sleep(0.5)
+        await self.stop()
+        raise ServerStartError(f"model server not healthy after {self.spec.startup_timeout_s:.0f} s; "
+                               f"log {self.log_path}:\n{log_tail(self.log_path)}")
+
+    async def stop(self) -> None:
+        proc, self._proc = self._proc, None
+        if proc is not None and proc.returncode is None:
+            _signal_group(proc.pid, signal.SIGTERM)
+            try:
+                await asyncio.wait_for(proc.wait(), self.spec.stop_timeout_s)
+            except asyncio.TimeoutError:
+                _signal_group(proc.pid, signal.SIGKILL)
+                await proc.wait()
+        if proc is not None:
+            _signal_group(proc.pid, signal.SIGKILL)  # stragglers in the group
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+
+    async def __aenter__(self) -> ManagedServer:
+        try:
+            await self.start()
+        except BaseException:
+            await asyncio.shield(self.stop())
+            raise
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await asyncio.shield(self.stop())
+
+
+def _signal_group(pid: int, sig: int) -> None:
+    try:
+        os.killpg(pid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass

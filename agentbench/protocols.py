@@ -1,0 +1,195 @@
+"""The contracts every part of agentbench speaks. Keep this file short.
+
+Task, ExecResult, Sandbox, SandboxProvider, AgentContext (what a graph gets),
+Score, Event, Usage, AttemptRecord (what the store and metrics speak).
+"""
+
+from __future__ import annotations
+
+import abc
+from contextlib import AbstractAsyncContextManager
+from pathlib import Path
+from typing import Any, Callable, Literal, Protocol
+
+from pydantic import BaseModel, ConfigDict, Field
+
+TaskKind = Literal["qa", "swe"]
+AttemptStatus = Literal["solved", "failed", "limit", "error"]
+EventType = Literal[
+    "attempt_start", "node_start", "node_end", "model_call", "tool_call",
+    "sandbox_exec", "retry", "score", "error", "attempt_end",
+]
+
+
+class TaskInputs(BaseModel):
+    files: list[Path] = Field(default_factory=list, description="host files copied into the sandbox workdir")
+    repo: str | None = Field(None, description="repo mirror path or git URL (swe)")
+    base_commit: str | None = None
+
+
+class TaskExpected(BaseModel):
+    answer: str | None = None
+    fail_to_pass: list[str] = Field(default_factory=list)
+    pass_to_pass: list[str] = Field(default_factory=list)
+
+
+class TaskSandbox(BaseModel):
+    image: str = "python"
+    setup: list[str] = Field(default_factory=list)
+
+
+class Task(BaseModel):
+    id: str
+    kind: TaskKind
+    prompt: str
+    inputs: TaskInputs = Field(default_factory=TaskInputs)
+    expected: TaskExpected = Field(default_factory=TaskExpected)
+    sandbox: TaskSandbox = Field(default_factory=TaskSandbox)
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+
+class ExecResult(BaseModel):
+    exit_code: int
+    stdout: str = ""
+    stderr: str = ""
+    duration_s: float = 0.0
+    truncated: bool = False
+    timed_out: bool = False
+
+
+class SandboxError(RuntimeError):
+    """The sandbox itself failed (not the command run in it): an infrastructure error."""
+
+
+class Sandbox(abc.ABC):
+    """One isolated workspace for one attempt. Paths are relative to `workdir` unless absolute."""
+
+    workdir: str
+
+    @abc.abstractmethod
+    async def exec(self, cmd: str, timeout: float | None = None, cwd: str | None = None) -> ExecResult: ...
+
+    @abc.abstractmethod
+    async def read_file(self, path: str) -> bytes: ...
+
+    @abc.abstractmethod
+    async def write_file(self, path: str, data: bytes) -> None: ...
+
+
+class SandboxProvider(Protocol):
+    name: str
+
+    def open(self, task: Task) -> AbstractAsyncContextManager[Sandbox]:
+        """Create a fresh sandbox holding the task's inputs; closing it always cleans up."""
+        ...
+
+
+class Limits(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    max_steps: int = 20
+    max_tokens: int = 60_000
+    timeout_s: float = 300.0
+
+
+class Usage(BaseModel):
+    """Token usage, addable: `a + b`."""
+
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+    @property
+    def total_tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+    def __add__(self, other: Usage) -> Usage:
+        return Usage(prompt_tokens=self.prompt_tokens + other.prompt_tokens,
+                     completion_tokens=self.completion_tokens + other.completion_tokens)
+
+
+class Tools(Protocol):
+    """Sandbox tools a graph may call; every call is traced by the implementation."""
+
+    async def bash(self, cmd: str, timeout: float | None = None) -> ExecResult: ...
+    async def read_file(self, path: str) -> str: ...
+    async def write_file(self, path: str, content: str) -> None: ...
+
+
+class AgentContext(BaseModel):
+    """Everything a graph factory receives: `build_graph(ctx) -> CompiledStateGraph`."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    model: Any = Field(description="a LangChain BaseChatModel bound to the configured endpoint")
+    tools: Any = Field(description="a `Tools` implementation over the attempt's sandbox")
+    task: Task
+    limits: Limits
+    params: dict[str, Any] = Field(default_factory=dict, description="graph parameters from the experiment")
+
+
+GraphFactory = Callable[[AgentContext], Any]
+
+
+class LimitExceeded(RuntimeError):
+    """Raised when a step, token or time budget is exhausted; the attempt ends as `limit`."""
+
+    def __init__(self, which: Literal["steps", "tokens", "time"], detail: str = "") -> None:
+        super().__init__(f"{which} limit reached{': ' + detail if detail else ''}")
+        self.which = which
+
+
+class Score(BaseModel):
+    passed: bool
+    value: float = 0.0
+    details: dict[str, Any] = Field(default_factory=dict)
+
+
+class Outcome(BaseModel):
+    """What an attempt produced: the graph's final answer (qa) or patch (swe)."""
+
+    answer: str | None = None
+    patch: str | None = None
+
+
+class Scorer(Protocol):
+    def score(self, task: Task, outcome: Outcome) -> Score: ...
+
+
+class Event(BaseModel):
+    seq: int
+    type: EventType
+    t_start: float
+    t_end: float
+    node: str | None = None
+    payload: dict[str, Any] = Field(default_factory=dict)
+
+
+class AttemptTotals(BaseModel):
+    usage: Usage = Field(default_factory=Usage)
+    model_calls: int = 0
+    tool_calls: int = 0
+    supersteps: int = 0
+    wall_clock_s: float = 0.0
+    model_time_s: float = 0.0
+    sandbox_time_s: float = 0.0
+
+    @property
+    def steps(self) -> int:
+        """One agent step = one model turn (tool calls and supersteps are reported beside it)."""
+        return self.model_calls
+
+    @property
+    def overhead_s(self) -> float:
+        return max(0.0, self.wall_clock_s - self.model_time_s - self.sandbox_time_s)
+
+
+class AttemptRecord(BaseModel):
+    task_id: str
+    epoch: int
+    status: AttemptStatus
+    answer: str | None = None
+    patch: str | None = None
+    score: Score | None = None
+    error: str | None = None
+    totals: AttemptTotals = Field(default_factory=AttemptTotals)
+    metadata: dict[str, Any] = Field(default_factory=dict)

@@ -1,0 +1,109 @@
+"""Terminal views: the run summary with a per-task table, and one attempt's trace step by step."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from rich.console import Console, Group
+from rich.panel import Panel
+from rich.table import Table
+from rich.text import Text
+
+from agentbench.protocols import AttemptRecord, Event
+
+STATUS_STYLE = {"solved": "green", "failed": "white", "limit": "yellow", "error": "red"}
+
+
+def _fmt(value: Any, spec: str = "") -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, float) and spec:
+        return format(value, spec)
+    return str(value)
+
+
+def print_summary(summary: dict[str, Any], attempts: list[AttemptRecord], console: Console) -> None:
+    ci = summary.get("completion_ci95") or [None, None]
+    rate = summary.get("completion_rate")
+    head = Table.grid(padding=(0, 2))
+    head.add_row("run", str(summary.get("run_id")), "suite", str(summary.get("suite")))
+    head.add_row("graph", str(summary.get("graph")), "model", str(summary.get("model")))
+    metrics = Table(title="success next to cost and speed", show_header=True, header_style="bold")
+    for col in ("completion", "95% CI", "solved/failed/limit/error", "steps/solved", "tokens/success",
+                "wall-clock s", "model s", "sandbox s", "overhead s", "compl. tok/s"):
+        metrics.add_column(col, justify="right")
+    metrics.add_row(
+        "–" if rate is None else f"{rate:.1%}",
+        "–" if ci[0] is None else f"{ci[0]:.1%}–{ci[1]:.1%}",
+        f"{summary['solved']}/{summary['failed']}/{summary['limit']}/{summary['error']}",
+        _fmt(summary.get("steps_per_solved"), ".1f"), _fmt(summary.get("tokens_per_success"), ",.0f"),
+        _fmt(summary.get("wall_clock_s"), ".1f"), _fmt(summary.get("model_time_s"), ".1f"),
+        _fmt(summary.get("sandbox_time_s"), ".1f"), _fmt(summary.get("overhead_s"), ".1f"),
+        _fmt(summary.get("completion_tokens_per_s"), ".1f"))
+    tasks = Table(title="attempts", header_style="bold")
+    for col, just in (("task", "left"), ("epoch", "right"), ("status", "left"), ("steps", "right"),
+                      ("tokens", "right"), ("wall s", "right"), ("answer", "left"), ("expected / error", "left")):
+        tasks.add_column(col, justify=just, overflow="fold")
+    for a in attempts:
+        detail = a.error if a.status == "error" or a.status == "limit" else (a.score.details.get("expected") if a.score else "")
+        tasks.add_row(a.task_id, str(a.epoch), Text(a.status, style=STATUS_STYLE[a.status]), str(a.totals.steps),
+                      f"{a.totals.usage.total_tokens:,}", f"{a.totals.wall_clock_s:.1f}",
+                      (a.answer or "")[:40], str(detail or "")[:60])
+    console.print(Panel(head, title="agentbench"), metrics, tasks)
+
+
+def _clock(t: float) -> str:
+    return dt.datetime.fromtimestamp(t).strftime("%H:%M:%S.%f")[:-3]
+
+
+def _content(content: Any) -> str:
+    if isinstance(content, list):
+        return "\n".join(str(c.get("text", c)) if isinstance(c, dict) else str(c) for c in content)
+    return str(content)
+
+
+def render_event(e: Event, full: bool) -> Any:
+    p = e.payload
+    dur = f"{e.t_end - e.t_start:.3f}s"
+    where = f"[dim]{_clock(e.t_start)} #{e.seq} {e.node or ''}[/]"
+    if e.type == "model_call":
+        reply = _content(p.get("reply", {}).get("content", ""))
+        body = [Text(reply if full else reply[:1200])]
+        if p.get("reply", {}).get("tool_calls"):
+            body.append(Text(f"tool calls: {p['reply']['tool_calls']}", style="cyan"))
+        if full:
+            prompt = "\n".join(f"[{m['role']}] {_content(m['content'])}" for m in p.get("messages", []))
+            body.insert(0, Panel(Text(prompt), title="prompt", border_style="dim"))
+        title = f"{where} model · {p.get('prompt_tokens')}+{p.get('completion_tokens')} tokens · {dur}"
+        return Panel(Group(*body), title=title, title_align="left", border_style="blue")
+    if e.type == "sandbox_exec":
+        out = (p.get("stdout") or "") + (("\n[stderr]\n" + p["stderr"]) if p.get("stderr") else "")
+        flags = " · truncated" if p.get("truncated") else ""
+        flags += " · TIMED OUT" if p.get("timed_out") else ""
+        title = f"{where} sandbox · exit {p.get('exit_code')} · {dur}{flags}"
+        return Panel(Group(Text("$ " + str(p.get("command")), style="bold"), Text(out if full else out[:1500])),
+                     title=title, title_align="left", border_style="green" if p.get("exit_code") == 0 else "red")
+    if e.type in ("node_start", "node_end"):
+        suffix = f" ({dur})" if e.type == "node_end" else ""
+        err = f" [red]{p['error']}[/]" if p.get("error") else ""
+        return Text.from_markup(f"{where} [magenta]{e.type.replace('_', ' ')}[/]{suffix}{err}")
+    if e.type == "score":
+        return Text.from_markup(f"{where} [bold]score[/] passed={p.get('passed')} details={p.get('details')}")
+    if e.type in ("error", "retry"):
+        return Text.from_markup(f"{where} [red]{e.type}[/] {p}")
+    return Text.from_markup(f"{where} {e.type} {p}")
+
+
+def print_trace(record: AttemptRecord, events: list[Event], console: Console, full: bool = False) -> None:
+    style = STATUS_STYLE[record.status]
+    console.print(Panel(
+        f"task {record.task_id} · epoch {record.epoch} · [{style}]{record.status}[/] · "
+        f"answer {record.answer!r} · steps {record.totals.steps} · tokens {record.totals.usage.total_tokens:,} · "
+        f"wall {record.totals.wall_clock_s:.1f}s (model {record.totals.model_time_s:.1f}s, "
+        f"sandbox {record.totals.sandbox_time_s:.1f}s)" + (f"\n[red]{record.error}[/]" if record.error else ""),
+        title="attempt"))
+    for event in events:
+        if event.type == "node_start" and not full:
+            continue
+        console.print(render_event(event, full))

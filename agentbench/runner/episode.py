@@ -1,0 +1,112 @@
+"""One attempt: a fresh sandbox, the graph built for it, the traced run, the score, one status.
+
+Status rules (DESIGN.md, Outcome taxonomy): a budget hit is `limit`; anything that is not the agent's
+doing — the model server unreachable after retries, the sandbox failing, the scorer crashing, the graph
+raising — is `error`, never `failed`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import time
+import traceback
+from typing import Any, Callable
+
+from langchain_core.messages import HumanMessage
+from langgraph.errors import GraphRecursionError
+from pydantic import BaseModel, ConfigDict
+
+from agentbench.protocols import (AgentContext, AttemptRecord, Event, GraphFactory, LimitExceeded, Limits,
+                                  Outcome, SandboxProvider, Scorer, Task)
+from agentbench.runner.tools import SandboxTools
+from agentbench.tracing.tracer import Tracer
+
+# The tracer of the attempt running in this asyncio task (model retries are recorded through it).
+current_tracer: contextvars.ContextVar[Tracer | None] = contextvars.ContextVar("current_tracer", default=None)
+
+
+class AttemptDeps(BaseModel):
+    """Everything an attempt needs, passed in (the runner builds it once per run)."""
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    make_model: Callable[[int], Any]  # seed -> chat model
+    sandboxes: SandboxProvider
+    factory: GraphFactory
+    scorer: Scorer
+    limits: Limits
+    params: dict[str, Any] = {}
+    command_timeout_s: float | None = None
+    seed: int = 0
+
+
+class AttemptResult(BaseModel):
+    record: AttemptRecord
+    events: list[Event]
+    t_start: float
+    t_end: float
+
+
+def attempt_seed(base: int, task_id: str, epoch: int) -> int:
+    """Stable per (task, epoch), different across epochs so repeated epochs sample independently."""
+    import zlib
+
+    return (base * 1_000_003 + zlib.crc32(task_id.encode()) + epoch * 7919) % (2**31)
+
+
+def _recursion_limit(limits: Limits) -> int:
+    return max(25, limits.max_steps * 4 + 10)
+
+
+async def run_attempt(task: Task, epoch: int, deps: AttemptDeps) -> AttemptResult:
+    tracer = Tracer(max_tokens=deps.limits.max_tokens)
+    token = current_tracer.set(tracer)
+    t0 = time.time()
+    tracer.record("attempt_start", t0, task_id=task.id, epoch=epoch)
+    answer: str | None = None
+    score = None
+    error: str | None = None
+    status = "error"
+    try:
+        async with asyncio.timeout(deps.limits.timeout_s):
+            async with deps.sandboxes.open(task) as sandbox:
+                ctx = AgentContext(model=deps.make_model(attempt_seed(deps.seed, task.id, epoch)),
+                                   tools=SandboxTools(sandbox, tracer, deps.command_timeout_s),
+                                   task=task, limits=deps.limits, params=deps.params)
+                graph = deps.factory(ctx)
+                final = await graph.ainvoke(
+                    {"messages": [HumanMessage(content=task.prompt)]},
+                    config={"callbacks": [tracer], "recursion_limit": _recursion_limit(deps.limits)})
+        answer = final.get("answer") if isinstance(final, dict) else None
+        answer = None if answer is None else str(answer)
+        t_score = time.time()
+        try:
+            score = deps.scorer.score(task, Outcome(answer=answer))
+        except Exception as exc:  # the scorer crashing is infrastructure, not the agent
+            error = f"scorer crashed: {type(exc).__name__}: {exc}"
+            tracer.record("error", t_score, time.time(), source="scorer", error=error,
+                          traceback=traceback.format_exc(limit=8))
+        else:
+            tracer.record("score", t_score, time.time(), **score.model_dump())
+            status = "solved" if score.passed else "failed"
+    except LimitExceeded as exc:
+        status, error = "limit", str(exc)
+        tracer.record("error", time.time(), source="limit", which=exc.which, error=error)
+    except GraphRecursionError as exc:
+        status, error = "limit", f"steps limit reached: {exc}"
+        tracer.record("error", time.time(), source="limit", which="steps", error=error)
+    except TimeoutError:
+        status, error = "limit", f"time limit reached: {deps.limits.timeout_s:.0f} s"
+        tracer.record("error", time.time(), source="limit", which="time", error=error)
+    except Exception as exc:
+        status, error = "error", f"{type(exc).__name__}: {exc}"
+        tracer.record("error", time.time(), source="infra", error=error, traceback=traceback.format_exc(limit=12))
+    finally:
+        current_tracer.reset(token)
+    t1 = time.time()
+    tracer.totals.wall_clock_s = t1 - t0
+    tracer.record("attempt_end", t1, status=status)
+    record = AttemptRecord(task_id=task.id, epoch=epoch, status=status, answer=answer, score=score, error=error,
+                           totals=tracer.totals, metadata={"level": task.metadata.get("level")})
+    return AttemptResult(record=record, events=tracer.events, t_start=t0, t_end=t1)

@@ -1,0 +1,180 @@
+"""The runner: the one place that wires config, suite, model endpoint, sandbox, graph, scorer, tracer
+and store together, then runs every (task, epoch) not yet finished, `run.concurrency` at a time."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import platform
+import time
+import warnings
+from importlib import metadata as importlib_metadata
+from pathlib import Path
+
+import httpx
+
+from agentbench.config.loader import dump_config
+from agentbench.config.schema import ExperimentConfig, SandboxConfig
+from agentbench.models import server_metrics
+from agentbench.models.client import ChatSettings, RetryInfo, RetryPolicy, RetryTransport, build_chat_model
+from agentbench.models.endpoint import Endpoint, open_endpoint
+from agentbench.protocols import GraphFactory, SandboxProvider, Task
+from agentbench.runner.episode import AttemptDeps, current_tracer, run_attempt
+from agentbench.runner.graph_loader import load_graph_factory
+from agentbench.runner.progress import NullProgress, ProgressSink
+from agentbench.scoring.gaia import GaiaScorer
+from agentbench.store import RunStore
+from agentbench.suites.filters import filter_tasks
+from agentbench.suites.registry import load_suite
+
+
+class RunError(RuntimeError):
+    pass
+
+
+def new_run_dir(cfg: ExperimentConfig, out: Path | None) -> Path:
+    if out is not None:
+        return Path(out)
+    stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+    return Path("runs") / f"{cfg.name}-{stamp}"
+
+
+def versions() -> dict[str, str]:
+    out = {"python": platform.python_version()}
+    for dist in ("agentbench", "langgraph", "langchain-core", "langchain-openai", "openai"):
+        try:
+            out[dist] = importlib_metadata.version(dist)
+        except importlib_metadata.PackageNotFoundError:
+            out[dist] = "unknown"
+    return out
+
+
+def make_sandbox_provider(cfg: SandboxConfig) -> SandboxProvider:
+    from agentbench.sandbox.local import LocalSandboxConfig, LocalSandboxProvider
+
+    if cfg.backend == "docker":
+        raise RunError("sandbox.backend: docker is not available yet; use local (the Docker backend is issue #3)")
+    if cfg.backend == "auto":
+        warnings.warn("sandbox.backend auto: no Docker backend yet, using `local`, which does NOT isolate",
+                      stacklevel=2)
+    return LocalSandboxProvider(LocalSandboxConfig(command_timeout_s=cfg.command_timeout_s,
+                                                   max_output_bytes=cfg.max_output_bytes))
+
+
+def scorer_for(tasks: list[Task]):
+    kinds = {t.kind for t in tasks}
+    if kinds - {"qa"}:
+        raise RunError(f"no scorer yet for task kinds {sorted(kinds - {'qa'})}")
+    return GaiaScorer()
+
+
+def _record_retry(info: RetryInfo) -> None:
+    tracer = current_tracer.get()
+    if tracer is not None:
+        tracer.record("retry", time.time(), attempt=info.attempt, reason=info.reason, wait_s=info.wait_s)
+
+
+class Runner:
+    def __init__(self, cfg: ExperimentConfig, run_dir: Path, *, progress: ProgressSink | None = None,
+                 base_dir: Path | None = None) -> None:
+        self.cfg = cfg
+        self.run_dir = Path(run_dir)
+        self.progress = progress or NullProgress()
+        self.base_dir = base_dir or Path.cwd()
+
+    def prepare(self) -> tuple[list[Task], GraphFactory, RunStore]:
+        cfg = self.cfg
+        suite_dir, tasks = load_suite(cfg.suite.name)
+        tasks = filter_tasks(tasks, cfg.suite.ids, cfg.suite.levels, cfg.suite.limit)
+        factory = load_graph_factory(cfg.graph, self.base_dir)
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        store = RunStore.in_dir(self.run_dir)
+        stored = store.meta("config")
+        resolved = cfg.model_dump(mode="json")
+        if stored is not None and stored != resolved:
+            store.close()
+            raise RunError(f"{self.run_dir} holds a run with a different config; resume it without changes "
+                           "or choose another --out")
+        if stored is None:
+            store.set_meta("run_id", self.run_dir.name)
+            store.set_meta("config", resolved)
+            store.set_meta("suite", {"name": cfg.suite.name, "path": str(suite_dir), "tasks": [t.id for t in tasks]})
+            store.set_meta("versions", versions())
+            store.set_meta("started_at", time.time())
+            (self.run_dir / "config.yaml").write_text(dump_config(cfg))
+        return tasks, factory, store
+
+    async def run(self) -> RunStore:
+        tasks, factory, store = self.prepare()
+        done = store.finished_keys()
+        todo = [(t, e) for e in range(self.cfg.run.epochs) for t in tasks if (t.id, e) not in done]
+        total = len(tasks) * self.cfg.run.epochs
+        self.progress.start(total, total - len(todo))
+        t0 = time.time()
+        try:
+            if todo:
+                if getattr(factory, "uses_model", True):
+                    async with open_endpoint(self.cfg.model, self.run_dir) as endpoint:
+                        await self._run_with(endpoint, todo, factory, store)
+                else:
+                    await self._run_with(None, todo, factory, store)
+        finally:
+            self.progress.stop()
+            store.set_meta("wall_clock_s", store.meta("wall_clock_s", 0.0) + time.time() - t0)
+            store.set_meta("finished_at", time.time())
+        return store
+
+    async def _run_with(self, endpoint: Endpoint | None, todo: list[tuple[Task, int]], factory: GraphFactory,
+                        store: RunStore) -> None:
+        cfg = self.cfg
+        http: httpx.AsyncClient | None = None
+        before = None
+        if endpoint is not None:
+            store.set_meta("model_identity", endpoint.identity.model_dump())
+            before = await server_metrics.scrape(endpoint.root_url)
+            policy = RetryPolicy(retries=cfg.model.retries, backoff_max_s=cfg.model.backoff_max_s)
+            http = httpx.AsyncClient(transport=RetryTransport(policy, on_retry=_record_retry),
+                                     timeout=httpx.Timeout(cfg.model.timeout_s, connect=10.0),
+                                     limits=httpx.Limits(max_connections=256, max_keepalive_connections=64))
+        else:
+            store.set_meta("model_identity", {"provider": "none", "served_model_name": "(graph uses no model)"})
+
+        def make_model(seed: int):
+            if endpoint is None:
+                return None
+            settings = ChatSettings(base_url=endpoint.base_url, model=endpoint.model,
+                                    api_key=endpoint.api_key.get_secret_value() if endpoint.api_key else None,
+                                    temperature=cfg.model.temperature, top_p=cfg.model.top_p,
+                                    max_tokens=cfg.model.max_tokens, timeout_s=cfg.model.timeout_s,
+                                    streaming=cfg.model.streaming, seed=seed)
+            return build_chat_model(settings, RetryPolicy(), http_client=http)
+
+        tasks_only = [t for t, _ in todo]
+        deps = AttemptDeps(make_model=make_model, sandboxes=make_sandbox_provider(cfg.sandbox), factory=factory,
+                           scorer=scorer_for(tasks_only), limits=cfg.limits, params=cfg.graph_params,
+                           command_timeout_s=cfg.sandbox.command_timeout_s, seed=cfg.run.seed)
+        queue: asyncio.Queue[tuple[Task, int]] = asyncio.Queue()
+        for item in todo:
+            queue.put_nowait(item)
+
+        async def worker() -> None:
+            while True:
+                try:
+                    task, epoch = queue.get_nowait()
+                except asyncio.QueueEmpty:
+                    return
+                result = await run_attempt(task, epoch, deps)
+                store.add_attempt(result.record, result.events, result.t_start, result.t_end)
+                self.progress.advance(result.record)
+
+        try:
+            await asyncio.gather(*(worker() for _ in range(min(cfg.run.concurrency, len(todo)))))
+        finally:
+            if http is not None:
+                await http.aclose()
+            if endpoint is not None and before is not None:
+                after = await server_metrics.scrape(endpoint.root_url)
+                if after is not None:
+                    runs = store.meta("server_metrics", [])
+                    runs.append({"before": before, "after": after, "delta": server_metrics.delta(before, after)})
+                    store.set_meta("server_metrics", runs)

@@ -1,0 +1,119 @@
+"""The run store: one SQLite file per run (WAL), append-only.
+
+Tables: `run` (key → JSON: resolved config, versions, model identity, server metrics),
+`attempt` (one row per try of a (task, epoch); the newest try is the attempt's result),
+`event` (attempt id, seq, type, node, times, JSON payload). An attempt and its events are written
+in one transaction when the attempt ends, so a killed run leaves only whole attempts behind.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+from typing import Any, Iterator
+
+from agentbench.protocols import AttemptRecord, Event
+
+DB_NAME = "run.sqlite"
+FINISHED = ("solved", "failed", "limit")
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS run (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS attempt (
+    id INTEGER PRIMARY KEY,
+    task_id TEXT NOT NULL, epoch INTEGER NOT NULL, try INTEGER NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ('solved', 'failed', 'limit', 'error')),
+    record TEXT NOT NULL, t_start REAL NOT NULL, t_end REAL NOT NULL,
+    UNIQUE (task_id, epoch, try)
+);
+CREATE TABLE IF NOT EXISTS event (
+    attempt_id INTEGER NOT NULL REFERENCES attempt(id), seq INTEGER NOT NULL,
+    type TEXT NOT NULL, node TEXT, t_start REAL NOT NULL, t_end REAL NOT NULL, payload TEXT NOT NULL,
+    PRIMARY KEY (attempt_id, seq)
+);
+CREATE VIEW IF NOT EXISTS latest_attempt AS
+    SELECT a.* FROM attempt a
+    WHERE a.try = (SELECT MAX(b.try) FROM attempt b WHERE b.task_id = a.task_id AND b.epoch = a.epoch);
+"""
+
+
+class RunStore:
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.executescript(SCHEMA)
+
+    @classmethod
+    def in_dir(cls, run_dir: Path) -> RunStore:
+        return cls(Path(run_dir) / DB_NAME)
+
+    def close(self) -> None:
+        self._db.close()
+
+    # -- run metadata --------------------------------------------------------------------------
+    def set_meta(self, key: str, value: Any) -> None:
+        self._db.execute("INSERT INTO run(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value=excluded.value",
+                         (key, json.dumps(value)))
+
+    def meta(self, key: str, default: Any = None) -> Any:
+        row = self._db.execute("SELECT value FROM run WHERE key = ?", (key,)).fetchone()
+        return json.loads(row[0]) if row else default
+
+    # -- attempts --------------------------------------------------------------------------------
+    def add_attempt(self, record: AttemptRecord, events: list[Event], t_start: float, t_end: float) -> int:
+        """Append one try of (task, epoch) with its events, atomically. Returns the attempt id."""
+        db = self._db
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            (n,) = db.execute("SELECT COALESCE(MAX(try), -1) + 1 FROM attempt WHERE task_id = ? AND epoch = ?",
+                              (record.task_id, record.epoch)).fetchone()
+            cur = db.execute(
+                "INSERT INTO attempt(task_id, epoch, try, status, record, t_start, t_end) VALUES (?,?,?,?,?,?,?)",
+                (record.task_id, record.epoch, n, record.status, record.model_dump_json(), t_start, t_end))
+            attempt_id = cur.lastrowid
+            db.executemany(
+                "INSERT INTO event(attempt_id, seq, type, node, t_start, t_end, payload) VALUES (?,?,?,?,?,?,?)",
+                [(attempt_id, e.seq, e.type, e.node, e.t_start, e.t_end, json.dumps(e.payload, default=str))
+                 for e in events])
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        return attempt_id
+
+    def finished_keys(self) -> set[tuple[str, int]]:
+        """(task, epoch) pairs whose newest try finished (not `error`): resume skips these."""
+        rows = self._db.execute("SELECT task_id, epoch FROM latest_attempt WHERE status IN (?,?,?)", FINISHED)
+        return {(t, e) for t, e in rows}
+
+    def attempts(self) -> list[AttemptRecord]:
+        """The newest try of every (task, epoch), in task order."""
+        rows = self._db.execute("SELECT record FROM latest_attempt ORDER BY task_id, epoch")
+        return [AttemptRecord.model_validate_json(r[0]) for r in rows]
+
+    def attempt_rows(self) -> list[dict[str, Any]]:
+        rows = self._db.execute("SELECT id, task_id, epoch, try, status, t_start, t_end FROM latest_attempt "
+                                "ORDER BY task_id, epoch")
+        cols = ["id", "task_id", "epoch", "try", "status", "t_start", "t_end"]
+        return [dict(zip(cols, r)) for r in rows]
+
+    def all_tries(self) -> list[tuple[str, int, int, str]]:
+        return list(self._db.execute("SELECT task_id, epoch, try, status FROM attempt ORDER BY id"))
+
+    def find_attempt(self, task_id: str, epoch: int | None = None) -> tuple[int, AttemptRecord] | None:
+        sql = "SELECT id, record FROM latest_attempt WHERE task_id = ?"
+        args: tuple = (task_id,)
+        if epoch is not None:
+            sql += " AND epoch = ?"
+            args += (epoch,)
+        row = self._db.execute(sql + " ORDER BY epoch LIMIT 1", args).fetchone()
+        return (row[0], AttemptRecord.model_validate_json(row[1])) if row else None
+
+    def events(self, attempt_id: int) -> Iterator[Event]:
+        rows = self._db.execute("SELECT seq, type, node, t_start, t_end, payload FROM event WHERE attempt_id = ? "
+                                "ORDER BY seq", (attempt_id,))
+        for seq, type_, node, t0, t1, payload in rows:
+            yield Event(seq=seq, type=type_, node=node, t_start=t0, t_end=t1, payload=json.loads(payload))

@@ -1,0 +1,119 @@
+"""A tiny OpenAI-compatible chat server on loopback, for fault injection and overhead benchmarks.
+
+It replies instantly with scripted text (or a default), streaming or not, always with usage, and can
+be told to fail: `faults=[500, 503]` answers the first requests with those statuses, then serves.
+Not a model: it exists to test agentbench's own code paths (retries, tracing cost).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+import time
+from typing import Callable
+
+Reply = Callable[[list[dict]], str]
+
+
+def _default_reply(messages: list[dict]) -> str:
+    return "FINAL ANSWER: 42"
+
+
+class OpenAIStub:
+    def __init__(self, reply: Reply = _default_reply, faults: list[int] | None = None, delay_s: float = 0.0,
+                 model: str = "stub") -> None:
+        self.reply = reply
+        self.faults = list(faults or [])
+        self.delay_s = delay_s
+        self.model = model
+        self.requests = 0
+        self.prompt_tokens = 0
+        self.completion_tokens = 0
+        self.port: int | None = None
+        self._server: asyncio.AbstractServer | None = None
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    async def start(self) -> None:
+        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        self.port = self._server.sockets[0].getsockname()[1]
+
+    async def stop(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                lines = head.decode("latin-1").split("\r\n")
+                method, path, _ = lines[0].split(" ", 2)
+                headers = {k.lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:] if line)}
+                body = await reader.readexactly(int(headers.get("content-length", "0")))
+                await self._respond(writer, method, path, body)
+        except (asyncio.IncompleteReadError, ConnectionError, asyncio.CancelledError):
+            pass  # client went away, or the stub is shutting down
+        finally:
+            writer.close()
+
+    async def _respond(self, writer: asyncio.StreamWriter, method: str, path: str, body: bytes) -> None:
+        if path.endswith("/health"):
+            return self._send(writer, 200, b"", "text/plain")
+        if not path.endswith("/chat/completions"):
+            return self._send(writer, 404, b'{"error": "not found"}')
+        self.requests += 1
+        if self.faults:
+            status = self.faults.pop(0)
+            return self._send(writer, status, json.dumps({"error": {"message": f"injected {status}"}}).encode())
+        if self.delay_s:
+            await asyncio.sleep(self.delay_s)
+        req = json.loads(body)
+        text = self.reply(req.get("messages", []))
+        prompt = sum(len(str(m.get("content", "")).split()) for m in req.get("messages", [])) + 1
+        completion = max(1, len(text.split()))
+        self.prompt_tokens += prompt
+        self.completion_tokens += completion
+        usage = {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
+        ident = {"id": f"stub-{self.requests}", "created": int(time.time()), "model": self.model}
+        if not req.get("stream"):
+            payload = {**ident, "object": "chat.completion", "usage": usage, "choices": [
+                {"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": text}}]}
+            return self._send(writer, 200, json.dumps(payload).encode())
+        chunks = [
+            {**ident, "object": "chat.completion.chunk", "choices": [
+                {"index": 0, "delta": {"role": "assistant", "content": text}, "finish_reason": None}]},
+            {**ident, "object": "chat.completion.chunk", "choices": [
+                {"index": 0, "delta": {}, "finish_reason": "stop"}]},
+        ]
+        if (req.get("stream_options") or {}).get("include_usage"):
+            chunks.append({**ident, "object": "chat.completion.chunk", "choices": [], "usage": usage})
+        data = b"".join(b"data: " + json.dumps(c).encode() + b"\n\n" for c in chunks) + b"data: [DONE]\n\n"
+        self._send(writer, 200, data, "text/event-stream")
+
+    @staticmethod
+    def _send(writer: asyncio.StreamWriter, status: int, body: bytes, ctype: str = "application/json") -> None:
+        writer.write(f"HTTP/1.1 {status} X\r\ncontent-type: {ctype}\r\ncontent-length: {len(body)}\r\n"
+                     f"connection: keep-alive\r\n\r\n".encode() + body)
+
+
+class ThreadedStub:
+    """Runs an OpenAIStub on its own event loop in a thread (for use from another process's CLI run)."""
+
+    def __init__(self, stub: OpenAIStub) -> None:
+        self.stub = stub
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
+
+    def __enter__(self) -> OpenAIStub:
+        self._thread.start()
+        asyncio.run_coroutine_threadsafe(self.stub.start(), self._loop).result(10)
+        return self.stub
+
+    def __exit__(self, *exc: object) -> None:
+        asyncio.run_coroutine_threadsafe(self.stub.stop(), self._loop).result(10)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(5)

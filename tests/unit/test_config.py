@@ -1,0 +1,86 @@
+from pathlib import Path
+
+import pytest
+
+from agentbench.config.loader import ConfigError, apply_override, dump_config, load_experiment, parse_override
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "exp.yaml"
+    path.write_text(text)
+    return path
+
+
+def test_demo_experiment_loads():
+    cfg = load_experiment(ROOT / "experiments" / "demo.yaml")
+    assert cfg.model.provider == "embedded"
+    assert cfg.suite.name == "gaia-mini"
+    assert cfg.graph == "planning"
+
+
+def test_defaults_without_file():
+    cfg = load_experiment(None)
+    assert cfg.model.provider == "embedded" and cfg.run.concurrency >= 1
+
+
+def test_overrides_are_typed_and_dotted(tmp_path):
+    path = write(tmp_path, "name: x\nmodel:\n  temperature: 0.0\n")
+    cfg = load_experiment(path, ["model.temperature=0.7", "run.epochs=3", "suite.ids=[a, b]", "graph=react"])
+    assert cfg.model.temperature == 0.7
+    assert cfg.run.epochs == 3
+    assert cfg.suite.ids == ["a", "b"]
+    assert cfg.graph == "react"
+
+
+def test_unknown_key_names_file_and_key(tmp_path):
+    path = write(tmp_path, "model:\n  temprature: 0.1\n")
+    with pytest.raises(ConfigError) as err:
+        load_experiment(path)
+    assert str(path) in str(err.value) and "model.temprature" in str(err.value) and "unknown key" in str(err.value)
+
+
+def test_ill_typed_key_names_file_and_key(tmp_path):
+    path = write(tmp_path, "run:\n  concurrency: lots\n")
+    with pytest.raises(ConfigError) as err:
+        load_experiment(path)
+    assert str(path) in str(err.value) and "run.concurrency" in str(err.value)
+
+
+def test_api_key_in_file_is_refused_with_hint(tmp_path):
+    path = write(tmp_path, "model:\n  api_key: sk-live-123\n")
+    with pytest.raises(ConfigError) as err:
+        load_experiment(path)
+    assert "model.api_key" in str(err.value) and "api_key_env" in str(err.value)
+
+
+def test_bad_override_names_key(tmp_path):
+    with pytest.raises(ConfigError) as err:
+        load_experiment(None, ["limits.max_stepz=3"])
+    assert "limits.max_stepz" in str(err.value) and "--set" in str(err.value)
+    with pytest.raises(ConfigError):
+        parse_override("no-equals-sign")
+
+
+def test_not_a_mapping_and_bad_yaml(tmp_path):
+    with pytest.raises(ConfigError, match="mapping"):
+        load_experiment(write(tmp_path, "- a\n- b\n"))
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        load_experiment(write(tmp_path, "model: [unclosed\n"))
+    with pytest.raises(ConfigError, match="no such experiment file"):
+        load_experiment(tmp_path / "missing.yaml")
+
+
+def test_apply_override_does_not_mutate_and_rejects_scalar_parent():
+    data = {"model": {"name": "a"}}
+    out = apply_override(data, ["model", "name"], "b")
+    assert data["model"]["name"] == "a" and out["model"]["name"] == "b"
+    with pytest.raises(ConfigError, match="not a section"):
+        apply_override({"graph": "x"}, ["graph", "sub"], 1)
+
+
+def test_dump_round_trips(tmp_path):
+    cfg = load_experiment(ROOT / "experiments" / "demo.yaml", ["model.temperature=0.3"])
+    again = load_experiment(write(tmp_path, dump_config(cfg)))
+    assert again == cfg

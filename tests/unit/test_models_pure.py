@@ -1,0 +1,78 @@
+import httpx
+import pytest
+
+from agentbench.models.client import RetryInfo, RetryPolicy, RetryTransport
+from agentbench.models.server_metrics import delta, parse_metrics
+
+METRICS = """# HELP vllm:prompt_tokens_total x
+vllm:prompt_tokens_total{engine="0",model_name="m"} 40.0
+vllm:generation_tokens_total{engine="0",model_name="m"} 12.0
+vllm:time_to_first_token_seconds_sum{engine="0",model_name="m"} 0.5
+vllm:time_to_first_token_seconds_count{engine="0",model_name="m"} 2.0
+vllm:num_requests_running{engine="0",model_name="m"} 1.0
+other_metric 5
+"""
+
+
+def test_parse_and_delta():
+    before = parse_metrics(METRICS)
+    assert before["prompt_tokens"] == 40 and before["generation_tokens"] == 12 and before["ttft_s_count"] == 2
+    after = parse_metrics(METRICS.replace(" 40.0", " 100.0").replace("_count{engine=\"0\",model_name=\"m\"} 2.0",
+                                                                       "_count{engine=\"0\",model_name=\"m\"} 4.0")
+                          .replace("_sum{engine=\"0\",model_name=\"m\"} 0.5", "_sum{engine=\"0\",model_name=\"m\"} 1.5"))
+    d = delta(before, after)
+    assert d["prompt_tokens"] == 60 and d["generation_tokens"] == 0
+    assert d["ttft_s_mean"] == pytest.approx(0.5)
+
+
+def scripted(statuses):
+    """A fault-injecting transport: answers each request with the next status (or raises)."""
+    calls = []
+
+    def handler(request):
+        item = statuses[min(len(calls), len(statuses) - 1)]
+        calls.append(item)
+        if isinstance(item, Exception):
+            raise item
+        return httpx.Response(item, json={"ok": item})
+
+    return httpx.MockTransport(handler), calls
+
+
+@pytest.mark.parametrize("script,final", [
+    ([500, 503, 200], 200),
+    ([429, 200], 200),
+    ([httpx.ConnectError("refused"), 200], 200),
+])
+async def test_retries_then_succeeds(script, final):
+    inner, calls = scripted(script)
+    seen: list[RetryInfo] = []
+    transport = RetryTransport(RetryPolicy(retries=4, backoff_initial_s=0.001, backoff_max_s=0.01), inner, seen.append)
+    async with httpx.AsyncClient(transport=transport) as client:
+        resp = await client.post("http://test/v1/chat/completions", json={})
+    assert resp.status_code == final and len(calls) == len(script) and len(seen) == len(script) - 1
+
+
+async def test_gives_up_and_returns_last_response():
+    inner, calls = scripted([502])
+    transport = RetryTransport(RetryPolicy(retries=2, backoff_initial_s=0.001, backoff_max_s=0.01), inner)
+    async with httpx.AsyncClient(transport=transport) as client:
+        resp = await client.get("http://test/x")
+    assert resp.status_code == 502 and len(calls) == 3
+
+
+async def test_client_errors_are_not_retried():
+    inner, calls = scripted([400, 200])
+    transport = RetryTransport(RetryPolicy(retries=3, backoff_initial_s=0.001), inner)
+    async with httpx.AsyncClient(transport=transport) as client:
+        resp = await client.get("http://test/x")
+    assert resp.status_code == 400 and len(calls) == 1
+
+
+async def test_connection_error_raises_after_retries():
+    inner, calls = scripted([httpx.ConnectError("down")])
+    transport = RetryTransport(RetryPolicy(retries=1, backoff_initial_s=0.001), inner)
+    async with httpx.AsyncClient(transport=transport) as client:
+        with pytest.raises(httpx.ConnectError):
+            await client.get("http://test/x")
+    assert len(calls) == 2

@@ -1,0 +1,49 @@
+from agentbench.protocols import AttemptRecord, AttemptTotals, Event, Usage
+from agentbench.store import RunStore
+
+
+def rec(task, epoch, status, tokens=10):
+    return AttemptRecord(task_id=task, epoch=epoch, status=status,
+                         totals=AttemptTotals(usage=Usage(prompt_tokens=tokens, completion_tokens=1)))
+
+
+def ev(seq, type_="model_call"):
+    return Event(seq=seq, type=type_, t_start=1.0 + seq, t_end=1.5 + seq, payload={"k": seq})
+
+
+def test_attempts_and_events_round_trip(tmp_path):
+    store = RunStore.in_dir(tmp_path)
+    aid = store.add_attempt(rec("a", 0, "solved"), [ev(0), ev(1, "sandbox_exec")], 1.0, 2.0)
+    assert [e.seq for e in store.events(aid)] == [0, 1]
+    assert list(store.events(aid))[1].type == "sandbox_exec"
+    assert store.attempts()[0].status == "solved"
+    store.set_meta("config", {"x": 1})
+    assert store.meta("config") == {"x": 1} and store.meta("missing", 5) == 5
+    assert store._db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_error_tries_are_kept_but_latest_wins(tmp_path):
+    store = RunStore.in_dir(tmp_path)
+    store.add_attempt(rec("a", 0, "error"), [], 0, 1)
+    store.add_attempt(rec("b", 0, "failed"), [], 0, 1)
+    assert store.finished_keys() == {("b", 0)}
+    store.add_attempt(rec("a", 0, "solved"), [], 1, 2)
+    assert store.finished_keys() == {("a", 0), ("b", 0)}
+    assert [(a.task_id, a.status) for a in store.attempts()] == [("a", "solved"), ("b", "failed")]
+    assert [t[:3] for t in store.all_tries()] == [("a", 0, 0), ("b", 0, 0), ("a", 0, 1)]
+
+
+def test_failed_write_leaves_nothing(tmp_path):
+    store = RunStore.in_dir(tmp_path)
+    bad = [ev(0), ev(0)]  # duplicate (attempt, seq) violates the primary key
+    try:
+        store.add_attempt(rec("a", 0, "solved"), bad, 0, 1)
+    except Exception:
+        pass
+    assert store.attempts() == [] and store._db.execute("SELECT COUNT(*) FROM event").fetchone()[0] == 0
+
+
+def test_reopen_sees_data(tmp_path):
+    RunStore.in_dir(tmp_path).add_attempt(rec("a", 0, "limit"), [ev(0)], 0, 1)
+    again = RunStore.in_dir(tmp_path)
+    assert again.attempts()[0].status == "limit"
