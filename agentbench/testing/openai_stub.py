@@ -117,3 +117,21 @@ class ThreadedStub:
         asyncio.run_coroutine_threadsafe(self.stub.stop(), self._loop).result(10)
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(5)
+
+
+def main() -> None:
+    """`python -m agentbench.testing.openai_stub PORT_FILE`: serve until killed; writes the port."""
+    import sys
+
+    async def serve() -> None:
+        stub = OpenAIStub(reply=lambda messages: "ok")
+        await stub.start()
+        with open(sys.argv[1], "w") as fh:
+            fh.write(str(stub.port))
+        await asyncio.Event().wait()
+
+    asyncio.run(serve())
+
+
+if __name__ == "__main__":
+    main()

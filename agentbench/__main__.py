@@ -1,0 +1,3 @@
+from agentbench.cli import app
+
+app()

@@ -1,0 +1,126 @@
+"""The framework's own cost per agent step.
+
+A two-node agent (model call, then `true` in the local sandbox) against an instant-reply
+OpenAI-compatible server on loopback (a separate process), run three ways in the same run:
+  agentbench  — through the Runner, with tracing and the SQLite run store on;
+  (a) bare    — the same graph with bare LangGraph + ChatOpenAI, `bash -c true` as a subprocess;
+  (b) asyncio — a plain loop with the openai client and the same subprocess.
+Prints ms per step and the ratios agentbench/(a) (target <= 1.1) and agentbench/(b).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import httpx  # noqa: E402
+from langchain_openai import ChatOpenAI  # noqa: E402
+from openai import AsyncOpenAI  # noqa: E402
+
+from agentbench.config.loader import load_experiment  # noqa: E402
+from agentbench.runner.runner import Runner  # noqa: E402
+from bench.overhead_graph import make_graph  # noqa: E402
+
+
+async def sh_true() -> None:
+    proc = await asyncio.create_subprocess_exec("bash", "-c", "true", start_new_session=True,
+                                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    await proc.communicate()
+
+
+def make_suite(folder: Path, tasks: int) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "suite.yaml").write_text("name: overhead\nformat: gaia\n")
+    rows = [{"task_id": f"t{i:03d}", "Question": "step", "Level": 1, "Final answer": "x", "file_name": ""}
+            for i in range(tasks)]
+    (folder / "metadata.jsonl").write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    return folder
+
+
+async def run_agentbench(base_url: str, suite: Path, steps: int, out: Path) -> tuple[float, int]:
+    cfg = load_experiment(None, [
+        "graph=bench/overhead_graph.py:build_graph", f"graph_params.steps={steps}", "model.provider=openai",
+        f"model.base_url={base_url}", "model.name=stub", f"suite.name={suite}", "run.concurrency=1",
+        "sandbox.backend=local", f"limits.max_steps={steps + 5}", "limits.max_tokens=100000000"])
+    t0 = time.perf_counter()
+    store = await Runner(cfg, out, base_dir=ROOT).run()
+    elapsed = time.perf_counter() - t0
+    attempts = store.attempts()
+    assert all(a.status == "failed" for a in attempts), [a.error for a in attempts if a.status == "error"]
+    return elapsed, sum(a.totals.model_calls for a in attempts)
+
+
+async def run_bare(base_url: str, tasks: int, steps: int) -> tuple[float, int]:
+    model = ChatOpenAI(base_url=base_url, model="stub", api_key="EMPTY", max_retries=0, streaming=True,
+                       stream_usage=True, http_async_client=httpx.AsyncClient())
+    t0 = time.perf_counter()
+    for _ in range(tasks):
+        graph = make_graph(model.ainvoke, sh_true, steps)
+        await graph.ainvoke({"messages": []}, config={"recursion_limit": steps * 4 + 10})
+    return time.perf_counter() - t0, tasks * steps
+
+
+async def run_plain(base_url: str, tasks: int, steps: int) -> tuple[float, int]:
+    client = AsyncOpenAI(base_url=base_url, api_key="EMPTY", max_retries=0)
+    t0 = time.perf_counter()
+    for _ in range(tasks):
+        for _ in range(steps):
+            stream = await client.chat.completions.create(
+                model="stub", messages=[{"role": "user", "content": "step"}], stream=True,
+                stream_options={"include_usage": True})
+            async for _chunk in stream:
+                pass
+            await sh_true()
+    return time.perf_counter() - t0, tasks * steps
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--tasks", type=int, default=10)
+    parser.add_argument("--steps", type=int, default=20)
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+    tmp = Path(tempfile.mkdtemp(prefix="agentbench-bench-"))
+    port_file = tmp / "port"
+    server = subprocess.Popen([sys.executable, "-m", "agentbench.testing.openai_stub", str(port_file)])
+    try:
+        while not port_file.exists() or not port_file.read_text():
+            time.sleep(0.05)
+        base_url = f"http://127.0.0.1:{port_file.read_text()}/v1"
+        suite = make_suite(tmp / "suite", args.tasks)
+        results: dict[str, list[float]] = {"agentbench": [], "bare": [], "plain": []}
+        for r in range(args.repeats):  # interleaved, so drift hits all three alike
+            t, n = asyncio.run(run_agentbench(base_url, suite, args.steps, tmp / f"run{r}"))
+            results["agentbench"].append(t / n * 1000)
+            t, n = asyncio.run(run_bare(base_url, args.tasks, args.steps))
+            results["bare"].append(t / n * 1000)
+            t, n = asyncio.run(run_plain(base_url, args.tasks, args.steps))
+            results["plain"].append(t / n * 1000)
+    finally:
+        server.terminate()
+        server.wait()
+    med = {k: statistics.median(v) for k, v in results.items()}
+    print(f"per agent step (model call + `true`), median of {args.repeats} × {args.tasks} tasks × {args.steps} steps:")
+    print(f"  agentbench (runner, tracing, store) {med['agentbench']:7.2f} ms")
+    print(f"  (a) bare LangGraph + ChatOpenAI     {med['bare']:7.2f} ms")
+    print(f"  (b) plain asyncio + openai          {med['plain']:7.2f} ms")
+    ratio = med["agentbench"] / med["bare"]
+    print(f"ratio agentbench / (a) = {ratio:.3f}  (target <= 1.10: {'OK' if ratio <= 1.10 else 'MISSED'})")
+    print(f"ratio agentbench / (b) = {med['agentbench'] / med['plain']:.3f}")
+    print(json.dumps({"ms_per_step": med, "ratio_vs_bare": ratio}))
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("PYTHONWARNINGS", "ignore")
+    main()

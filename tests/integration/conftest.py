@@ -1,0 +1,46 @@
+"""Shared real components for integration tests: the embedded vLLM server (started once per session
+through agentbench's own managed lifecycle) and a helper that runs the CLI as a user would."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+
+from agentbench.config.schema import ModelConfig
+from agentbench.models import embedded
+from agentbench.models.server import ManagedServer
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def run_cli(*args: str, env: dict[str, str] | None = None, timeout: float = 900,
+            check: bool = True) -> subprocess.CompletedProcess:
+    proc = subprocess.run([sys.executable, "-m", "agentbench", *args], cwd=ROOT, capture_output=True, text=True,
+                          timeout=timeout, env={**os.environ, "COLUMNS": "200", **(env or {})})
+    if check and proc.returncode != 0:
+        raise AssertionError(f"agentbench {' '.join(args)} exited {proc.returncode}\n"
+                             f"stdout:\n{proc.stdout[-4000:]}\nstderr:\n{proc.stderr[-4000:]}")
+    return proc
+
+
+@pytest.fixture(scope="session")
+def embedded_url(tmp_path_factory) -> str:
+    """Base URL of a real embedded vLLM server, shared by the tests that point `provider: openai` at it."""
+    if not embedded.is_ready():
+        pytest.fail("the embedded model is not set up: run `make setup` (agentbench model setup)")
+    cfg = ModelConfig()
+    spec = embedded.vllm_server_spec(cfg, embedded.venv_python(), str(embedded.model_dir()))
+    server = ManagedServer(spec, tmp_path_factory.mktemp("server") / "server.log")
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    asyncio.run_coroutine_threadsafe(server.start(), loop).result(900)
+    yield server.base_url
+    asyncio.run_coroutine_threadsafe(server.stop(), loop).result(60)
+    loop.call_soon_threadsafe(loop.stop)

@@ -1,0 +1,79 @@
+"""A run killed with SIGKILL mid-way resumes where it stopped: every attempt exactly once."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+
+from agentbench.store import RunStore
+
+from .conftest import ROOT, run_cli
+
+GRAPH = "tests/integration/graphs/slow_oracle.py:build_graph"
+
+
+def _finished(db_path) -> int:
+    try:
+        with sqlite3.connect(db_path) as db:
+            return db.execute("SELECT COUNT(*) FROM attempt").fetchone()[0]
+    except sqlite3.OperationalError:
+        return 0
+
+
+def test_sigkill_then_resume_runs_each_attempt_once(tmp_path):
+    out = tmp_path / "run"
+    args = ["run", str(ROOT / "experiments" / "demo.yaml"), "--out", str(out), "--quiet",
+            "--set", f"graph={GRAPH}", "--set", "suite.limit=10", "--set", "run.concurrency=1",
+            "--set", "graph_params.sleep_s=0.5", "--set", "sandbox.backend=local"]
+    proc = subprocess.Popen([sys.executable, "-m", "agentbench", *args], cwd=ROOT, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, start_new_session=True)
+    deadline = time.time() + 120
+    while _finished(out / "run.sqlite") < 3 and time.time() < deadline and proc.poll() is None:
+        time.sleep(0.1)
+    assert proc.poll() is None, proc.stderr.read().decode()[-3000:]
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    killed_at = _finished(out / "run.sqlite")
+    assert 3 <= killed_at < 10
+
+    run_cli("run", "--resume", str(out), "--quiet")
+    store = RunStore.in_dir(out)
+    tries = store.all_tries()
+    keys = [(t, e) for t, e, _, _ in tries]
+    assert len(keys) == 10 and len(set(keys)) == 10, tries  # nothing lost, nothing run twice
+    assert {a.status for a in store.attempts()} == {"solved"}
+
+
+def test_resume_reruns_error_attempts_only(tmp_path):
+    out = tmp_path / "run"
+    args = ["run", str(ROOT / "experiments" / "demo.yaml"), "--out", str(out), "--quiet",
+            "--set", f"graph={GRAPH}", "--set", "suite.ids=[gm-l1-001, gm-l1-002, gm-l2-001]",
+            "--set", "graph_params.sleep_s=0", "--set", "sandbox.backend=local"]
+    run_cli(*args, env={"AGENTBENCH_TEST_FAIL": "gm-l1-002"})
+    store = RunStore.in_dir(out)
+    assert {a.task_id: a.status for a in store.attempts()} == {
+        "gm-l1-001": "solved", "gm-l1-002": "error", "gm-l2-001": "solved"}
+    error = next(a for a in store.attempts() if a.status == "error")
+    assert "injected infrastructure fault" in error.error
+
+    run_cli("run", "--resume", str(out), "--quiet")
+    store = RunStore.in_dir(out)
+    assert {a.task_id: a.status for a in store.attempts()} == {
+        "gm-l1-001": "solved", "gm-l1-002": "solved", "gm-l2-001": "solved"}
+    tries = store.all_tries()
+    assert sorted((t, n) for t, _, n, _ in tries) == [("gm-l1-001", 0), ("gm-l1-002", 0), ("gm-l1-002", 1),
+                                                       ("gm-l2-001", 0)]
+
+
+def test_resume_with_changed_experiment_is_refused(tmp_path):
+    out = tmp_path / "run"
+    base = ["--out", str(out), "--quiet", "--set", f"graph={GRAPH}", "--set", "suite.limit=1",
+            "--set", "graph_params.sleep_s=0"]
+    run_cli("run", str(ROOT / "experiments" / "demo.yaml"), *base)
+    proc = run_cli("run", str(ROOT / "experiments" / "demo.yaml"), "--resume", str(out), "--set", "suite.limit=2",
+                   check=False)
+    assert proc.returncode == 2 and "differs from the stored config" in proc.stderr
