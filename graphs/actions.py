@@ -1,0 +1,158 @@
+"""The text action protocol shared by our graphs: pure functions, no I/O.
+
+Each model turn is either exactly one fenced code block (bash or python), which the graph runs in the
+sandbox, or `FINAL ANSWER: <answer>`. Anything else is a `format_error` whose message tells the model
+how to fix its reply. No tool-calling support is needed from the model server.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Literal
+
+from pydantic import BaseModel
+
+from agentbench.protocols import ExecResult
+
+ActionKind = Literal["bash", "python", "final", "format_error"]
+
+STEP_FILE = ".agent_step.py"
+"""Where graphs write a python block before running `python3 .agent_step.py`."""
+
+PROTOCOL_PROMPT = """\
+You are solving a task inside a sandbox. Your working directory holds the task's files.
+Each turn, write one short thought, then exactly ONE fenced code block; it will be run and you will \
+see its output. Use ```bash for shell commands or ```python for a Python script, like this:
+
+I will list the files.
+```bash
+ls -la
+```
+
+When you are sure of the answer, reply with one line and no code block:
+FINAL ANSWER: <answer>
+Give the answer only, in the format the question asks (a number, a word, a short list...)."""
+
+FORMAT_HELP = """\
+Each reply must be EITHER one fenced code block to run, for example
+```bash
+ls
+```
+(or ```python ... ```), OR one line `FINAL ANSWER: <answer>` with no code block."""
+
+_LANGS: dict[str, ActionKind] = {
+    "": "bash", "bash": "bash", "sh": "bash", "shell": "bash", "console": "bash", "zsh": "bash",
+    "python": "python", "py": "python", "python3": "python",
+}
+# An opening fence (``` or ~~~, 3 or more) at the start of a line with an optional language tag, the body,
+# and the same fence closing it at the end of a line (`ls```` closes too).
+_BLOCK = re.compile(r"^[ \t]*(?P<fence>`{3,}|~{3,})[ \t]*(?P<lang>[\w+.-]*)[^\n]*\n(?P<body>.*?)(?P=fence)[ \t]*$",
+                    re.DOTALL | re.MULTILINE)
+# An opening fence left unclosed (the reply was cut off), with something after it.
+_UNCLOSED = re.compile(r"^[ \t]*(?:`{3,}|~{3,})[^\n]*\S", re.MULTILINE)
+_FINAL = re.compile(r"final[ \t]*answer[*_ \t]*:", re.IGNORECASE)
+_STRIP = " \t\r\n`'\"*"
+
+
+class Action(BaseModel):
+    """One parsed model turn. `code` for bash/python, `answer` for final, `error` for format_error."""
+
+    kind: ActionKind
+    code: str = ""
+    answer: str = ""
+    error: str = ""
+
+
+def _format_error(problem: str) -> Action:
+    return Action(kind="format_error", error=f"Format error: {problem}\n{FORMAT_HELP}")
+
+
+def _final_answer(text: str) -> str | None:
+    """The text after the last `FINAL ANSWER:` on its line (or the next non-empty line), or None."""
+    matches = list(_FINAL.finditer(text))
+    if not matches:
+        return None
+    rest = text[matches[-1].end():]
+    for line in rest.splitlines() or [""]:
+        cleaned = line.strip(_STRIP)
+        if cleaned:
+            return cleaned
+    return ""
+
+
+def _split(text: str) -> tuple[list[re.Match[str]], str, bool]:
+    """Code blocks; the text outside them (where FINAL ANSWER counts); whether a block was left open.
+
+    A block whose body is just a `FINAL ANSWER:` line is counted as text, not code."""
+    blocks: list[re.Match[str]] = []
+    outside: list[str] = []
+    pos = 0
+    for match in _BLOCK.finditer(text):
+        outside.append(text[pos:match.start()])
+        if _FINAL.match(match["body"].lstrip(_STRIP)):
+            outside.append(match["body"])
+        else:
+            blocks.append(match)
+        pos = match.end()
+    tail = text[pos:]
+    unclosed = _UNCLOSED.search(tail)
+    outside.append(tail[:unclosed.start()] if unclosed else tail)
+    return blocks, "\n".join(outside), unclosed is not None
+
+
+def parse_action(text: str) -> Action:
+    """Parse one model reply into an Action (see the module docstring for the rules)."""
+    blocks, outside, unclosed = _split(text)
+    answer = _final_answer(outside)  # FINAL ANSWER inside a code block (e.g. in a print) does not count
+    if answer is not None:
+        if blocks or unclosed:
+            return _format_error("you sent a code block AND a FINAL ANSWER. Do one thing per turn: run the code "
+                                 "first, read its output, then answer in a later turn.")
+        if not answer:
+            return _format_error("`FINAL ANSWER:` was empty. Put the answer on the same line.")
+        return Action(kind="final", answer=answer)
+    if len(blocks) + unclosed > 1:
+        return _format_error(f"you sent {len(blocks) + unclosed} code blocks; send exactly one per turn.")
+    if not blocks:
+        if unclosed:
+            return _format_error("your code block was not closed with ```. Keep the code short.")
+        return _format_error("no code block and no FINAL ANSWER found.")
+    block = blocks[0]
+    lang = block["lang"].lower()
+    kind = _LANGS.get(lang)
+    if kind is None:
+        return _format_error(f"code blocks must be ```bash or ```python, not ```{lang}.")
+    code = block["body"].lstrip("\r\n").rstrip()
+    if not code.strip():
+        return _format_error("your code block was empty.")
+    return Action(kind=kind, code=code)
+
+
+def _trim(text: str, limit: int) -> str:
+    if len(text) <= limit:
+        return text
+    head = max(limit * 2 // 3, 0)
+    tail = max(limit - head, 0)
+    omitted = len(text) - head - tail
+    return f"{text[:head]}\n[... {omitted} characters omitted ...]\n{text[len(text) - tail:] if tail else ''}"
+
+
+def format_observation(result: ExecResult, max_chars: int = 4000) -> str:
+    """Render a command's result for the model: exit code, stdout, stderr (trimmed), and notes."""
+    stdout, stderr = result.stdout.rstrip(), result.stderr.rstrip()
+    if len(stdout) + len(stderr) > max_chars:
+        err_budget = min(len(stderr), max_chars // 3)
+        stderr = _trim(stderr, err_budget)
+        stdout = _trim(stdout, max_chars - err_budget)
+    parts = [f"exit code: {result.exit_code}"]
+    if stdout:
+        parts.append(f"stdout:\n{stdout}")
+    if stderr:
+        parts.append(f"stderr:\n{stderr}")
+    if not stdout and not stderr:
+        parts.append("(no output)")
+    if result.timed_out:
+        parts.append(f"note: the command timed out after {result.duration_s:.0f} s and was killed.")
+    if result.truncated:
+        parts.append("note: the sandbox truncated this output; print less (e.g. pipe through head or grep).")
+    return "\n".join(parts)
