@@ -11,11 +11,12 @@ import asyncio
 import contextvars
 import time
 import traceback
+from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from langchain_core.messages import HumanMessage
 from langgraph.errors import GraphRecursionError
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel
 
 from agentbench.protocols import (AgentContext, AttemptRecord, Event, GraphFactory, LimitExceeded, Limits,
                                   Outcome, SandboxProvider, Scorer, Task)
@@ -26,17 +27,16 @@ from agentbench.tracing.tracer import Tracer
 current_tracer: contextvars.ContextVar[Tracer | None] = contextvars.ContextVar("current_tracer", default=None)
 
 
-class AttemptDeps(BaseModel):
+@dataclass(frozen=True)
+class AttemptDeps:
     """Everything an attempt needs, passed in (the runner builds it once per run)."""
-
-    model_config = ConfigDict(arbitrary_types_allowed=True)
 
     make_model: Callable[[int], Any]  # seed -> chat model
     sandboxes: SandboxProvider
     factory: GraphFactory
     scorer: Scorer
     limits: Limits
-    params: dict[str, Any] = {}
+    params: dict[str, Any] = field(default_factory=dict)
     command_timeout_s: float | None = None
     seed: int = 0
 
