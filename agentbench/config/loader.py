@@ -27,6 +27,21 @@ def parse_override(text: str) -> tuple[list[str], Any]:
     return [part for part in key.strip().split(".")], value
 
 
+def _is_plain_str_field(path: list[str]) -> bool:
+    """True when the dotted path ends at a field typed exactly `str` (its override text is taken verbatim,
+    so `graph=null` names the null graph instead of meaning None)."""
+    model: Any = ExperimentConfig
+    for i, part in enumerate(path):
+        fields = getattr(model, "model_fields", None)
+        if not fields or part not in fields:
+            return False
+        annotation = fields[part].annotation
+        if i == len(path) - 1:
+            return annotation is str
+        model = annotation
+    return False
+
+
 def apply_override(data: dict[str, Any], path: list[str], value: Any) -> dict[str, Any]:
     """Return a copy of `data` with the dotted `path` set to `value` (intermediate mappings created)."""
     out = dict(data)
@@ -81,6 +96,8 @@ def load_experiment(path: Path | None, overrides: list[str] = ()) -> ExperimentC
         data = loaded
     for text in overrides:
         key_path, value = parse_override(text)
+        if _is_plain_str_field(key_path):
+            value = text.partition("=")[2]
         data = apply_override(data, key_path, value)
     if overrides:
         source += f" (with --set {', '.join(overrides)})"

@@ -84,3 +84,8 @@ def test_dump_round_trips(tmp_path):
     cfg = load_experiment(ROOT / "experiments" / "demo.yaml", ["model.temperature=0.3"])
     again = load_experiment(write(tmp_path, dump_config(cfg)))
     assert again == cfg
+
+
+def test_plain_string_fields_take_override_text_verbatim():
+    cfg = load_experiment(None, ["graph=null", "model.name=123", "model.base_url=null"])
+    assert cfg.graph == "null" and cfg.model.name == "123" and cfg.model.base_url is None
