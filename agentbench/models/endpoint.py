@@ -17,6 +17,7 @@ from pydantic import BaseModel, Field, SecretStr
 
 from agentbench.config.schema import ModelConfig
 from agentbench.models import embedded
+from agentbench.models.client import http_client
 from agentbench.models.server import ManagedServer
 
 
@@ -61,7 +62,7 @@ def resolve_api_key(cfg: ModelConfig) -> SecretStr | None:
 
 async def server_version(root_url: str) -> str | None:
     try:
-        async with httpx.AsyncClient(timeout=5.0) as client:
+        async with http_client(timeout=5.0) as client:
             resp = await client.get(root_url + "/version")
         if resp.status_code == 200:
             return str(resp.json().get("version"))

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import httpx
 
+from agentbench.models.client import http_client
+
 # counter/gauge name -> our key; histograms contribute their _sum and _count.
 COUNTERS = {
     "vllm:prompt_tokens_total": "prompt_tokens",
@@ -58,7 +60,7 @@ def delta(before: dict[str, float], after: dict[str, float]) -> dict[str, float]
 async def scrape(root_url: str, client: httpx.AsyncClient | None = None) -> dict[str, float] | None:
     """None when the endpoint has no vLLM metrics (not an error: any OpenAI-compatible server is fine)."""
     own = client is None
-    client = client or httpx.AsyncClient(timeout=5.0)
+    client = client or http_client(timeout=5.0)
     try:
         resp = await client.get(root_url.rstrip("/") + "/metrics")
         if resp.status_code != 200 or "vllm:" not in resp.text:

@@ -16,7 +16,7 @@ import httpx
 from agentbench.config.loader import dump_config
 from agentbench.config.schema import ExperimentConfig, SandboxConfig
 from agentbench.models import server_metrics
-from agentbench.models.client import ChatSettings, RetryInfo, RetryPolicy, RetryTransport, build_chat_model
+from agentbench.models.client import ChatSettings, RetryInfo, RetryPolicy, build_chat_model, retrying_client
 from agentbench.models.endpoint import Endpoint, open_endpoint
 from agentbench.protocols import GraphFactory, SandboxProvider, Task
 from agentbench.runner.episode import AttemptDeps, current_tracer, run_attempt
@@ -133,9 +133,7 @@ class Runner:
             store.set_meta("model_identity", endpoint.identity.model_dump())
             before = await server_metrics.scrape(endpoint.root_url)
             policy = RetryPolicy(retries=cfg.model.retries, backoff_max_s=cfg.model.backoff_max_s)
-            http = httpx.AsyncClient(transport=RetryTransport(policy, on_retry=_record_retry),
-                                     timeout=httpx.Timeout(cfg.model.timeout_s, connect=10.0),
-                                     limits=httpx.Limits(max_connections=256, max_keepalive_connections=64))
+            http = retrying_client(policy, cfg.model.timeout_s, on_retry=_record_retry)
         else:
             store.set_meta("model_identity", {"provider": "none", "served_model_name": "(graph uses no model)"})
 
