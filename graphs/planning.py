@@ -4,7 +4,8 @@
                       \\-> answer (FINAL ANSWER)
 
 Every model call (plan, act, replan) is one step; past `ctx.limits.max_steps` the graph raises
-LimitExceeded("steps"). Params: `plan` (default true), `replan_after_failures` (replan after this many
+LimitExceeded("steps"). Params: `plan` (default true), `few_shot` (show a worked example of the protocol
+before the task; default true), `replan_after_failures` (replan after this many
 failed commands or format errors in a row; default 2, 0 = never), `replan_every` (also replan after every
 K observations; default 0 = never).
 """
@@ -13,13 +14,13 @@ from __future__ import annotations
 
 from typing import Annotated, Literal, TypedDict
 
-from langchain_core.messages import AnyMessage, HumanMessage, SystemMessage
+from langchain_core.messages import AIMessage, AnyMessage, HumanMessage, SystemMessage
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.message import add_messages
 from langgraph.graph.state import CompiledStateGraph
 
 from agentbench.protocols import AgentContext, ExecResult, LimitExceeded
-from graphs.actions import PROTOCOL_PROMPT, STEP_FILE, Action, format_observation, parse_action
+from graphs.actions import FEW_SHOT, PROTOCOL_PROMPT, STEP_FILE, Action, format_observation, parse_action
 
 PLAN_PROMPT = """\
 You will solve the task below inside a sandbox where you can run bash and Python code, one block per turn.
@@ -60,6 +61,8 @@ def build_graph(ctx: AgentContext) -> CompiledStateGraph:
     use_plan = bool(ctx.params.get("plan", True)) and max_steps > 1
     replan_after = int(ctx.params.get("replan_after_failures", 2))
     replan_every = int(ctx.params.get("replan_every", 0))
+    shots: list[AnyMessage] = [HumanMessage(text) if role == "user" else AIMessage(text)
+                               for role, text in FEW_SHOT] if ctx.params.get("few_shot", True) else []
 
     def take_step(state: PlanningState) -> int:
         steps = state.get("steps", 0)
@@ -77,7 +80,7 @@ def build_graph(ctx: AgentContext) -> CompiledStateGraph:
         system = PROTOCOL_PROMPT
         if state.get("plan"):
             system += f"\n\nYour plan:\n{state['plan']}"
-        reply = await ctx.model.ainvoke([SystemMessage(system), *state["messages"]])
+        reply = await ctx.model.ainvoke([SystemMessage(system), *shots, *state["messages"]])
         return {"messages": [reply], "steps": steps, "last_action": parse_action(text_of(reply))}
 
     async def observe(state: PlanningState) -> dict:

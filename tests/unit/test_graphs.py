@@ -241,3 +241,16 @@ async def test_example_graph_takes_a_direct_answer():
     ctx = make_ctx(model, tools)
     final = await run(example.build_graph(ctx), ctx)
     assert final["answer"] == "42" and len(model.inputs) == 1 and tools.calls == []
+
+
+async def test_planning_shows_the_worked_example_unless_disabled():
+    from graphs.actions import FEW_SHOT
+
+    for few_shot, expected in ((True, len(FEW_SHOT)), (False, 0)):
+        model = scripted("FINAL ANSWER: 42")
+        ctx = make_ctx(model, FakeTools(), plan=False, few_shot=few_shot)
+        await run(planning.build_graph(ctx), ctx)
+        (act_input,) = model.inputs
+        assert len(act_input) == 1 + expected + 1  # system, the example turns, the task
+        if expected:
+            assert act_input[2].content == FEW_SHOT[1][1] and isinstance(act_input[2], AIMessage)
