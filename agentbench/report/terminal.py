@@ -29,18 +29,29 @@ def print_summary(summary: dict[str, Any], attempts: list[AttemptRecord], consol
     head = Table.grid(padding=(0, 2))
     head.add_row("run", str(summary.get("run_id")), "suite", str(summary.get("suite")))
     head.add_row("graph", str(summary.get("graph")), "model", str(summary.get("model")))
-    metrics = Table(title="success next to cost and speed", show_header=True, header_style="bold")
-    for col in ("completion", "95% CI", "solved/failed/limit/error", "steps/solved", "tokens/success",
-                "wall-clock s", "model s", "sandbox s", "overhead s", "compl. tok/s"):
-        metrics.add_column(col, justify="right")
-    metrics.add_row(
-        "–" if rate is None else f"{rate:.1%}",
-        "–" if ci[0] is None else f"{ci[0]:.1%}–{ci[1]:.1%}",
-        f"{summary['solved']}/{summary['failed']}/{summary['limit']}/{summary['error']}",
-        _fmt(summary.get("steps_per_solved"), ".1f"), _fmt(summary.get("tokens_per_success"), ",.0f"),
-        _fmt(summary.get("wall_clock_s"), ".1f"), _fmt(summary.get("model_time_s"), ".1f"),
-        _fmt(summary.get("sandbox_time_s"), ".1f"), _fmt(summary.get("overhead_s"), ".1f"),
-        _fmt(summary.get("completion_tokens_per_s"), ".1f"))
+    metrics = Table(title="success next to cost and speed", show_header=False, box=None, padding=(0, 2))
+    metrics.add_column("metric", style="bold")
+    metrics.add_column("value", justify="right")
+    metrics.add_column("metric", style="bold")
+    metrics.add_column("value", justify="right")
+    rows = [
+        ("completion rate", "–" if rate is None else f"{rate:.1%}",
+         "95% interval", "–" if ci[0] is None else f"{ci[0]:.1%} – {ci[1]:.1%}"),
+        ("solved/failed/limit/error",
+         f"{summary['solved']}/{summary['failed']}/{summary['limit']}/{summary['error']}",
+         "attempts", str(summary.get("attempts"))),
+        ("tokens per success", _fmt(summary.get("tokens_per_success"), ",.0f"),
+         "steps per solved", _fmt(summary.get("steps_per_solved"), ".1f")),
+        ("tokens total", f"{summary.get('tokens_total', 0):,}",
+         "completion tokens/s", _fmt(summary.get("completion_tokens_per_s"), ".1f")),
+        ("run wall-clock s", _fmt(summary.get("wall_clock_s"), ".1f"),
+         "tasks per hour", _fmt(summary.get("tasks_per_hour"), ".0f")),
+        ("model time s", _fmt(summary.get("model_time_s"), ".1f"),
+         "sandbox time s", _fmt(summary.get("sandbox_time_s"), ".1f")),
+        ("overhead s", _fmt(summary.get("overhead_s"), ".1f"), "", ""),
+    ]
+    for row in rows:
+        metrics.add_row(*row)
     tasks = Table(title="attempts", header_style="bold")
     for col, just in (("task", "left"), ("epoch", "right"), ("status", "left"), ("steps", "right"),
                       ("tokens", "right"), ("wall s", "right"), ("answer", "left"), ("expected / error", "left")):

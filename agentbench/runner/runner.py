@@ -7,7 +7,6 @@ import asyncio
 import datetime as dt
 import platform
 import time
-import warnings
 from importlib import metadata as importlib_metadata
 from pathlib import Path
 
@@ -54,9 +53,8 @@ def make_sandbox_provider(cfg: SandboxConfig) -> SandboxProvider:
 
     if cfg.backend == "docker":
         raise RunError("sandbox.backend: docker is not available yet; use local (the Docker backend is issue #3)")
-    if cfg.backend == "auto":
-        warnings.warn("sandbox.backend auto: no Docker backend yet, using `local`, which does NOT isolate",
-                      stacklevel=2)
+    # backend auto: the Docker backend (#3) is not built yet, so auto means local; the local
+    # provider itself warns loudly that it does not isolate.
     return LocalSandboxProvider(LocalSandboxConfig(command_timeout_s=cfg.command_timeout_s,
                                                    max_output_bytes=cfg.max_output_bytes))
 
