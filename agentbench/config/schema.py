@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from agentbench.protocols import Limits
 
@@ -24,8 +24,18 @@ class ServerConfig(_Strict):
     dtype: str = "bfloat16"
     max_model_len: int = 4096
     enforce_eager: bool = True
-    extra_args: list[str] = Field(default_factory=list, description="further vLLM engine arguments, verbatim")
-    env: dict[str, str] = Field(default_factory=dict, description="extra environment for the server process")
+    extra_args: list[str] = Field(default_factory=list, description="further vLLM engine arguments, verbatim "
+                                  "(stored with the run: no secrets; the key goes through model.api_key_env)")
+    env: dict[str, str] = Field(default_factory=dict, description="extra environment for the server process "
+                                "(stored with the run: no secrets; the server inherits agentbench's environment)")
+
+    @field_validator("extra_args")
+    @classmethod
+    def _no_inline_key(cls, args: list[str]) -> list[str]:
+        if any(a == "--api-key" or a.startswith("--api-key=") for a in args):
+            raise ValueError("--api-key would be stored with the run; set model.api_key_env to the NAME of an "
+                             "environment variable instead (the managed server gets it as VLLM_API_KEY)")
+        return args
     startup_timeout_s: float = 600.0
 
 
@@ -33,7 +43,8 @@ class ModelConfig(_Strict):
     provider: Literal["embedded", "openai", "vllm"] = "embedded"
     name: str = Field("smollm2-135m-instruct", description="model name sent to the endpoint (served name)")
     base_url: str | None = Field(None, description="OpenAI-compatible base URL, e.g. http://127.0.0.1:8000/v1 (provider openai)")
-    api_key_env: str | None = Field(None, description="environment variable holding the API key; never the key itself")
+    api_key_env: str | None = Field(None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$",
+                                    description="NAME of the environment variable holding the API key; never the key")
     temperature: float = 0.0
     top_p: float | None = None
     max_tokens: int = Field(512, description="completion tokens per model call")

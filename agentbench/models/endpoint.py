@@ -91,6 +91,8 @@ async def open_endpoint(cfg: ModelConfig, log_dir: Path) -> AsyncIterator[Endpoi
     if not python.exists():
         raise EndpointError(f"model.server.python: {python} does not exist")
     spec = embedded.vllm_server_spec(cfg, python, model_path)
+    if api_key is not None:  # the managed server requires the same key; passed by environment, never argv
+        spec = spec.model_copy(update={"env": {**spec.env, "VLLM_API_KEY": api_key.get_secret_value()}})
     async with ManagedServer(spec, log_dir / "server.log") as server:
         version = await server_version(server.root_url)
         weights = Path(model_path)

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import re
 import time
 import traceback
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+import openai
 from langchain_core.messages import HumanMessage
 from langgraph.errors import GraphRecursionError
 from pydantic import BaseModel
@@ -55,6 +57,15 @@ def attempt_seed(base: int, task_id: str, epoch: int) -> int:
     return (base * 1_000_003 + zlib.crc32(task_id.encode()) + epoch * 7919) % (2**31)
 
 
+_CONTEXT_OVERFLOW = re.compile(r"context length|context window|maximum context|too many tokens|prompt is too long",
+                               re.IGNORECASE)
+
+
+def is_context_overflow(exc: openai.BadRequestError) -> bool:
+    """vLLM and OpenAI answer 400 when prompt + max_tokens exceed the model's context."""
+    return bool(_CONTEXT_OVERFLOW.search(str(exc)))
+
+
 def _recursion_limit(limits: Limits) -> int:
     return max(25, limits.max_steps * 4 + 10)
 
@@ -68,8 +79,9 @@ async def run_attempt(task: Task, epoch: int, deps: AttemptDeps) -> AttemptResul
     score = None
     error: str | None = None
     status = "error"
+    budget: asyncio.Timeout | None = None
     try:
-        async with asyncio.timeout(deps.limits.timeout_s):
+        async with asyncio.timeout(deps.limits.timeout_s) as budget:
             async with deps.sandboxes.open(task) as sandbox:
                 ctx = AgentContext(model=deps.make_model(attempt_seed(deps.seed, task.id, epoch)),
                                    tools=SandboxTools(sandbox, tracer, deps.command_timeout_s),
@@ -96,9 +108,20 @@ async def run_attempt(task: Task, epoch: int, deps: AttemptDeps) -> AttemptResul
     except GraphRecursionError as exc:
         status, error = "limit", f"steps limit reached: {exc}"
         tracer.record("error", time.time(), source="limit", which="steps", error=error)
-    except TimeoutError:
-        status, error = "limit", f"time limit reached: {deps.limits.timeout_s:.0f} s"
-        tracer.record("error", time.time(), source="limit", which="time", error=error)
+    except TimeoutError as exc:
+        if budget is not None and budget.expired():
+            status, error = "limit", f"time limit reached: {deps.limits.timeout_s:.0f} s"
+            tracer.record("error", time.time(), source="limit", which="time", error=error)
+        else:  # a timeout inside the graph or the sandbox, not the attempt's budget
+            status, error = "error", f"TimeoutError: {exc}"
+            tracer.record("error", time.time(), source="infra", error=error, traceback=traceback.format_exc(limit=12))
+    except openai.BadRequestError as exc:
+        if is_context_overflow(exc):  # the agent's conversation outgrew the model: a token budget hit
+            status, error = "limit", f"tokens limit reached: the model's context is full ({exc.message})"
+            tracer.record("error", time.time(), source="limit", which="tokens", error=error)
+        else:
+            status, error = "error", f"{type(exc).__name__}: {exc}"
+            tracer.record("error", time.time(), source="infra", error=error, traceback=traceback.format_exc(limit=12))
     except Exception as exc:
         status, error = "error", f"{type(exc).__name__}: {exc}"
         tracer.record("error", time.time(), source="infra", error=error, traceback=traceback.format_exc(limit=12))

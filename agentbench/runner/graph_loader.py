@@ -34,13 +34,18 @@ def load_graph_factory(ref: str, base_dir: Path | None = None) -> GraphFactory:
         try:
             spec.loader.exec_module(module)
         except Exception as exc:
+            sys.modules.pop(name, None)
             raise GraphLoadError(f"graph {ref!r}: importing {path} failed: {type(exc).__name__}: {exc}") from exc
     else:
         try:
             module = importlib.import_module(module_ref)
         except ModuleNotFoundError as exc:
-            raise GraphLoadError(f"graph {ref!r}: no module {module_ref!r} ({exc}); ours are "
-                                 "planning, react, oracle, null") from exc
+            if exc.name and module_ref.startswith(exc.name):
+                raise GraphLoadError(f"graph {ref!r}: no module {module_ref!r}; ours are "
+                                     "planning, react, oracle, null") from exc
+            raise GraphLoadError(f"graph {ref!r}: importing {module_ref} failed: {exc}") from exc
+        except Exception as exc:
+            raise GraphLoadError(f"graph {ref!r}: importing {module_ref} failed: {type(exc).__name__}: {exc}") from exc
     factory = getattr(module, attr, None)
     if not callable(factory):
         raise GraphLoadError(f"graph {ref!r}: {module_ref} has no callable {attr!r}")

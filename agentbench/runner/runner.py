@@ -16,7 +16,7 @@ from agentbench.config.loader import dump_config
 from agentbench.config.schema import ExperimentConfig, SandboxConfig
 from agentbench.models import server_metrics
 from agentbench.models.client import ChatSettings, RetryInfo, RetryPolicy, build_chat_model, retrying_client
-from agentbench.models.endpoint import Endpoint, open_endpoint
+from agentbench.models.endpoint import Endpoint, open_endpoint, resolve_api_key
 from agentbench.protocols import GraphFactory, SandboxProvider, Task
 from agentbench.runner.episode import AttemptDeps, current_tracer, run_attempt
 from agentbench.runner.graph_loader import load_graph_factory
@@ -103,6 +103,8 @@ class Runner:
         return tasks, factory, store
 
     async def run(self) -> RunStore:
+        if self.cfg.model.api_key_env:  # a missing key fails before anything is written
+            resolve_api_key(self.cfg.model)
         tasks, factory, store = self.prepare()
         done = store.finished_keys()
         todo = [(t, e) for e in range(self.cfg.run.epochs) for t in tasks if (t.id, e) not in done]
@@ -127,10 +129,10 @@ class Runner:
         cfg = self.cfg
         http: httpx.AsyncClient | None = None
         before = None
+        policy = RetryPolicy(retries=cfg.model.retries, backoff_max_s=cfg.model.backoff_max_s)
         if endpoint is not None:
             store.set_meta("model_identity", endpoint.identity.model_dump())
             before = await server_metrics.scrape(endpoint.root_url)
-            policy = RetryPolicy(retries=cfg.model.retries, backoff_max_s=cfg.model.backoff_max_s)
             http = retrying_client(policy, cfg.model.timeout_s, on_retry=_record_retry)
         else:
             store.set_meta("model_identity", {"provider": "none", "served_model_name": "(graph uses no model)"})
@@ -143,7 +145,7 @@ class Runner:
                                     temperature=cfg.model.temperature, top_p=cfg.model.top_p,
                                     max_tokens=cfg.model.max_tokens, timeout_s=cfg.model.timeout_s,
                                     streaming=cfg.model.streaming, seed=seed)
-            return build_chat_model(settings, RetryPolicy(), http_client=http)
+            return build_chat_model(settings, policy, http_client=http)
 
         tasks_only = [t for t, _ in todo]
         deps = AttemptDeps(make_model=make_model, sandboxes=make_sandbox_provider(cfg.sandbox), factory=factory,
@@ -164,7 +166,9 @@ class Runner:
                 self.progress.advance(result.record)
 
         try:
-            await asyncio.gather(*(worker() for _ in range(min(cfg.run.concurrency, len(todo)))))
+            async with asyncio.TaskGroup() as group:  # one worker failing cancels the others
+                for _ in range(min(cfg.run.concurrency, len(todo))):
+                    group.create_task(worker())
         finally:
             if http is not None:
                 await http.aclose()

@@ -21,7 +21,8 @@ def _default_reply(messages: list[dict]) -> str:
 
 
 class OpenAIStub:
-    def __init__(self, reply: Reply = _default_reply, faults: list[int] | None = None, delay_s: float = 0.0,
+    def __init__(self, reply: Reply = _default_reply, faults: list[int | tuple[int, str]] | None = None,
+                 delay_s: float = 0.0,
                  model: str = "stub") -> None:
         self.reply = reply
         self.faults = list(faults or [])
@@ -67,8 +68,9 @@ class OpenAIStub:
             return self._send(writer, 404, b'{"error": "not found"}')
         self.requests += 1
         if self.faults:
-            status = self.faults.pop(0)
-            return self._send(writer, status, json.dumps({"error": {"message": f"injected {status}"}}).encode())
+            fault = self.faults.pop(0)
+            status, message = fault if isinstance(fault, tuple) else (fault, f"injected {fault}")
+            return self._send(writer, status, json.dumps({"error": {"message": message}}).encode())
         if self.delay_s:
             await asyncio.sleep(self.delay_s)
         req = json.loads(body)

@@ -63,3 +63,27 @@ async def test_unreachable_server_is_error_not_failed(tmp_path):
     store = await Runner(config(None, retries=1, url="http://127.0.0.1:9/v1"), tmp_path / "run", base_dir=ROOT).run()
     assert {a.status for a in store.attempts()} == {"error"}
     assert all("Connection" in (a.error or "") for a in store.attempts())
+
+
+async def test_context_overflow_is_a_token_limit_not_an_error(tmp_path):
+    overflow = (400, "This model's maximum context length is 4096 tokens. However, you requested 5000 tokens.")
+    stub = answering_stub([overflow])
+    await stub.start()
+    try:
+        store = await Runner(config(stub, retries=2), tmp_path / "run", base_dir=ROOT).run()
+    finally:
+        await stub.stop()
+    attempts = {a.task_id: a for a in store.attempts()}
+    assert attempts[IDS[0]].status == "limit" and "context" in attempts[IDS[0]].error
+    assert attempts[IDS[1]].status == "solved"
+    assert stub.requests == 2  # a 400 is not retried
+
+
+async def test_other_client_errors_are_errors(tmp_path):
+    stub = answering_stub([(400, "unknown parameter: foo")])
+    await stub.start()
+    try:
+        store = await Runner(config(stub, retries=2), tmp_path / "run", base_dir=ROOT).run()
+    finally:
+        await stub.stop()
+    assert {a.task_id: a.status for a in store.attempts()} == {IDS[0]: "error", IDS[1]: "solved"}

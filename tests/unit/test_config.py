@@ -89,3 +89,11 @@ def test_dump_round_trips(tmp_path):
 def test_plain_string_fields_take_override_text_verbatim():
     cfg = load_experiment(None, ["graph=null", "model.name=123", "model.base_url=null"])
     assert cfg.graph == "null" and cfg.model.name == "123" and cfg.model.base_url is None
+
+
+def test_api_key_env_must_be_a_variable_name_and_no_inline_key():
+    with pytest.raises(ConfigError, match="model.api_key_env"):
+        load_experiment(None, ["model.api_key_env=sk-live-123"])
+    with pytest.raises(ConfigError, match="api_key_env"):
+        load_experiment(None, ["model.server.extra_args=[--api-key, sk-live-123]"])
+    assert load_experiment(None, ["model.api_key_env=MY_KEY"]).model.api_key_env == "MY_KEY"
