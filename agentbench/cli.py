@@ -99,8 +99,11 @@ def report(run_dir: Annotated[Path, typer.Argument(help="a run folder")]) -> Non
     from agentbench.report.terminal import print_summary
 
     store = _open_store(run_dir)
-    summary = write_summary(run_dir, store)
-    print_summary(summary, store.attempts(), console)
+    try:
+        summary = write_summary(run_dir, store)
+        print_summary(summary, store.attempts(), console)
+    finally:
+        store.close()
     console.print(f"summary: {run_dir / 'summary.json'}")
 
 
@@ -121,7 +124,9 @@ def show(
         err_console.print(f"[bold red]error:[/] no attempt of {task_id!r} in {run_dir}; tasks: {', '.join(ids)}")
         raise typer.Exit(2)
     attempt_id, record = found
-    print_trace(record, list(store.events(attempt_id)), console, full=full)
+    events = list(store.events(attempt_id))
+    store.close()
+    print_trace(record, events, console, full=full)
 
 
 @app.command()
