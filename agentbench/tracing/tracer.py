@@ -51,8 +51,10 @@ class Tracer(BaseCallbackHandler):
 
     # -- recording -------------------------------------------------------------------------
     def record(self, type_: EventType, t_start: float, t_end: float | None = None, **payload: Any) -> Event:
-        event = Event(seq=len(self.events), type=type_, t_start=t_start,
-                      t_end=t_end if t_end is not None else t_start, node=self.current_node, payload=payload)
+        # Built without re-validation: the fields are ours and typed here (this is the per-step hot path).
+        event = Event.model_construct(seq=len(self.events), type=type_, t_start=t_start,
+                                      t_end=t_end if t_end is not None else t_start, node=self.current_node,
+                                      payload=payload)
         self.events.append(event)
         return event
 
@@ -100,8 +102,10 @@ class Tracer(BaseCallbackHandler):
         t0, messages = self._open.pop(run_id, (self._clock(), []))
         t1 = self._clock()
         usage = usage_of(response)
-        self.totals.usage = self.totals.usage + usage
-        self.totals.model_calls += 1
+        totals = self.totals
+        totals.usage.prompt_tokens += usage.prompt_tokens
+        totals.usage.completion_tokens += usage.completion_tokens
+        totals.model_calls += 1
         self.totals.model_time_s += t1 - t0
         gen = response.generations[0][0] if response.generations and response.generations[0] else None
         reply = message_dict(gen.message) if gen is not None and hasattr(gen, "message") else {"content": getattr(gen, "text", "")}
