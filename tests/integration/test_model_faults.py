@@ -32,13 +32,17 @@ def config(stub: OpenAIStub | None, retries: int, url: str | None = None):
         f"suite.ids=[{', '.join(IDS)}]", "run.concurrency=1", "sandbox.backend=local"])
 
 
-async def test_transient_faults_are_retried_and_traced(tmp_path):
-    stub = answering_stub([500, 503, 429])
+async def run_against(stub: OpenAIStub, retries: int, run_dir):
     await stub.start()
     try:
-        store = await Runner(config(stub, retries=4), tmp_path / "run", base_dir=ROOT).run()
+        return await Runner(config(stub, retries=retries), run_dir, base_dir=ROOT).run()
     finally:
         await stub.stop()
+
+
+async def test_transient_faults_are_retried_and_traced(tmp_path):
+    stub = answering_stub([500, 503, 429])
+    store = await run_against(stub, 4, tmp_path / "run")
     attempts = {a.task_id: a for a in store.attempts()}
     assert [attempts[i].status for i in IDS] == ["solved", "solved"]
     rows = {r["task_id"]: r["id"] for r in store.attempt_rows()}
@@ -49,11 +53,7 @@ async def test_transient_faults_are_retried_and_traced(tmp_path):
 
 async def test_persistent_faults_are_errors_and_the_run_goes_on(tmp_path):
     stub = answering_stub([500, 500, 500])
-    await stub.start()
-    try:
-        store = await Runner(config(stub, retries=2), tmp_path / "run", base_dir=ROOT).run()
-    finally:
-        await stub.stop()
+    store = await run_against(stub, 2, tmp_path / "run")
     attempts = {a.task_id: a for a in store.attempts()}
     assert attempts[IDS[0]].status == "error" and "500" in attempts[IDS[0]].error
     assert attempts[IDS[1]].status == "solved"
@@ -68,11 +68,7 @@ async def test_unreachable_server_is_error_not_failed(tmp_path):
 async def test_context_overflow_is_a_token_limit_not_an_error(tmp_path):
     overflow = (400, "This model's maximum context length is 4096 tokens. However, you requested 5000 tokens.")
     stub = answering_stub([overflow])
-    await stub.start()
-    try:
-        store = await Runner(config(stub, retries=2), tmp_path / "run", base_dir=ROOT).run()
-    finally:
-        await stub.stop()
+    store = await run_against(stub, 2, tmp_path / "run")
     attempts = {a.task_id: a for a in store.attempts()}
     assert attempts[IDS[0]].status == "limit" and "context" in attempts[IDS[0]].error
     assert attempts[IDS[1]].status == "solved"
@@ -81,9 +77,5 @@ async def test_context_overflow_is_a_token_limit_not_an_error(tmp_path):
 
 async def test_other_client_errors_are_errors(tmp_path):
     stub = answering_stub([(400, "unknown parameter: foo")])
-    await stub.start()
-    try:
-        store = await Runner(config(stub, retries=2), tmp_path / "run", base_dir=ROOT).run()
-    finally:
-        await stub.stop()
+    store = await run_against(stub, 2, tmp_path / "run")
     assert {a.task_id: a.status for a in store.attempts()} == {IDS[0]: "error", IDS[1]: "solved"}
