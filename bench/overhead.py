@@ -118,6 +118,7 @@ def main() -> None:
         server.wait()
     med = {k: statistics.median(v) for k, v in wall.items()}
     med_cpu = {k: statistics.median(v) for k, v in cpu.items()}
+    best = {k: min(v) for k, v in wall.items()}  # the least disturbed repeat, the usual microbenchmark figure
     print(f"per agent step (model call + `true`), median of {args.repeats} × {args.tasks} tasks × {args.steps} steps:")
     print(f"{'':38}{'wall ms':>9}{'client CPU ms':>15}")
     for key, label in (("agentbench", "agentbench (runner, tracing, store)"), ("bare", "(a) bare LangGraph + ChatOpenAI"),
@@ -126,9 +127,11 @@ def main() -> None:
     ratio, ratio_cpu = med["agentbench"] / med["bare"], med_cpu["agentbench"] / med_cpu["bare"]
     print(f"ratio agentbench / (a): wall {ratio:.3f}, CPU {ratio_cpu:.3f}  "
           f"(target <= 1.10: {'OK' if ratio <= 1.10 else 'MISSED'})")
+    print(f"best-of-{args.repeats} wall ratio agentbench / (a): {best['agentbench'] / best['bare']:.3f}")
     print(f"ratio agentbench / (b): wall {med['agentbench'] / med['plain']:.3f}, "
           f"CPU {med_cpu['agentbench'] / med_cpu['plain']:.3f}")
-    print(json.dumps({"wall_ms_per_step": med, "cpu_ms_per_step": med_cpu, "ratio_vs_bare": ratio,
+    print(json.dumps({"wall_ms_per_step": med, "cpu_ms_per_step": med_cpu, "best_wall_ms_per_step": best,
+                      "ratio_vs_bare": ratio,
                       "cpu_ratio_vs_bare": ratio_cpu}))
 
 

@@ -29,6 +29,7 @@ class OpenAIStub:
         self.delay_s = delay_s
         self.model = model
         self.requests = 0
+        self.seeds: list[int | None] = []
         self.prompt_tokens = 0
         self.completion_tokens = 0
         self.port: int | None = None
@@ -74,6 +75,7 @@ class OpenAIStub:
         if self.delay_s:
             await asyncio.sleep(self.delay_s)
         req = json.loads(body)
+        self.seeds.append(req.get("seed"))
         text = self.reply(req.get("messages", []))
         prompt = sum(len(str(m.get("content", "")).split()) for m in req.get("messages", [])) + 1
         completion = max(1, len(text.split()))

@@ -79,3 +79,15 @@ async def test_other_client_errors_are_errors(tmp_path):
     stub = answering_stub([(400, "unknown parameter: foo")])
     store = await run_against(stub, 2, tmp_path / "run")
     assert {a.task_id: a.status for a in store.attempts()} == {IDS[0]: "error", IDS[1]: "solved"}
+
+
+async def test_each_attempt_samples_with_its_own_seed(tmp_path):
+    stub = answering_stub([])
+    await stub.start()
+    try:
+        cfg = config(stub, retries=0).model_copy(update={"run": config(stub, 0).run.model_copy(update={"epochs": 2})})
+        store = await Runner(cfg, tmp_path / "run", base_dir=ROOT).run()
+    finally:
+        await stub.stop()
+    assert len(store.attempts()) == 4
+    assert len(stub.seeds) == 4 and len(set(stub.seeds)) == 4 and None not in stub.seeds
