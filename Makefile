@@ -13,6 +13,8 @@ $(BIN)/agentbench: pyproject.toml
 	touch $@
 
 setup: $(BIN)/agentbench
+	bash sandboxes/ensure_engine.sh
+	$(BIN)/agentbench sandbox build --all
 	$(BIN)/agentbench model setup
 
 demo: setup

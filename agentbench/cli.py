@@ -16,6 +16,8 @@ app = typer.Typer(help="Evaluate AI agents by task success next to speed and cos
                   pretty_exceptions_show_locals=False)
 model_app = typer.Typer(help="The embedded model and model servers.", no_args_is_help=True)
 app.add_typer(model_app, name="model")
+sandbox_app = typer.Typer(help="Sandbox images, the conformance suite, leftovers.", no_args_is_help=True)
+app.add_typer(sandbox_app, name="sandbox")
 console = Console()
 err_console = Console(stderr=True)
 
@@ -157,6 +159,76 @@ def model_setup() -> None:
     except _user_errors() as exc:
         _fail(exc)
     console.print(f"embedded model ready: {path} (server python {embedded.venv_python()})")
+
+
+def _docker_or_exit():
+    from agentbench.sandbox.engine import engine_client
+
+    client = engine_client()
+    if client is None:
+        err_console.print("[bold red]error:[/] no Docker engine answers (DOCKER_HOST or the default socket); "
+                          "`make setup` starts one, or see README: Docker engine")
+        raise typer.Exit(2)
+    return client
+
+
+@sandbox_app.command("build")
+def sandbox_build(
+    name: Annotated[Optional[str], typer.Argument(help="recipe under sandboxes/ (e.g. python)")] = None,
+    all_: Annotated[bool, typer.Option("--all", help="build every recipe")] = False,
+) -> None:
+    """Build sandbox images locally (tagged by a hash of their recipe; reused when present)."""
+    from agentbench.sandbox.images import ImageBuildError, ensure_image, recipe_names
+
+    names = recipe_names() if all_ else [name] if name else []
+    if not names:
+        err_console.print(f"[bold red]error:[/] name a recipe or pass --all (recipes: {', '.join(recipe_names())})")
+        raise typer.Exit(2)
+    client = _docker_or_exit()
+    for recipe in names:
+        with err_console.status(f"building {recipe} …") as status:
+            try:
+                tag = ensure_image(client, recipe, log=lambda line: status.update(f"{recipe}: {line[:100]}"))
+            except (ImageBuildError, ValueError) as exc:
+                _fail(exc)
+        console.print(f"{recipe}: {tag}")
+
+
+@sandbox_app.command("check")
+def sandbox_check(backend: Annotated[str, typer.Option(help="docker or local")] = "docker") -> None:
+    """Run the sandbox conformance suite against a backend."""
+    import tempfile
+
+    from agentbench.sandbox.conformance import conformance_task, format_results, run_conformance
+
+    if backend == "docker":
+        from agentbench.sandbox.docker import DockerSandboxConfig, DockerSandboxProvider
+        from agentbench.sandbox.images import ensure_image
+
+        client = _docker_or_exit()
+        image = ensure_image(client, "python", log=lambda line: None)
+        provider = DockerSandboxProvider(client, DockerSandboxConfig(max_output_bytes=4096), lambda name: image)
+    elif backend == "local":
+        from agentbench.sandbox.local import LocalSandboxConfig, LocalSandboxProvider
+
+        provider = LocalSandboxProvider(LocalSandboxConfig(max_output_bytes=4096))
+    else:
+        err_console.print(f"[bold red]error:[/] --backend {backend!r}: expected docker or local")
+        raise typer.Exit(2)
+    with tempfile.TemporaryDirectory() as tmp:
+        results = asyncio.run(run_conformance(provider, lambda: conformance_task(tmp)))
+    console.print(format_results(results))
+    failed = [r for r in results if not r.passed]
+    console.print(f"{len(results) - len(failed)} passed, {len(failed)} failed")
+    raise typer.Exit(1 if failed else 0)
+
+
+@sandbox_app.command("prune")
+def sandbox_prune() -> None:
+    """Remove every leftover container carrying the agentbench label."""
+    from agentbench.sandbox.docker import prune
+
+    console.print(f"removed {prune(_docker_or_exit())} container(s)")
 
 
 def main() -> None:  # pragma: no cover

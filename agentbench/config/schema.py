@@ -63,10 +63,18 @@ class SuiteConfig(_Strict):
 
 
 class SandboxConfig(_Strict):
-    backend: Literal["auto", "local", "docker"] = "auto"
+    backend: Literal["auto", "local", "docker"] = Field(
+        "auto", description="auto: docker where an engine answers, else local (which does not isolate)")
     command_timeout_s: float = 60.0
     max_output_bytes: int = 16_384
-    # The Docker backend (#3) adds image, network, memory, cpus, pids, user here.
+    # docker only: isolation, each on by default
+    network: Literal["none", "bridge"] = "none"
+    memory: str = "1g"
+    cpus: float = 1.0
+    pids_limit: int = 256
+    user: str = "1000:1000"
+    drop_capabilities: bool = True
+    no_new_privileges: bool = True
 
 
 class RunSettings(_Strict):

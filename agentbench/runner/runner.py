@@ -48,13 +48,23 @@ def versions() -> dict[str, str]:
     return out
 
 
-def make_sandbox_provider(cfg: SandboxConfig) -> SandboxProvider:
+def make_sandbox_provider(cfg: SandboxConfig, log=print) -> SandboxProvider:
+    """docker where an engine answers (images built on first use), local otherwise or when asked."""
     from agentbench.sandbox.local import LocalSandboxConfig, LocalSandboxProvider
 
-    if cfg.backend == "docker":
-        raise RunError("sandbox.backend: docker is not available yet; use local (the Docker backend is issue #3)")
-    # backend auto: the Docker backend (#3) is not built yet, so auto means local; the local
-    # provider itself warns loudly that it does not isolate.
+    if cfg.backend in ("auto", "docker"):
+        from agentbench.sandbox.engine import engine_client
+
+        client = engine_client()
+        if client is not None:
+            from agentbench.sandbox.docker import DockerSandboxConfig, DockerSandboxProvider
+            from agentbench.sandbox.images import ensure_image
+
+            docker_cfg = DockerSandboxConfig(**cfg.model_dump(exclude={"backend"}))
+            return DockerSandboxProvider(client, docker_cfg, lambda name: ensure_image(client, name, log=log))
+        if cfg.backend == "docker":
+            raise RunError("sandbox.backend: docker, but no Docker engine answers (DOCKER_HOST or the default "
+                           "socket); start one (see README: Docker engine) or use sandbox.backend: local")
     return LocalSandboxProvider(LocalSandboxConfig(command_timeout_s=cfg.command_timeout_s,
                                                    max_output_bytes=cfg.max_output_bytes))
 
@@ -152,7 +162,11 @@ class Runner:
             return None if base_model is None else base_model.model_copy(update={"seed": seed})
 
         tasks_only = [t for t, _ in todo]
-        deps = AttemptDeps(make_model=make_model, sandboxes=make_sandbox_provider(cfg.sandbox), factory=factory,
+        sandboxes = make_sandbox_provider(cfg.sandbox, log=self.progress.note)
+        store.set_meta("sandbox_backend", sandboxes.name)
+        if hasattr(sandboxes, "prepare"):  # build the images the run needs before any attempt starts
+            await asyncio.to_thread(sandboxes.prepare, {t.sandbox.image for t in tasks_only})
+        deps = AttemptDeps(make_model=make_model, sandboxes=sandboxes, factory=factory,
                            scorer=scorer_for(tasks_only), limits=cfg.limits, params=cfg.graph_params,
                            command_timeout_s=cfg.sandbox.command_timeout_s, seed=cfg.run.seed)
         queue: asyncio.Queue[tuple[Task, int]] = asyncio.Queue()

@@ -44,3 +44,34 @@ def embedded_url(tmp_path_factory) -> str:
     yield server.base_url
     asyncio.run_coroutine_threadsafe(server.stop(), loop).result(60)
     loop.call_soon_threadsafe(loop.stop)
+
+
+@pytest.fixture(scope="session")
+def docker_client():
+    """The real Docker engine; the suite needs one (`make setup` / .ci/run start it)."""
+    from agentbench.sandbox.engine import engine_client
+
+    client = engine_client()
+    if client is None:
+        pytest.fail("no Docker engine answers: run `make setup` (it starts one) or set DOCKER_HOST")
+    return client
+
+
+@pytest.fixture(scope="session")
+def python_image(docker_client) -> str:
+    """The `python` sandbox image, built locally from sandboxes/ on first use and reused after."""
+    from agentbench.sandbox.images import ensure_image
+
+    return ensure_image(docker_client, "python", log=lambda line: None)
+
+
+@pytest.fixture
+def docker_provider(docker_client, python_image):
+    from agentbench.sandbox.docker import DockerSandboxConfig, DockerSandboxProvider
+
+    def make(**overrides):
+        config = DockerSandboxConfig(**{"max_output_bytes": 4096, "command_timeout_s": 30, **overrides})
+        return DockerSandboxProvider(docker_client, config, lambda name: python_image,
+                                     labels={"agentbench.test": "1"})
+
+    return make
