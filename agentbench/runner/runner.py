@@ -7,6 +7,7 @@ import asyncio
 import datetime as dt
 import platform
 import time
+import uuid
 from importlib import metadata as importlib_metadata
 from pathlib import Path
 
@@ -48,7 +49,7 @@ def versions() -> dict[str, str]:
     return out
 
 
-def make_sandbox_provider(cfg: SandboxConfig, log=print) -> SandboxProvider:
+def make_sandbox_provider(cfg: SandboxConfig, log=print, run_id: str | None = None) -> SandboxProvider:
     """docker where an engine answers (images built on first use), local otherwise or when asked."""
     from agentbench.sandbox.local import LocalSandboxConfig, LocalSandboxProvider
 
@@ -61,7 +62,8 @@ def make_sandbox_provider(cfg: SandboxConfig, log=print) -> SandboxProvider:
             from agentbench.sandbox.images import ensure_image
 
             docker_cfg = DockerSandboxConfig(**cfg.model_dump(exclude={"backend"}))
-            return DockerSandboxProvider(client, docker_cfg, lambda name: ensure_image(client, name, log=log))
+            return DockerSandboxProvider(client, docker_cfg, lambda name: ensure_image(client, name, log=log),
+                                         labels={"agentbench.run": run_id} if run_id else None)
         if cfg.backend == "docker":
             raise RunError("sandbox.backend: docker, but no Docker engine answers (DOCKER_HOST or the default "
                            "socket); start one (see README: Docker engine) or use sandbox.backend: local")
@@ -105,6 +107,7 @@ class Runner:
                            "or choose another --out")
         if stored is None:
             store.set_meta("run_id", self.run_dir.name)
+            store.set_meta("run_uid", uuid.uuid4().hex)  # labels this run's containers
             store.set_meta("config", resolved)
             store.set_meta("suite", {"name": cfg.suite.name, "path": str(suite_dir), "tasks": [t.id for t in tasks]})
             store.set_meta("versions", versions())
@@ -162,7 +165,7 @@ class Runner:
             return None if base_model is None else base_model.model_copy(update={"seed": seed})
 
         tasks_only = [t for t, _ in todo]
-        sandboxes = make_sandbox_provider(cfg.sandbox, log=self.progress.note)
+        sandboxes = make_sandbox_provider(cfg.sandbox, log=self.progress.note, run_id=store.meta("run_uid"))
         store.set_meta("sandbox_backend", sandboxes.name)
         if hasattr(sandboxes, "prepare"):  # build the images the run needs before any attempt starts
             await asyncio.to_thread(sandboxes.prepare, {t.sandbox.image for t in tasks_only})

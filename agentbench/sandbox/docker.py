@@ -159,7 +159,11 @@ class DockerSandboxProvider:
         self._images: dict[str, str] = {}
 
     def prepare(self, recipes: set[str]) -> None:
-        """Build (or find) every image a run needs before its attempts start, once."""
+        """Remove this run's leftovers (a killed run being resumed), then build (or find) every image the
+        run needs before its attempts start, once."""
+        extra = {k: v for k, v in self._labels.items() if k != LABEL}
+        if extra:
+            prune(self._client, extra)
         for name in sorted(recipes):
             self._image(name)
 
@@ -203,9 +207,10 @@ def _remove(container: Any) -> None:
         pass
 
 
-def prune(client: Any) -> int:
-    """Remove every container carrying our label; returns how many."""
-    leftovers = client.containers.list(all=True, filters={"label": LABEL})
+def prune(client: Any, labels: dict[str, str] | None = None) -> int:
+    """Remove every container carrying our label (and these labels, when given); returns how many."""
+    wanted = [LABEL] + [f"{k}={v}" for k, v in (labels or {}).items()]
+    leftovers = client.containers.list(all=True, filters={"label": wanted})
     for container in leftovers:
         _remove(container)
     return len(leftovers)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import sqlite3
@@ -14,6 +15,15 @@ from agentbench.store import RunStore
 from .conftest import ROOT, run_cli
 
 GRAPH = "tests/integration/graphs/slow_oracle.py:build_graph"
+
+
+def _meta(db_path, key):
+    try:
+        with sqlite3.connect(db_path) as db:
+            row = db.execute("SELECT value FROM run WHERE key = ?", (key,)).fetchone()
+    except sqlite3.OperationalError:
+        return None
+    return json.loads(row[0]) if row else None
 
 
 def _finished(db_path) -> int:
@@ -77,3 +87,29 @@ def test_resume_with_changed_experiment_is_refused(tmp_path):
     proc = run_cli("run", str(ROOT / "experiments" / "demo.yaml"), "--resume", str(out), "--set", "suite.limit=2",
                    check=False)
     assert proc.returncode == 2 and "differs from the stored config" in proc.stderr
+
+
+def test_sigkilled_docker_run_leaves_no_container_after_resume(tmp_path, docker_client):
+    out = tmp_path / "run"
+    args = ["run", str(ROOT / "experiments" / "demo.yaml"), "--out", str(out), "--quiet",
+            "--set", f"graph={GRAPH}", "--set", "suite.limit=4", "--set", "run.concurrency=1",
+            "--set", "graph_params.sleep_s=3", "--set", "sandbox.backend=docker"]
+    proc = subprocess.Popen([sys.executable, "-m", "agentbench", *args], cwd=ROOT, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.time() + 120
+    while not (out / "run.sqlite").exists() and time.time() < deadline:
+        time.sleep(0.1)
+    label = None
+    while time.time() < deadline:
+        uid = _meta(out / "run.sqlite", "run_uid")
+        label = {"label": ["agentbench", f"agentbench.run={uid}"]}
+        if uid and docker_client.containers.list(filters=label):
+            break
+        time.sleep(0.2)
+    assert docker_client.containers.list(filters=label), "no container started"
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert docker_client.containers.list(all=True, filters=label)  # the kill left one behind ...
+    run_cli("run", "--resume", str(out), "--quiet")
+    assert docker_client.containers.list(all=True, filters=label) == []  # ... resume cleaned it up
+    assert len(RunStore.in_dir(out).attempts()) == 4
