@@ -75,3 +75,15 @@ def docker_provider(docker_client, python_image):
                                      labels={"agentbench.test": "1"})
 
     return make
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_container_left_behind():
+    """After the whole test run, no container carrying our label is left (every path cleaned up)."""
+    yield
+    from agentbench.sandbox.engine import engine_client
+
+    client = engine_client()
+    if client is not None:
+        leftovers = client.containers.list(all=True, filters={"label": "agentbench"})
+        assert leftovers == [], f"containers left behind: {[c.name for c in leftovers]}"
