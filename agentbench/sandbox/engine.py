@@ -20,6 +20,8 @@ from typing import Callable
 import docker
 from docker.errors import DockerException
 
+from agentbench.paths import cache_root
+
 DEFAULT_SOCKET = "unix:///var/run/docker.sock"
 API_TIMEOUT_S = 120  # per-request HTTP timeout of the returned client (builds pass their own)
 DOCKERD_ARGS_ENV = "AGENTBENCH_DOCKERD_ARGS"
@@ -30,17 +32,6 @@ INSTALL_HINT = ("install Debian's engine with `apt-get install -y docker.io` (or
 
 class EngineError(RuntimeError):
     """No Docker engine answers and none could be started."""
-
-
-def cache_root() -> Path:
-    """AGENTBENCH_CACHE, else `.cache` of the source checkout, else ~/.cache/agentbench."""
-    env = os.environ.get("AGENTBENCH_CACHE")
-    if env:
-        return Path(env).resolve()
-    checkout = Path(__file__).resolve().parents[2]
-    if (checkout / "pyproject.toml").exists():
-        return checkout / ".cache"
-    return Path.home() / ".cache" / "agentbench"
 
 
 def engine_address() -> str:
