@@ -76,6 +76,29 @@ class RetryTransport(httpx.AsyncBaseTransport):
         self._on_retry = on_retry
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        # Fast path: most requests succeed first time; tenacity is engaged only once one has not.
+        try:
+            first = await self._inner.handle_async_request(request)
+        except RETRY_EXCEPTIONS as exc:
+            failure: httpx.Response | Exception = exc
+        else:
+            if first.status_code not in RETRY_STATUSES or self._policy.retries == 0:
+                return first
+            failure = first
+        return await self._retry(request, failure)
+
+    async def _retry(self, request: httpx.Request, failure: httpx.Response | Exception) -> httpx.Response:
+        """Tries 2..retries+1, with the first try's failure replayed as try 1 (so it is backed off and reported)."""
+        replayed = [failure]
+
+        async def send(req: httpx.Request) -> httpx.Response:
+            if replayed:
+                item = replayed.pop()
+                if isinstance(item, Exception):
+                    raise item
+                return item
+            return await self._inner.handle_async_request(req)
+
         async def before_sleep(state: RetryCallState) -> None:
             outcome = state.outcome
             if outcome is not None and not outcome.failed:
@@ -93,7 +116,7 @@ class RetryTransport(httpx.AsyncBaseTransport):
             retry_error_callback=lambda state: state.outcome.result(),
             reraise=True,
         )
-        return await retrying(self._inner.handle_async_request, request)
+        return await retrying(send, request)
 
     async def aclose(self) -> None:
         await self._inner.aclose()
