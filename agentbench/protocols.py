@@ -79,8 +79,16 @@ class Sandbox(abc.ABC):
 class SandboxProvider(Protocol):
     name: str
 
+    def prepare(self, recipes: set[str]) -> None:
+        """Before the first attempt: build or find what the run's sandboxes need (blocking; run in a thread)."""
+        ...
+
     def open(self, task: Task) -> AbstractAsyncContextManager[Sandbox]:
         """Create a fresh sandbox holding the task's inputs; closing it always cleans up."""
+        ...
+
+    async def aclose(self) -> None:
+        """At the end of the run: wait for every cleanup still in flight."""
         ...
 
 

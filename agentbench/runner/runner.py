@@ -22,6 +22,7 @@ from agentbench.protocols import GraphFactory, SandboxProvider, Task
 from agentbench.runner.episode import AttemptDeps, current_tracer, run_attempt
 from agentbench.runner.graph_loader import load_graph_factory
 from agentbench.runner.progress import NullProgress, ProgressSink
+from agentbench.sandbox.base import run_shielded
 from agentbench.scoring.gaia import GaiaScorer
 from agentbench.store import RunStore
 from agentbench.suites.filters import filter_tasks
@@ -167,8 +168,8 @@ class Runner:
         tasks_only = [t for t, _ in todo]
         sandboxes = make_sandbox_provider(cfg.sandbox, log=self.progress.note, run_id=store.meta("run_uid"))
         store.set_meta("sandbox_backend", sandboxes.name)
-        if hasattr(sandboxes, "prepare"):  # build the images the run needs before any attempt starts
-            await asyncio.to_thread(sandboxes.prepare, {t.sandbox.image for t in tasks_only})
+        # build the images the run needs before any attempt starts
+        await asyncio.to_thread(sandboxes.prepare, {t.sandbox.image for t in tasks_only})
         deps = AttemptDeps(make_model=make_model, sandboxes=sandboxes, factory=factory,
                            scorer=scorer_for(tasks_only), limits=cfg.limits, params=cfg.graph_params,
                            command_timeout_s=cfg.sandbox.command_timeout_s, seed=cfg.run.seed)
@@ -191,6 +192,7 @@ class Runner:
                 for _ in range(min(cfg.run.concurrency, len(todo))):
                     group.create_task(worker())
         finally:
+            await run_shielded(sandboxes.aclose())  # containers still being removed
             if http is not None:
                 await http.aclose()
             if endpoint is not None and before is not None:

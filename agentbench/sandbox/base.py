@@ -72,9 +72,16 @@ class OutputBuffer:
         return self.dropped > 0
 
     def text(self) -> str:
-        if not self.truncated:
-            return decode(bytes(self._head + self._tail))
-        return decode(bytes(self._head)) + truncation_marker(self.dropped) + decode(bytes(self._tail))
+        return render_parts(bytes(self._head), bytes(self._tail), self.total)
+
+
+def render_parts(head: bytes, tail: bytes, total: int) -> str:
+    """Text of a stream of `total` bytes of which `head` and `tail` were kept: the marker goes between them
+    when bytes were dropped (the one rendering every backend uses, whichever side did the keeping)."""
+    dropped = total - len(head) - len(tail)
+    if dropped <= 0:
+        return decode(head + tail)
+    return decode(head) + truncation_marker(dropped) + decode(tail)
 
 
 def truncate_output(data: bytes, max_bytes: int) -> tuple[str, bool]:

@@ -221,7 +221,10 @@ async def run_check(provider: SandboxProvider, task: Task, check: Check) -> Chec
 async def run_conformance(provider: SandboxProvider, make_task: Callable[[], Task],
                           checks: list[Check] | None = None) -> list[CheckResult]:
     """Run every check (or `checks`) against `provider`, one fresh sandbox each, in order."""
-    return [await run_check(provider, make_task(), check) for check in (checks or CHECKS)]
+    try:
+        return [await run_check(provider, make_task(), check) for check in (checks or CHECKS)]
+    finally:
+        await provider.aclose()
 
 
 def format_results(results: list[CheckResult]) -> str:

@@ -14,24 +14,24 @@ import io
 import shlex
 import tarfile
 import time
-import uuid
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import wait as futures_wait
 from contextlib import asynccontextmanager
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
 from typing import Any, AsyncIterator, Callable, Literal
 
 from pydantic import BaseModel, ConfigDict
 
 from agentbench.protocols import ExecResult, Sandbox, SandboxError, Task
-from agentbench.sandbox.base import OutputBuffer, run_shielded
+from agentbench.sandbox.base import render_parts, run_shielded
 
 LABEL = "agentbench"
 TIMEOUT_EXIT_CODE = 124
-_PIDS = "/tmp/.agentbench"
-
-# The wrapper: run the command in its own session, remember its id, wait, then kill whatever the
-# command left behind (background jobs would otherwise hold the output stream open).
-_WRAPPER = (f'mkdir -p {_PIDS}; setsid bash -c "$1" </dev/null & pid=$!; echo $pid > {_PIDS}/$2; '
-            f'wait $pid; code=$?; kill -KILL -- -$pid 2>/dev/null; rm -f {_PIDS}/$2; exit $code')
+_ANSWER_GRACE_S = 15.0  # past a command's own timeout, a silent container counts as dead
+_SERVER_SOURCE = (Path(__file__).with_name("exec_server.py")).read_text(encoding="utf-8")
+#: The container's main process: agentbench's command server (needs python3 in the image, which every
+#: recipe has). -I: ignore the image's PYTHON* variables; -S: skip site (starts faster).
+SERVER_COMMAND = ["python3", "-I", "-S", "-c", _SERVER_SOURCE]
 
 
 class DockerSandboxConfig(BaseModel):
@@ -59,70 +59,155 @@ def _tar_of(files: dict[str, bytes], uid: int = 1000, gid: int = 1000) -> bytes:
     return buf.getvalue()
 
 
+def split_frames(buffer: bytearray) -> list[tuple[int, bytes]]:
+    """Cut the whole frames off the front of Docker's multiplexed attach stream (8-byte header: stream
+    type, three zero bytes, big-endian payload size); what remains in `buffer` is an incomplete frame."""
+    frames = []
+    while len(buffer) >= 8:
+        size = int.from_bytes(buffer[4:8], "big")
+        if len(buffer) < 8 + size:
+            break
+        frames.append((buffer[0], bytes(buffer[8:8 + size])))
+        del buffer[:8 + size]
+    return frames
+
+
+class Answer(BaseModel):
+    """One command's answer from the command server (see exec_server.py for the wire format)."""
+
+    id: int
+    code: int
+    timed_out: bool
+    stdout: str
+    stderr: str
+    truncated: bool
+
+
+def parse_answer(buffer: bytearray) -> Answer | None:
+    """Cut one complete answer off the front of `buffer`; None while it is incomplete."""
+    end = buffer.find(b"\n")
+    if end < 0:
+        return None
+    rid, code, timed_out, *sizes = (int(field) for field in bytes(buffer[:end]).split())
+    out_head, out_tail, out_total, err_head, err_tail, err_total = sizes
+    body_len = out_head + out_tail + err_head + err_tail
+    if len(buffer) < end + 1 + body_len:
+        return None
+    body = bytes(buffer[end + 1:end + 1 + body_len])
+    del buffer[:end + 1 + body_len]
+    cuts = [0, out_head, out_head + out_tail, out_head + out_tail + err_head, body_len]
+    parts = [body[cuts[i]:cuts[i + 1]] for i in range(4)]
+    return Answer(id=rid, code=code, timed_out=bool(timed_out),
+                  stdout=render_parts(parts[0], parts[1], out_total), stderr=render_parts(parts[2], parts[3], err_total),
+                  truncated=out_total > out_head + out_tail or err_total > err_head + err_tail)
+
+
+def run_request(request_id: int, cmd: str, cwd: str, timeout_s: float, max_bytes: int) -> bytes:
+    cwd_b, cmd_b = cwd.encode(), cmd.encode()
+    return f"run {request_id} {timeout_s} {max_bytes} {len(cwd_b)} {len(cmd_b)}\n".encode() + cwd_b + cmd_b
+
+
+class _Channel:
+    """The attached stdin (requests) and stdout (answers, framed by Docker) of the command server."""
+
+    def __init__(self, attached: Any) -> None:
+        self._attached = attached  # docker-py's SocketIO; keep it referenced so the socket stays open
+        self._sock = getattr(attached, "_sock", attached)
+        self._frames = bytearray()
+        self._stdout = bytearray()
+        self.stderr_tail = bytearray()
+
+    def send(self, data: bytes) -> None:
+        self._sock.sendall(data)
+
+    def receive(self) -> Answer:
+        while (answer := parse_answer(self._stdout)) is None:
+            chunk = self._sock.recv(65536)
+            if not chunk:
+                raise EOFError("the sandbox's command stream closed")
+            self._frames += chunk
+            for stream, payload in split_frames(self._frames):
+                if stream == 2:
+                    self.stderr_tail = (self.stderr_tail + payload)[-2000:]
+                else:
+                    self._stdout += payload
+        return answer
+
+    def close(self) -> None:
+        for closer in (lambda: self._sock.shutdown(2), self._sock.close, self._attached.close):
+            try:
+                closer()
+            except Exception:  # already closed
+                pass
+
+
 class DockerSandbox(Sandbox):
-    def __init__(self, container: Any, config: DockerSandboxConfig) -> None:
-        self._container = container
-        self._api = container.client.api
+    def __init__(self, api: Any, container_id: str, channel: _Channel, config: DockerSandboxConfig) -> None:
+        self._api = api
+        self.container_id = container_id
+        self._channel = channel
         self._config = config
+        self._lock = asyncio.Lock()
+        self._next_id = 0
+        self._broken: str | None = None
         self.workdir = config.workdir
 
     def _path(self, path: str) -> PurePosixPath:
         p = PurePosixPath(path)
         return p if p.is_absolute() else PurePosixPath(self.workdir) / p
 
-    def _run_blocking(self, cmd: list[str], cwd: str, out: OutputBuffer, err: OutputBuffer) -> str:
+    def _call(self, request_id: int, request: bytes) -> Answer:
         try:
-            exec_id = self._api.exec_create(self._container.id, cmd, workdir=cwd, user=self._config.user)["Id"]
-            for stdout, stderr in self._api.exec_start(exec_id, stream=True, demux=True):
-                if stdout:
-                    out.feed(stdout)
-                if stderr:
-                    err.feed(stderr)
-        except Exception as exc:  # the engine or the container failed, not the command
-            raise SandboxError(f"docker exec failed: {type(exc).__name__}: {exc}") from exc
-        return exec_id
+            self._channel.send(request)
+            while True:
+                answer = self._channel.receive()
+                if answer.id == request_id:
+                    return answer  # (an older id is the late answer of a cancelled command)
+        except (OSError, EOFError, ValueError) as exc:
+            detail = self._channel.stderr_tail.decode("utf-8", "replace").strip()
+            self._broken = (f"docker sandbox {self.container_id[:12]} stopped answering (container killed or out "
+                            f"of memory?): {type(exc).__name__}: {exc}" + (f"; server said: {detail}" if detail else ""))
+            raise SandboxError(self._broken) from exc
 
-    def _kill_tree(self, token: str) -> None:
-        script = f"test -f {_PIDS}/{token} && kill -KILL -- -$(cat {_PIDS}/{token}) 2>/dev/null; true"
+    def _kill(self, request_id: int) -> None:
         try:
-            exec_id = self._api.exec_create(self._container.id, ["bash", "-c", script], user=self._config.user)["Id"]
-            self._api.exec_start(exec_id)
-        except Exception:  # the container is gone: nothing left to kill
+            self._channel.send(f"kill {request_id}\n".encode())
+        except OSError:  # the container is gone: nothing left to kill
             pass
 
     async def exec(self, cmd: str, timeout: float | None = None, cwd: str | None = None) -> ExecResult:
-        limit = self._config.command_timeout_s if timeout is None else timeout
+        if self._broken:
+            raise SandboxError(self._broken)
+        limit = max(self._config.command_timeout_s if timeout is None else timeout, 0)
         workdir = str(self._path(cwd)) if cwd else self.workdir
-        token = uuid.uuid4().hex
-        out, err = OutputBuffer(self._config.max_output_bytes), OutputBuffer(self._config.max_output_bytes)
-        t0 = time.monotonic()
-        future = asyncio.ensure_future(asyncio.to_thread(
-            self._run_blocking, ["bash", "-c", _WRAPPER, "agentbench", cmd, token], workdir, out, err))
-        timed_out = False
-        try:
-            exec_id = await asyncio.wait_for(asyncio.shield(future), timeout=max(limit, 0))
-        except TimeoutError:
-            timed_out = True
-            await asyncio.to_thread(self._kill_tree, token)
-            exec_id = await future
-        except BaseException:  # cancelled: the command must not outlive the attempt
-            await run_shielded(asyncio.to_thread(self._kill_tree, token))
-            raise
-        try:
-            info = await asyncio.to_thread(self._api.exec_inspect, exec_id)
-        except Exception as exc:
-            raise SandboxError(f"docker exec inspect failed: {exc}") from exc
-        code = info.get("ExitCode")
-        if code is None:
-            raise SandboxError("docker exec returned no exit code (the container may have died)")
-        return ExecResult(exit_code=TIMEOUT_EXIT_CODE if timed_out else code, stdout=out.text(), stderr=err.text(),
-                          duration_s=time.monotonic() - t0, truncated=out.truncated or err.truncated,
-                          timed_out=timed_out)
+        async with self._lock:
+            self._next_id += 1
+            request_id = self._next_id
+            request = run_request(request_id, cmd, workdir, limit, self._config.max_output_bytes)
+            t0 = time.monotonic()
+            future = asyncio.ensure_future(asyncio.to_thread(self._call, request_id, request))
+            try:
+                answer = await asyncio.wait_for(asyncio.shield(future), timeout=limit + _ANSWER_GRACE_S)
+            except TimeoutError:
+                self._broken = (f"docker sandbox {self.container_id[:12]} gave no answer {_ANSWER_GRACE_S:.0f}s past "
+                                f"the command's {limit:.0f}s timeout")
+                self._channel.close()
+                raise SandboxError(self._broken) from None
+            except asyncio.CancelledError:  # the command must not outlive the attempt
+                self._kill(request_id)
+                await run_shielded(asyncio.wait([future], timeout=5))
+                if not future.done():  # its late answer would reach the next command: retire the channel
+                    self._broken = f"docker sandbox {self.container_id[:12]}: a cancelled command did not stop"
+                    self._channel.close()
+                raise
+        return ExecResult(exit_code=TIMEOUT_EXIT_CODE if answer.timed_out else answer.code, stdout=answer.stdout,
+                          stderr=answer.stderr, duration_s=time.monotonic() - t0, truncated=answer.truncated,
+                          timed_out=answer.timed_out)
 
     async def read_file(self, path: str) -> bytes:
         target = self._path(path)
         try:
-            stream, _ = await asyncio.to_thread(self._container.get_archive, str(target))
+            stream, _ = await asyncio.to_thread(self._api.get_archive, self.container_id, str(target))
             raw = b"".join(stream)
         except Exception as exc:
             if "404" in str(exc) or "No such" in str(exc) or "Could not find" in str(exc):
@@ -140,7 +225,7 @@ class DockerSandbox(Sandbox):
         result = await self.exec(f"mkdir -p {shlex.quote(parent)}", timeout=30)
         if result.exit_code != 0:
             raise SandboxError(f"cannot create {parent} in the sandbox: {result.stderr.strip()}")
-        ok = await asyncio.to_thread(self._container.put_archive, parent, _tar_of({target.name: data}))
+        ok = await asyncio.to_thread(self._api.put_archive, self.container_id, parent, _tar_of({target.name: data}))
         if not ok:
             raise SandboxError(f"docker put_archive {target} failed")
 
@@ -157,6 +242,10 @@ class DockerSandboxProvider:
         self._resolve_image = resolve_image
         self._labels = {LABEL: "1", **(labels or {})}
         self._images: dict[str, str] = {}
+        # Containers are removed off the attempt's critical path (the next attempt starts meanwhile);
+        # aclose() waits for every removal. Non-daemon threads: an exiting interpreter still finishes them.
+        self._remover = ThreadPoolExecutor(max_workers=2, thread_name_prefix="agentbench-remove")
+        self._removals: set[Future[None]] = set()
 
     def prepare(self, recipes: set[str]) -> None:
         """Remove this run's leftovers (a killed run being resumed), then build (or find) every image the
@@ -172,39 +261,70 @@ class DockerSandboxProvider:
             self._images[recipe] = self._resolve_image(recipe)
         return self._images[recipe]
 
-    def _create(self, task: Task) -> Any:
-        cfg = self._config
-        image = self._image(task.sandbox.image)
-        return self._client.containers.run(
-            image, ["sleep", "infinity"], detach=True, init=True, network_mode=cfg.network, mem_limit=cfg.memory,
-            memswap_limit=cfg.memory, nano_cpus=int(cfg.cpus * 1e9), pids_limit=cfg.pids_limit, user=cfg.user,
-            working_dir=cfg.workdir, cap_drop=["ALL"] if cfg.drop_capabilities else None,
-            security_opt=["no-new-privileges"] if cfg.no_new_privileges else None,
-            labels={**self._labels, f"{LABEL}.task": task.id}, environment={"HOME": cfg.workdir, "LANG": "C.UTF-8"})
+    def _create(self, task: Task) -> tuple[str, _Channel]:
+        """Create the container, attach to its command server's stdin/stdout, start it."""
+        cfg, api = self._config, self._client.api
+        host_config = api.create_host_config(
+            init=True, auto_remove=True, network_mode=cfg.network, mem_limit=cfg.memory, memswap_limit=cfg.memory,
+            nano_cpus=int(cfg.cpus * 1e9), pids_limit=cfg.pids_limit,
+            cap_drop=["ALL"] if cfg.drop_capabilities else None,
+            security_opt=["no-new-privileges"] if cfg.no_new_privileges else None)
+        container_id = api.create_container(
+            self._image(task.sandbox.image), SERVER_COMMAND, user=cfg.user, working_dir=cfg.workdir,
+            stdin_open=True, labels={**self._labels, f"{LABEL}.task": task.id},
+            environment={"HOME": cfg.workdir, "LANG": "C.UTF-8"}, host_config=host_config)["Id"]
+        try:
+            channel = _Channel(api.attach_socket(container_id, params={"stdin": 1, "stdout": 1, "stderr": 1,
+                                                                       "stream": 1}))
+            api.start(container_id)
+        except BaseException:
+            _remove(api, container_id)
+            raise
+        return container_id, channel
 
     @asynccontextmanager
     async def open(self, task: Task) -> AsyncIterator[DockerSandbox]:
+        api = self._client.api
         try:
-            container = await asyncio.to_thread(self._create, task)
+            container_id, channel = await asyncio.to_thread(self._create, task)
         except SandboxError:
             raise
         except Exception as exc:
-            raise SandboxError(f"cannot start a container for {task.id}: {type(exc).__name__}: {exc}") from exc
+            raise SandboxError(f"cannot start a docker container for {task.id}: {type(exc).__name__}: {exc}") from exc
         try:
             if task.inputs.files:
                 files = {p.name: p.read_bytes() for p in task.inputs.files}
-                if not await asyncio.to_thread(container.put_archive, self._config.workdir, _tar_of(files)):
+                if not await asyncio.to_thread(api.put_archive, container_id, self._config.workdir, _tar_of(files)):
                     raise SandboxError(f"cannot copy the attachments of {task.id} into the container")
-            yield DockerSandbox(container, self._config)
-        finally:
-            await run_shielded(asyncio.to_thread(_remove, container))
+            yield DockerSandbox(api, container_id, channel, self._config)
+        finally:  # synchronous, so it runs even when the attempt is being cancelled
+            channel.close()  # EOF: the command server kills what runs and exits; the engine auto-removes
+            self._schedule_removal(container_id)
+
+    def _schedule_removal(self, container_id: str) -> None:
+        future = self._remover.submit(_remove, self._client.api, container_id)
+        self._removals.add(future)
+        future.add_done_callback(self._removals.discard)
+
+    def wait_removals(self) -> None:
+        """Block until every container this provider opened is removed."""
+        futures_wait(list(self._removals))
+
+    async def aclose(self) -> None:
+        if self._removals:
+            await asyncio.to_thread(self.wait_removals)
 
 
-def _remove(container: Any) -> None:
+def _remove(api: Any, container_id: str) -> None:
+    """Remove the container; a 404 (already gone) or 409 (the engine's auto-remove is under way) is fine."""
     try:
-        container.remove(force=True)
-    except Exception:  # already gone (killed from outside): nothing to clean
-        pass
+        api.remove_container(container_id, force=True)
+    except Exception as exc:
+        if getattr(getattr(exc, "response", None), "status_code", None) == 409:  # auto-remove under way
+            try:
+                api.wait(container_id, timeout=30, condition="removed")
+            except Exception:  # gone before we could wait for it
+                pass
 
 
 def prune(client: Any, labels: dict[str, str] | None = None) -> int:
@@ -212,5 +332,5 @@ def prune(client: Any, labels: dict[str, str] | None = None) -> int:
     wanted = [LABEL] + [f"{k}={v}" for k, v in (labels or {}).items()]
     leftovers = client.containers.list(all=True, filters={"label": wanted})
     for container in leftovers:
-        _remove(container)
+        _remove(client.api, container.id)
     return len(leftovers)

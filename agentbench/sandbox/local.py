@@ -207,6 +207,12 @@ class LocalSandboxProvider:
                           "your user, with your files and network. Use it for development only.",
                           LocalSandboxWarning, stacklevel=2)
 
+    def prepare(self, recipes: set[str]) -> None:
+        """Nothing to build: the local sandbox runs on this host as it is."""
+
+    async def aclose(self) -> None:
+        """Every sandbox is cleaned up when it closes; nothing is left in flight."""
+
     @asynccontextmanager
     async def open(self, task: Task) -> AsyncIterator[LocalSandbox]:
         workdir = os.path.realpath(tempfile.mkdtemp(prefix="agentbench-"))

@@ -69,12 +69,17 @@ def python_image(docker_client) -> str:
 def docker_provider(docker_client, python_image):
     from agentbench.sandbox.docker import DockerSandboxConfig, DockerSandboxProvider
 
+    made = []
+
     def make(**overrides):
         config = DockerSandboxConfig(**{"max_output_bytes": 4096, "command_timeout_s": 30, **overrides})
-        return DockerSandboxProvider(docker_client, config, lambda name: python_image,
-                                     labels={"agentbench.test": "1"})
+        made.append(DockerSandboxProvider(docker_client, config, lambda name: python_image,
+                                          labels={"agentbench.test": "1"}))
+        return made[-1]
 
-    return make
+    yield make
+    for provider in made:  # containers are removed in the background; the test ends when they are gone
+        provider.wait_removals()
 
 
 @pytest.fixture(scope="session", autouse=True)

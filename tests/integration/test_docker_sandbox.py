@@ -57,7 +57,16 @@ async def test_timeout_kills_the_tree_and_the_container_still_answers(docker_pro
         result = await sb.exec("sleep 300 & sleep 300; echo never", timeout=1)
         assert result.timed_out and result.exit_code == 124 and "never" not in result.stdout
         left = await sb.exec("ps -eo comm | grep -c '^sleep$' || true")
-        assert left.stdout.strip() == "1"  # only the container's own `sleep infinity`
+        assert left.stdout.strip() == "0"
+
+
+async def test_cancelled_command_is_killed_and_the_sandbox_goes_on(docker_provider):
+    async with docker_provider().open(TASK) as sb:
+        with pytest.raises(TimeoutError):
+            await asyncio.wait_for(sb.exec("sleep 300; echo never"), timeout=0.5)
+        left = await sb.exec("ps -eo comm | grep -c '^sleep$' || true")
+        assert left.exit_code == 0 and left.stdout.strip() == "0"
+        assert (await sb.exec("echo next")).stdout == "next\n"
 
 
 async def test_container_killed_from_outside_is_an_error_and_the_run_goes_on(docker_provider, docker_client):
@@ -95,7 +104,7 @@ async def test_container_killed_from_outside_is_an_error_and_the_run_goes_on(doc
 
 async def test_killed_container_raises_sandbox_error(docker_provider, docker_client):
     async with docker_provider().open(TASK) as sb:
-        await asyncio.to_thread(docker_client.containers.get(sb._container.id).kill)
+        await asyncio.to_thread(docker_client.containers.get(sb.container_id).kill)
         with pytest.raises(SandboxError):
             await sb.exec("echo x")
 

@@ -1,0 +1,218 @@
+"""The command server that runs as the main process of every Docker sandbox (stdlib only, Python >= 3.6).
+
+The host attaches to the container's stdin/stdout once and writes one request per command; this process
+runs it with `bash -c` in a session of its own and writes one answer. One `docker exec` per command
+costs ~60 ms of engine work; a request over the attached stream costs a fork (~2 ms).
+
+The wire format is a header line of ASCII numbers followed by raw bytes (no json/base64: this file is
+started for every attempt, and those imports would double its start-up time):
+
+  request  b"run ID TIMEOUT_S MAX_BYTES CWD_LEN CMD_LEN\\n" + cwd + cmd
+           b"kill ID\\n"          (kill request ID's whole process group, if it is still running)
+  answer   b"ID CODE TIMED_OUT OUT_HEAD OUT_TAIL OUT_TOTAL ERR_HEAD ERR_TAIL ERR_TOTAL\\n"
+           + out_head + out_tail + err_head + err_tail
+
+Output is bounded here, inside the container: the first half of MAX_BYTES and the last half are kept,
+the middle is only counted, so endless output never crosses the socket. A command past its timeout, and
+whatever it left running when it ended, are killed with its process group. EOF on stdin (the host went
+away) kills the running command and ends the server, and with it the container.
+This file is shipped as the `python3 -c` argument; it imports nothing from agentbench.
+"""
+
+import os
+import select
+import signal
+import sys
+import time
+
+DRAIN_GRACE_S = 1.0
+POLL_S = 0.01  # only where pidfd_open is missing (Python < 3.9 or an old kernel)
+
+
+class Bounded:
+    def __init__(self, limit):
+        self.head_limit = limit // 2
+        self.tail_limit = limit - self.head_limit
+        self.head = bytearray()
+        self.tail = bytearray()
+        self.total = 0
+
+    def feed(self, chunk):
+        self.total += len(chunk)
+        room = self.head_limit - len(self.head)
+        if room > 0:
+            self.head += chunk[:room]
+            chunk = chunk[room:]
+        if chunk and self.tail_limit:
+            self.tail += chunk
+            if len(self.tail) > self.tail_limit:
+                del self.tail[:len(self.tail) - self.tail_limit]
+
+
+def parse_requests(buffer):
+    """Cut the complete requests off the front of `buffer` (a bytearray); returns them as tuples."""
+    requests = []
+    while True:
+        end = buffer.find(b"\n")
+        if end < 0:
+            return requests
+        fields = bytes(buffer[:end]).split()
+        if fields and fields[0] == b"run":
+            rid, timeout, limit, cwd_len, cmd_len = int(fields[1]), float(fields[2]), int(fields[3]), \
+                int(fields[4]), int(fields[5])
+            if len(buffer) < end + 1 + cwd_len + cmd_len:
+                return requests
+            body = bytes(buffer[end + 1:end + 1 + cwd_len + cmd_len])
+            del buffer[:end + 1 + cwd_len + cmd_len]
+            requests.append(("run", rid, timeout, limit, body[:cwd_len], body[cwd_len:]))
+        else:
+            del buffer[:end + 1]
+            if fields and fields[0] == b"kill":
+                requests.append(("kill", int(fields[1])))
+
+
+def encode_answer(rid, code, timed_out, out, err):
+    """One answer on the wire; `out` and `err` are Bounded streams."""
+    header = "%d %d %d %d %d %d %d %d %d\n" % (rid, code, int(timed_out), len(out.head), len(out.tail), out.total,
+                                                len(err.head), len(err.tail), err.total)
+    return header.encode() + bytes(out.head) + bytes(out.tail) + bytes(err.head) + bytes(err.tail)
+
+
+def kill_group(pgid):
+    for _ in range(3):  # a fork bomb may add members between two calls
+        try:
+            os.killpg(pgid, signal.SIGKILL)
+        except OSError:  # no such group left
+            return
+        time.sleep(0.001)
+
+
+def spawn(cmd, cwd, out_w, err_w):
+    """fork + exec `bash -c cmd` in a new session (its pid is its process group), stdin from /dev/null."""
+    pid = os.fork()
+    if pid == 0:  # the child: only async-signal-safe work until exec
+        try:
+            os.setsid()
+            os.chdir(cwd)
+            null = os.open(os.devnull, os.O_RDONLY)
+            os.dup2(null, 0)
+            os.dup2(out_w, 1)
+            os.dup2(err_w, 2)
+            signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+            os.execvp("bash", ["bash", "-c", cmd])
+        except BaseException as exc:
+            os.write(2, ("agentbench: cannot run the command: %s\n" % exc).encode())
+        finally:
+            os._exit(127)
+    return pid
+
+
+def exit_code(status):
+    if os.WIFSIGNALED(status):
+        return 128 + os.WTERMSIG(status)
+    return os.WEXITSTATUS(status)
+
+
+class Server:
+    def __init__(self):
+        self.pending = bytearray()  # bytes read from stdin, not yet a whole request
+        self.queue = []  # whole requests waiting their turn
+        self.eof = False
+
+    def read_stdin(self):
+        data = os.read(0, 65536)
+        if not data:
+            self.eof = True
+            return
+        self.pending += data
+        self.queue.extend(parse_requests(self.pending))
+
+    def answer(self, rid, code, timed_out, out, err):
+        data = encode_answer(rid, code, timed_out, out, err)
+        while data:
+            data = data[os.write(1, data):]
+
+    def serve(self):
+        while True:
+            while not self.queue and not self.eof:
+                self.read_stdin()
+            if not self.queue:
+                return
+            request = self.queue.pop(0)
+            if request[0] == "run":
+                self.run(*request[1:])
+
+    def run(self, rid, timeout, limit, cwd, cmd):
+        out, err = Bounded(limit), Bounded(limit)
+        if not os.path.isdir(cwd):
+            err.feed(b"agentbench: cwd is not a directory: " + cwd + b"\n")
+            return self.answer(rid, 1, False, out, err)
+        out_r, out_w = os.pipe()
+        err_r, err_w = os.pipe()
+        try:
+            pid = spawn(cmd, cwd, out_w, err_w)
+        except OSError as exc:  # e.g. the pids limit is exhausted
+            err.feed(("agentbench: cannot start the command: %s\n" % exc).encode())
+            for fd in (out_r, out_w, err_r, err_w):
+                os.close(fd)
+            return self.answer(rid, 126, False, out, err)
+        os.close(out_w)
+        os.close(err_w)
+        pidfd = None
+        if hasattr(os, "pidfd_open"):
+            try:
+                pidfd = os.pidfd_open(pid)
+            except OSError:
+                pidfd = None
+        streams = {out_r: out, err_r: err}
+        deadline = time.monotonic() + timeout
+        status = None
+        timed_out = False
+        ended_at = None  # when the command (or its timeout) ended; pipes get DRAIN_GRACE_S more
+        while True:
+            now = time.monotonic()
+            if status is None:
+                done, wait_status = os.waitpid(pid, os.WNOHANG)
+                if done:
+                    status, ended_at = wait_status, now
+                    kill_group(pid)  # background jobs it left behind
+                elif now >= deadline:
+                    timed_out = True
+                    kill_group(pid)
+                    status, ended_at = os.waitpid(pid, 0)[1], now
+            if ended_at is not None and (not streams or now - ended_at > DRAIN_GRACE_S):
+                break  # drained (or something outside the group holds a pipe open)
+            wait = (deadline if ended_at is None else ended_at + DRAIN_GRACE_S) - now
+            fds = list(streams)
+            if not self.eof:
+                fds.append(0)
+            if ended_at is None:
+                if pidfd is not None:
+                    fds.append(pidfd)
+                else:
+                    wait = min(wait, POLL_S)
+            ready, _, _ = select.select(fds, [], [], max(wait, 0))
+            for fd in ready:
+                if fd == 0:
+                    self.read_stdin()
+                    if self.eof or any(r[0] == "kill" and r[1] == rid for r in self.queue):
+                        kill_group(pid)
+                    self.queue = [r for r in self.queue if r[0] != "kill"]
+                elif fd in streams:
+                    chunk = os.read(fd, 65536)
+                    if chunk:
+                        streams[fd].feed(chunk)
+                    else:
+                        del streams[fd]
+        kill_group(pid)
+        for fd in [out_r, err_r] + ([pidfd] if pidfd is not None else []):
+            os.close(fd)
+        self.answer(rid, exit_code(status), timed_out, out, err)
+
+
+if __name__ == "__main__":
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    try:
+        Server().serve()
+    except KeyboardInterrupt:
+        sys.exit(130)
