@@ -55,6 +55,9 @@ def run(
     out: Annotated[Optional[Path], typer.Option(help="run folder (default runs/NAME-TIMESTAMP)")] = None,
     resume: Annotated[Optional[Path], typer.Option(help="finish this run: skip finished attempts, rerun errors")] = None,
     quiet: Annotated[bool, typer.Option(help="no progress display")] = False,
+    repo_mirror: Annotated[Optional[Path], typer.Option(
+        help="SWE-bench: folder of git bundles / bare repos named owner__name (same as --set suite.repo_mirror=DIR)")]
+    = None,
 ) -> None:
     """Run an experiment: every task × epoch, traced into the run folder, then the report."""
     from agentbench.config.loader import ConfigError, load_experiment, validate
@@ -64,6 +67,8 @@ def run(
     from agentbench.runner.runner import Runner, new_run_dir
 
     logging.basicConfig(level=logging.WARNING)
+    if repo_mirror is not None:
+        set_ = [*set_, f"suite.repo_mirror={repo_mirror.resolve()}"]
     try:
         if resume is not None:
             store = _open_store(resume)
@@ -132,21 +137,78 @@ def show(
 
 
 @app.command()
-def tasks(suite: Annotated[str, typer.Argument(help="bundled suite name or suite folder")]) -> None:
-    """List a suite's tasks."""
+def tasks(
+    suite: Annotated[str, typer.Argument(help="bundled suite name or suite folder; or `validate`")],
+    validate_suite: Annotated[Optional[str], typer.Argument(metavar="[SUITE]", help="with `validate`: the suite")]
+    = None,
+    repo_mirror: Annotated[Optional[Path], typer.Option(help="SWE-bench: folder of bundles / bare repos")] = None,
+) -> None:
+    """List a suite's tasks; `agentbench tasks validate SUITE` proves a SWE-bench suite in Docker (the gold
+    patch resolves each instance, an empty patch does not, the test patch applies)."""
     from agentbench.suites.registry import load_suite
 
+    if suite == "validate" and validate_suite is not None:
+        _validate_suite(validate_suite, repo_mirror)
+        return
     try:
-        suite_dir, items = load_suite(suite)
+        suite_dir, items = load_suite(suite, repo_mirror=repo_mirror)
     except _user_errors() as exc:
         _fail(exc)
     table = Table(title=f"{suite} ({suite_dir}) · {len(items)} tasks", header_style="bold")
     for col in ("id", "kind", "level", "file", "prompt"):
         table.add_column(col, overflow="fold")
     for t in items:
-        table.add_row(t.id, t.kind, str(t.metadata.get("level", "")), ", ".join(p.name for p in t.inputs.files),
-                      t.prompt.splitlines()[0][:80])
+        files = ", ".join(p.name for p in t.inputs.files) or (t.metadata.get("repo", "") if t.kind == "swe" else "")
+        table.add_row(t.id, t.kind, str(t.metadata.get("level", "")), files, t.prompt.splitlines()[0][:80])
     console.print(table)
+
+
+def _validate_suite(name: str, repo_mirror: Path | None) -> None:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from agentbench.sandbox.docker import DockerSandboxConfig, DockerSandboxProvider
+    from agentbench.sandbox.images import ensure_image
+    from agentbench.sandbox.swe_images import ensure_env_image
+    from agentbench.scoring.swebench import SweBenchScorer, validate_instance
+    from agentbench.suites.registry import load_suite
+
+    try:
+        _, items = load_suite(name, repo_mirror=repo_mirror)
+    except _user_errors() as exc:
+        _fail(exc)
+    items = [t for t in items if t.kind == "swe"]
+    if not items:
+        _fail(ValueError(f"{name}: no SWE-bench instances to validate"))
+    client = _docker_or_exit()
+    log = lambda line: err_console.print(f"[dim]{line}[/]")  # noqa: E731
+    provider = DockerSandboxProvider(client, DockerSandboxConfig(), lambda n: ensure_image(client, n, log=log),
+                                     resolve_env=lambda recipe: ensure_env_image(client, recipe, log=log))
+
+    async def run_all() -> list:
+        scorer = SweBenchScorer(provider)
+        results = []
+        with Progress(TextColumn("validating"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.description}"),
+                      TimeElapsedColumn(), console=err_console) as bar:
+            job = bar.add_task("", total=len(items))
+            for task in items:
+                bar.update(job, description=task.id)
+                await asyncio.to_thread(provider.prepare, [task])
+                results.append(await validate_instance(scorer, task))
+                bar.advance(job)
+        await provider.aclose()
+        return results
+
+    results = asyncio.run(run_all())
+    table = Table(title=f"{name}: {len(results)} instances", header_style="bold")
+    for col in ("instance", "test patch applies", "gold resolves", "empty patch fails", "detail"):
+        table.add_column(col, overflow="fold")
+    mark = lambda ok: "[green]yes[/]" if ok else "[bold red]NO[/]"  # noqa: E731
+    for r in results:
+        table.add_row(r.instance_id, mark(r.test_patch_applies), mark(r.gold_resolves), mark(r.empty_fails), r.detail)
+    console.print(table)
+    bad = [r for r in results if not r.ok]
+    console.print(f"{len(results) - len(bad)} valid, {len(bad)} invalid")
+    raise typer.Exit(1 if bad else 0)
 
 
 @model_app.command("setup")

@@ -12,6 +12,7 @@ Conventions (the outcome taxonomy decides everything):
 
 from __future__ import annotations
 
+import re
 import statistics
 from collections import defaultdict
 from collections.abc import Iterable
@@ -168,6 +169,10 @@ class RunMetrics(BaseModel):
     pass_hat_k: dict[int, float] = Field(default_factory=dict)
     model_calls: int
     tool_calls: int
+    steps_to_first_test: dict[str, float | int] | None = Field(
+        None, description="coding runs: model calls before the first test run (mean, median, attempts)")
+    steps_to_submit: dict[str, float | int] | None = Field(
+        None, description="coding runs: model calls when the agent submitted (mean, median, attempts)")
 
 
 def summarize(attempts: list[AttemptRecord], *, run_wall_clock_s: float) -> RunMetrics:
@@ -200,7 +205,27 @@ def summarize(attempts: list[AttemptRecord], *, run_wall_clock_s: float) -> RunM
         pass_hat_k=hat_k,
         model_calls=sum(a.totals.model_calls for a in attempts),
         tool_calls=sum(a.totals.tool_calls for a in attempts),
+        steps_to_first_test=step_efficiency(attempts, "first_test_step"),
+        steps_to_submit=step_efficiency(attempts, "submit_step"),
     )
+
+
+_TEST_COMMAND = re.compile(r"(^|[\s;&|(])(pytest|py\.test|tox|nox)\b|python[0-9.]*\s+(-\S+\s+)*-m\s+(pytest|unittest)\b"
+                           r"|\bmanage\.py\s+test\b|\bmake\s+(test|check)\b")
+
+
+def is_test_command(cmd: str) -> bool:
+    """Does a shell command run a test suite (pytest, unittest, tox, nox, `make test`...)?"""
+    return bool(_TEST_COMMAND.search(cmd))
+
+
+def step_efficiency(attempts: list[AttemptRecord], field: str) -> dict[str, float | int] | None:
+    """Mean and median of a per-attempt step count (coding: first_test_step / submit_step) over the
+    non-error attempts that reached it, with how many did; None when none did."""
+    values = [getattr(a.totals, field) for a in _scored(attempts) if getattr(a.totals, field) is not None]
+    if not values:
+        return None
+    return {"mean": statistics.fmean(values), "median": statistics.median(values), "attempts": len(values)}
 
 
 class TaskMetrics(BaseModel):

@@ -17,7 +17,7 @@ TaskKind = Literal["qa", "swe"]
 AttemptStatus = Literal["solved", "failed", "limit", "error"]
 EventType = Literal[
     "attempt_start", "node_start", "node_end", "model_call", "tool_call",
-    "sandbox_exec", "retry", "score", "error", "attempt_end",
+    "sandbox_exec", "retry", "patch", "score", "error", "attempt_end",
 ]
 
 
@@ -34,8 +34,10 @@ class TaskExpected(BaseModel):
 
 
 class TaskSandbox(BaseModel):
-    image: str = "python"
-    setup: list[str] = Field(default_factory=list)
+    image: str = Field("python", description="a recipe under sandboxes/, or `swe-env` (built from `recipe`)")
+    setup: list[str] = Field(default_factory=list, description="commands run in the workdir once it is open")
+    workdir: str | None = Field(None, description="where commands start (default: the backend's workdir)")
+    recipe: dict[str, Any] | None = Field(None, description="an environment built per task family (swe-env)")
 
 
 class Task(BaseModel):
@@ -79,7 +81,7 @@ class Sandbox(abc.ABC):
 class SandboxProvider(Protocol):
     name: str
 
-    def prepare(self, recipes: set[str]) -> None:
+    def prepare(self, tasks: list[Task]) -> None:
         """Before the first attempt: build or find what the run's sandboxes need (blocking; run in a thread)."""
         ...
 
@@ -160,7 +162,9 @@ class Outcome(BaseModel):
 
 
 class Scorer(Protocol):
-    def score(self, task: Task, outcome: Outcome) -> Score: ...
+    async def score(self, task: Task, outcome: Outcome) -> Score:
+        """Pure where it can be (GAIA); SWE-bench grading runs the tests in a fresh sandbox."""
+        ...
 
 
 class Event(BaseModel):
@@ -180,6 +184,8 @@ class AttemptTotals(BaseModel):
     wall_clock_s: float = 0.0
     model_time_s: float = 0.0
     sandbox_time_s: float = 0.0
+    first_test_step: int | None = Field(None, description="coding: model calls before the first test run")
+    submit_step: int | None = Field(None, description="coding: model calls when the agent submitted")
 
     @property
     def steps(self) -> int:

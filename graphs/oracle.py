@@ -1,6 +1,6 @@
-"""The oracle: answers with the task's reference answer, without a model. It validates the suite and the
-scorer end to end (a run with it must score 100%). It still runs one trivial sandbox command so that
-sandbox tracing is exercised."""
+"""The oracle: answers with the task's reference answer (qa) or applies the gold patch (swe), without a
+model. It validates the suite and the scorer end to end (a run with it must score 100%). It still runs
+sandbox commands so that sandbox tracing is exercised."""
 
 from __future__ import annotations
 
@@ -19,11 +19,17 @@ class OracleState(TypedDict, total=False):
     answer: str | None
 
 
-def build_graph(ctx: AgentContext) -> CompiledStateGraph:
-    if ctx.task.kind == "swe":
-        raise NotImplementedError("swe oracle arrives with the SWE-bench suite")
+GOLD_PATH = "/tmp/agentbench-gold.patch"
 
+
+def build_graph(ctx: AgentContext) -> CompiledStateGraph:
     async def answer(state: OracleState) -> dict:
+        if ctx.task.kind == "swe":  # edit the repo the way a perfect agent would: the gold patch
+            await ctx.tools.write_file(GOLD_PATH, ctx.task.metadata["patch"])
+            result = await ctx.tools.bash(f"git apply --verbose {GOLD_PATH} && rm -f {GOLD_PATH}")
+            if result.exit_code != 0:
+                raise RuntimeError(f"the gold patch of {ctx.task.id} does not apply: {result.stderr.strip()}")
+            return {"answer": None}
         await ctx.tools.bash("ls")
         return {"answer": ctx.task.expected.answer}
 

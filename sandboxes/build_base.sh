@@ -2,7 +2,7 @@
 # Build the base rootfs image for agentbench sandboxes without any registry:
 #   debootstrap --variant=minbase bookworm -> tarball (cached) -> `docker import` as the given tag.
 #
-# Usage: sandboxes/build_base.sh TAG          e.g. agentbench/rootfs:0123456789ab
+# Usage: [DEBIAN_SUITE=bookworm] sandboxes/build_base.sh TAG     e.g. agentbench/rootfs:0123456789ab
 #
 # The tarball is cached at ${AGENTBENCH_CACHE:-<repo>/.cache}/rootfs/bookworm-minbase.tar together with
 # a stamp (the sha256 of this script); a rebuild with an unchanged script skips debootstrap. If TAG
@@ -16,7 +16,7 @@ log() { echo "build_base.sh: $*" >&2; }
 [[ $# -eq 1 && -n "$1" ]] || die "usage: $0 TAG   (e.g. agentbench/rootfs:<hash>, as agentbench.sandbox.images names it)"
 TAG="$1"
 
-SUITE=bookworm
+SUITE="${DEBIAN_SUITE:-bookworm}"   # bullseye (python 3.9), bookworm (3.11), trixie (3.13)
 MIRROR="${MIRROR:-http://deb.debian.org/debian}"
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO="$(dirname "$HERE")"

@@ -60,6 +60,8 @@ class SuiteConfig(_Strict):
     ids: list[str] = Field(default_factory=list, description="only these task ids")
     levels: list[int] = Field(default_factory=list, description="only these levels (GAIA)")
     limit: int | None = Field(None, description="at most this many tasks, after the other filters")
+    repo_mirror: str | None = Field(None, description="SWE-bench: a folder of git bundles / bare repos named "
+                                                      "owner__name (replaces the suite's own mirror)")
 
 
 class SandboxConfig(_Strict):

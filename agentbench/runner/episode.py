@@ -23,6 +23,7 @@ from pydantic import BaseModel
 from agentbench.protocols import (AgentContext, AttemptRecord, Event, GraphFactory, LimitExceeded, Limits,
                                   Outcome, SandboxProvider, Scorer, Task)
 from agentbench.runner.tools import SandboxTools
+from agentbench.scoring.swebench import collect_patch, split_diff
 from agentbench.tracing.tracer import Tracer
 
 # The tracer of the attempt running in this asyncio task (model retries are recorded through it).
@@ -76,6 +77,7 @@ async def run_attempt(task: Task, epoch: int, deps: AttemptDeps) -> AttemptResul
     t0 = time.time()
     tracer.record("attempt_start", t0, task_id=task.id, epoch=epoch)
     answer: str | None = None
+    patch: str | None = None
     score = None
     error: str | None = None
     status = "error"
@@ -90,11 +92,17 @@ async def run_attempt(task: Task, epoch: int, deps: AttemptDeps) -> AttemptResul
                 final = await graph.ainvoke(
                     {"messages": [HumanMessage(content=task.prompt)]},
                     config={"callbacks": [tracer], "recursion_limit": _recursion_limit(deps.limits)})
+                if task.kind == "swe":  # the outcome is the repo's diff, taken before the sandbox closes
+                    if isinstance(final, dict) and final.get("submitted", True):
+                        tracer.totals.submit_step = tracer.totals.model_calls
+                    t_patch = time.time()
+                    patch = await collect_patch(sandbox, task)
+                    tracer.record("patch", t_patch, time.time(), chars=len(patch), files=len(split_diff(patch)))
         answer = final.get("answer") if isinstance(final, dict) else None
         answer = None if answer is None else str(answer)
         t_score = time.time()
         try:
-            score = deps.scorer.score(task, Outcome(answer=answer))
+            score = await deps.scorer.score(task, Outcome(answer=answer, patch=patch))
         except Exception as exc:  # the scorer crashing is infrastructure, not the agent
             error = f"scorer crashed: {type(exc).__name__}: {exc}"
             tracer.record("error", t_score, time.time(), source="scorer", error=error,
@@ -130,6 +138,7 @@ async def run_attempt(task: Task, epoch: int, deps: AttemptDeps) -> AttemptResul
     t1 = time.time()
     tracer.totals.wall_clock_s = t1 - t0
     tracer.record("attempt_end", t1, status=status)
-    record = AttemptRecord(task_id=task.id, epoch=epoch, status=status, answer=answer, score=score, error=error,
+    record = AttemptRecord(task_id=task.id, epoch=epoch, status=status, answer=answer, patch=patch, score=score,
+                           error=error,
                            totals=tracer.totals, metadata={"level": task.metadata.get("level")})
     return AttemptResult(record=record, events=tracer.events, t_start=t0, t_end=t1)

@@ -18,12 +18,13 @@ from agentbench.config.schema import ExperimentConfig, SandboxConfig
 from agentbench.models import server_metrics
 from agentbench.models.client import ChatSettings, RetryInfo, RetryPolicy, build_chat_model, retrying_client
 from agentbench.models.endpoint import Endpoint, open_endpoint, resolve_api_key
-from agentbench.protocols import GraphFactory, SandboxProvider, Task
+from agentbench.protocols import GraphFactory, Outcome, SandboxProvider, Score, Task
 from agentbench.runner.episode import AttemptDeps, current_tracer, run_attempt
 from agentbench.runner.graph_loader import load_graph_factory
 from agentbench.runner.progress import NullProgress, ProgressSink
 from agentbench.sandbox.base import run_shielded
 from agentbench.scoring.gaia import GaiaScorer
+from agentbench.scoring.swebench import SweBenchScorer
 from agentbench.store import RunStore
 from agentbench.suites.filters import filter_tasks
 from agentbench.suites.registry import load_suite
@@ -61,10 +62,12 @@ def make_sandbox_provider(cfg: SandboxConfig, log=print, run_id: str | None = No
         if client is not None:
             from agentbench.sandbox.docker import DockerSandboxConfig, DockerSandboxProvider
             from agentbench.sandbox.images import ensure_image
+            from agentbench.sandbox.swe_images import ensure_env_image
 
             docker_cfg = DockerSandboxConfig(**cfg.model_dump(exclude={"backend"}))
             return DockerSandboxProvider(client, docker_cfg, lambda name: ensure_image(client, name, log=log),
-                                         labels={"agentbench.run": run_id} if run_id else None)
+                                         labels={"agentbench.run": run_id} if run_id else None,
+                                         resolve_env=lambda recipe: ensure_env_image(client, recipe, log=log))
         if cfg.backend == "docker":
             raise RunError("sandbox.backend: docker, but no Docker engine answers (DOCKER_HOST or the default "
                            "socket); start one (see README: Docker engine) or use sandbox.backend: local")
@@ -72,11 +75,14 @@ def make_sandbox_provider(cfg: SandboxConfig, log=print, run_id: str | None = No
                                                    max_output_bytes=cfg.max_output_bytes))
 
 
-def scorer_for(tasks: list[Task]):
-    kinds = {t.kind for t in tasks}
-    if kinds - {"qa"}:
-        raise RunError(f"no scorer yet for task kinds {sorted(kinds - {'qa'})}")
-    return GaiaScorer()
+class KindScorer:
+    """Dispatches on the task's kind: GAIA matching for qa, SWE-bench grading (in a fresh sandbox) for swe."""
+
+    def __init__(self, sandboxes: SandboxProvider) -> None:
+        self._by_kind = {"qa": GaiaScorer(), "swe": SweBenchScorer(sandboxes)}
+
+    async def score(self, task: Task, outcome: Outcome) -> Score:
+        return await self._by_kind[task.kind].score(task, outcome)
 
 
 def _record_retry(info: RetryInfo) -> None:
@@ -95,7 +101,8 @@ class Runner:
 
     def prepare(self) -> tuple[list[Task], GraphFactory, RunStore]:
         cfg = self.cfg
-        suite_dir, tasks = load_suite(cfg.suite.name)
+        mirror = Path(cfg.suite.repo_mirror).expanduser() if cfg.suite.repo_mirror else None
+        suite_dir, tasks = load_suite(cfg.suite.name, repo_mirror=mirror)
         tasks = filter_tasks(tasks, cfg.suite.ids, cfg.suite.levels, cfg.suite.limit)
         factory = load_graph_factory(cfg.graph, self.base_dir)
         self.run_dir.mkdir(parents=True, exist_ok=True)
@@ -169,9 +176,9 @@ class Runner:
         sandboxes = make_sandbox_provider(cfg.sandbox, log=self.progress.note, run_id=store.meta("run_uid"))
         store.set_meta("sandbox_backend", sandboxes.name)
         # build the images the run needs before any attempt starts
-        await asyncio.to_thread(sandboxes.prepare, {t.sandbox.image for t in tasks_only})
+        await asyncio.to_thread(sandboxes.prepare, tasks_only)
         deps = AttemptDeps(make_model=make_model, sandboxes=sandboxes, factory=factory,
-                           scorer=scorer_for(tasks_only), limits=cfg.limits, params=cfg.graph_params,
+                           scorer=KindScorer(sandboxes), limits=cfg.limits, params=cfg.graph_params,
                            command_timeout_s=cfg.sandbox.command_timeout_s, seed=cfg.run.seed)
         queue: asyncio.Queue[tuple[Task, int]] = asyncio.Queue()
         for item in todo:

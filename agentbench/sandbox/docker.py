@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import json
 import shlex
 import tarfile
 import time
@@ -142,7 +143,8 @@ class _Channel:
 
 
 class DockerSandbox(Sandbox):
-    def __init__(self, api: Any, container_id: str, channel: _Channel, config: DockerSandboxConfig) -> None:
+    def __init__(self, api: Any, container_id: str, channel: _Channel, config: DockerSandboxConfig,
+                 workdir: str | None = None) -> None:
         self._api = api
         self.container_id = container_id
         self._channel = channel
@@ -150,7 +152,7 @@ class DockerSandbox(Sandbox):
         self._lock = asyncio.Lock()
         self._next_id = 0
         self._broken: str | None = None
-        self.workdir = config.workdir
+        self.workdir = workdir or config.workdir
 
     def _path(self, path: str) -> PurePosixPath:
         p = PurePosixPath(path)
@@ -236,10 +238,12 @@ class DockerSandboxProvider:
     name = "docker"
 
     def __init__(self, client: Any, config: DockerSandboxConfig, resolve_image: Callable[[str], str],
-                 labels: dict[str, str] | None = None) -> None:
+                 labels: dict[str, str] | None = None,
+                 resolve_env: Callable[[dict[str, Any]], str] | None = None) -> None:
         self._client = client
         self._config = config
         self._resolve_image = resolve_image
+        self._resolve_env = resolve_env
         self._labels = {LABEL: "1", **(labels or {})}
         self._images: dict[str, str] = {}
         # Containers are removed off the attempt's critical path (the next attempt starts meanwhile);
@@ -247,19 +251,27 @@ class DockerSandboxProvider:
         self._remover = ThreadPoolExecutor(max_workers=2, thread_name_prefix="agentbench-remove")
         self._removals: set[Future[None]] = set()
 
-    def prepare(self, recipes: set[str]) -> None:
+    def prepare(self, tasks: list[Task]) -> None:
         """Remove this run's leftovers (a killed run being resumed), then build (or find) every image the
         run needs before its attempts start, once."""
         extra = {k: v for k, v in self._labels.items() if k != LABEL}
         if extra:
             prune(self._client, extra)
-        for name in sorted(recipes):
-            self._image(name)
+        for task in tasks:
+            self._image(task)
 
-    def _image(self, recipe: str) -> str:
-        if recipe not in self._images:
-            self._images[recipe] = self._resolve_image(recipe)
-        return self._images[recipe]
+    def _image(self, task: Task) -> str:
+        recipe = task.sandbox.recipe
+        key = task.sandbox.image if recipe is None else json.dumps(recipe, sort_keys=True)
+        if key not in self._images:
+            if recipe is None:
+                self._images[key] = self._resolve_image(task.sandbox.image)
+            elif self._resolve_env is None:
+                raise SandboxError(f"task {task.id} needs a built environment ({task.sandbox.image}) and this "
+                                   f"docker provider has no environment builder")
+            else:
+                self._images[key] = self._resolve_env(recipe)
+        return self._images[key]
 
     def _create(self, task: Task) -> tuple[str, _Channel]:
         """Create the container, attach to its command server's stdin/stdout, start it."""
@@ -269,10 +281,13 @@ class DockerSandboxProvider:
             nano_cpus=int(cfg.cpus * 1e9), pids_limit=cfg.pids_limit,
             cap_drop=["ALL"] if cfg.drop_capabilities else None,
             security_opt=["no-new-privileges"] if cfg.no_new_privileges else None)
+        workdir = task.sandbox.workdir or cfg.workdir
         container_id = api.create_container(
-            self._image(task.sandbox.image), SERVER_COMMAND, user=cfg.user, working_dir=cfg.workdir,
+            self._image(task), SERVER_COMMAND, user=cfg.user, working_dir=workdir,
             stdin_open=True, labels={**self._labels, f"{LABEL}.task": task.id},
-            environment={"HOME": cfg.workdir, "LANG": "C.UTF-8"}, host_config=host_config)["Id"]
+            # HOME outside a task's own workdir (a repo): caches written there must not become its diff
+            environment={"HOME": cfg.workdir if workdir == cfg.workdir else "/tmp", "LANG": "C.UTF-8"},
+            host_config=host_config)["Id"]
         try:
             channel = _Channel(api.attach_socket(container_id, params={"stdin": 1, "stdout": 1, "stderr": 1,
                                                                        "stream": 1}))
@@ -296,7 +311,13 @@ class DockerSandboxProvider:
                 files = {p.name: p.read_bytes() for p in task.inputs.files}
                 if not await asyncio.to_thread(api.put_archive, container_id, self._config.workdir, _tar_of(files)):
                     raise SandboxError(f"cannot copy the attachments of {task.id} into the container")
-            yield DockerSandbox(api, container_id, channel, self._config)
+            sandbox = DockerSandbox(api, container_id, channel, self._config, task.sandbox.workdir)
+            for command in task.sandbox.setup:
+                result = await sandbox.exec(command, timeout=max(self._config.command_timeout_s, 300))
+                if result.exit_code != 0:
+                    raise SandboxError(f"sandbox setup for {task.id} failed: `{command}` exited {result.exit_code}: "
+                                       f"{(result.stderr or result.stdout).strip()[-500:]}")
+            yield sandbox
         finally:  # synchronous, so it runs even when the attempt is being cancelled
             channel.close()  # EOF: the command server kills what runs and exits; the engine auto-removes
             self._schedule_removal(container_id)

@@ -37,6 +37,7 @@ REPOSITORY_PREFIX = "agentbench/"
 LABEL_RECIPE = "agentbench.recipe"
 LABEL_HASH = "agentbench.recipe-hash"
 HASH_LEN = 12
+DEFAULT_SUITE = "bookworm"  # the Debian release of `rootfs`; others are `rootfs-<release>`
 BUILD_NETWORK_MODE = "host"  # apt-get inside `docker build` needs the mirror; host networking always reaches it
 BUILD_TIMEOUT_S = 3600
 LOG_TAIL_LINES = 40
@@ -175,10 +176,10 @@ def _build_lock() -> Iterator[None]:
             fcntl.flock(fh, fcntl.LOCK_UN)
 
 
-def _build_rootfs(client: docker.DockerClient, tag: str, root: Path, log: Log) -> None:
+def _build_rootfs(client: docker.DockerClient, tag: str, root: Path, log: Log, suite: str = DEFAULT_SUITE) -> None:
     script = root / BUILD_BASE_SCRIPT
     tail: collections.deque[str] = collections.deque(maxlen=LOG_TAIL_LINES)
-    env = {**os.environ, "AGENTBENCH_CACHE": str(cache_root())}
+    env = {**os.environ, "AGENTBENCH_CACHE": str(cache_root()), "DEBIAN_SUITE": suite}
     try:
         proc = subprocess.Popen(["bash", str(script), tag], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                 stderr=subprocess.STDOUT, text=True, errors="replace", env=env)
@@ -198,14 +199,14 @@ def _build_rootfs(client: docker.DockerClient, tag: str, root: Path, log: Log) -
 
 
 def _build_recipe(client: docker.DockerClient, name: str, tag: str, parent_tag: str, recipe_hash_: str,
-                  root: Path, log: Log) -> None:
+                  root: Path, log: Log, display_name: str | None = None, labels: dict[str, str] | None = None) -> None:
     tail: collections.deque[str] = collections.deque(maxlen=LOG_TAIL_LINES)
     pending = ""
     try:
         stream = client.api.build(
             path=str(root / name), tag=tag, buildargs={"BASE": parent_tag}, rm=True, forcerm=True,
             pull=False, decode=True, network_mode=BUILD_NETWORK_MODE, timeout=BUILD_TIMEOUT_S,
-            labels={LABEL_RECIPE: name, LABEL_HASH: recipe_hash_},
+            labels={LABEL_RECIPE: display_name or name, LABEL_HASH: recipe_hash_, **(labels or {})},
         )
         for chunk in stream:
             if "error" in chunk or "errorDetail" in chunk:
@@ -257,6 +258,37 @@ def ensure_image(client: docker.DockerClient, name: str, log: Log = print,
                 _build_recipe(client, step, tag, tags[chain[i - 1]], recipe_hash(step, recipes_dir), root, log)
             log(f"built {tag} in {time.monotonic() - started:.1f} s")
     return tags[name]
+
+
+def ensure_rootfs(client: docker.DockerClient, suite: str, log: Log = print,
+                  recipes_dir: Path | str | None = None) -> str:
+    """The tag of a Debian `suite` rootfs image (bookworm is the recipes' `rootfs`), built if missing."""
+    if suite == DEFAULT_SUITE:
+        return ensure_image(client, ROOTFS, log=log, recipes_dir=recipes_dir)
+    root = _dir(recipes_dir)
+    tag = f"{REPOSITORY_PREFIX}{ROOTFS}-{suite}:{hashlib.sha256(f'{recipe_hash(ROOTFS, recipes_dir)}{suite}'.encode()).hexdigest()[:HASH_LEN]}"
+    if image_exists(client, tag):
+        return tag
+    with _build_lock():
+        if not image_exists(client, tag):
+            log(f"building sandbox image {tag} (debootstrap {suite}) ...")
+            _build_rootfs(client, tag, root, log, suite)
+    return tag
+
+
+def build_context_image(client: docker.DockerClient, name: str, tag: str, context: Path, base: str,
+                        labels: dict[str, str], log: Log = print) -> str:
+    """Build `context` (a folder with a Dockerfile taking `ARG BASE`) as `tag` unless the engine has it."""
+    if image_exists(client, tag):
+        return tag
+    with _build_lock():
+        if not image_exists(client, tag):
+            log(f"building sandbox image {tag} ...")
+            started = time.monotonic()
+            _build_recipe(client, context.name, tag, base, tag.rsplit(":", 1)[-1], context.parent, log,
+                          display_name=name, labels=labels)
+            log(f"built {tag} in {time.monotonic() - started:.1f} s")
+    return tag
 
 
 def build_all(client: docker.DockerClient, names: Iterable[str] | None = None, log: Log = print,

@@ -105,7 +105,11 @@ def question_scorer(model_answer: str | None, ground_truth: str) -> bool:
 class GaiaScorer:
     """`Scorer` for qa tasks: GAIA quasi-exact match of the outcome's answer."""
 
-    def score(self, task: Task, outcome: Outcome) -> Score:
+    async def score(self, task: Task, outcome: Outcome) -> Score:
+        return self.grade(task, outcome)
+
+    def grade(self, task: Task, outcome: Outcome) -> Score:
+        """The pure comparison behind `score`."""
         expected = task.expected.answer
         if expected is None:
             # A suite defect, not an agent failure: raising lets the runner record it as `error`.

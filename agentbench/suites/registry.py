@@ -17,10 +17,11 @@ import agentbench
 from agentbench.protocols import Task
 from agentbench.suites.errors import SuiteError
 from agentbench.suites.gaia import METADATA, load_gaia
+from agentbench.suites.swebench import load_swebench
 
 SUITE_FILE = "suite.yaml"
 TASKS_ENV = "AGENTBENCH_TASKS"
-LOADERS: dict[str, Callable[[Path], list[Task]]] = {"gaia": load_gaia}
+LOADERS: dict[str, Callable[..., list[Task]]] = {"gaia": load_gaia, "swebench": load_swebench}
 
 
 def default_tasks_root() -> Path:
@@ -73,7 +74,12 @@ def suite_format(suite_dir: Path) -> str:
     return str(fmt)
 
 
-def load_suite(name_or_path: str | Path, tasks_root: Path | None = None) -> tuple[Path, list[Task]]:
-    """(suite folder, its tasks), read with the loader named by suite.yaml's `format`."""
+def load_suite(name_or_path: str | Path, tasks_root: Path | None = None,
+               repo_mirror: Path | None = None) -> tuple[Path, list[Task]]:
+    """(suite folder, its tasks), read with the loader named by suite.yaml's `format`; `repo_mirror`
+    (SWE-bench suites) replaces the suite's own mirror folder."""
     suite_dir = resolve_suite(name_or_path, tasks_root)
-    return suite_dir, LOADERS[suite_format(suite_dir)](suite_dir)
+    fmt = suite_format(suite_dir)
+    if fmt == "swebench":
+        return suite_dir, load_swebench(suite_dir, repo_mirror)
+    return suite_dir, LOADERS[fmt](suite_dir)

@@ -13,6 +13,7 @@ from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.messages import BaseMessage
 from langchain_core.outputs import LLMResult
 
+from agentbench.metrics import is_test_command
 from agentbench.protocols import AttemptTotals, Event, EventType, LimitExceeded, Usage
 
 
@@ -62,6 +63,8 @@ class Tracer(BaseCallbackHandler):
                     truncated: bool, timed_out: bool, kind: str = "bash") -> None:
         self.totals.tool_calls += 1
         self.totals.sandbox_time_s += duration_s
+        if self.totals.first_test_step is None and kind == "bash" and is_test_command(cmd):
+            self.totals.first_test_step = self.totals.model_calls
         self.record("sandbox_exec", t_start, t_start + duration_s, kind=kind, command=cmd, exit_code=exit_code,
                     duration_s=duration_s, stdout=stdout, stderr=stderr, truncated=truncated, timed_out=timed_out)
 

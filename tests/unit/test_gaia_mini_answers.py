@@ -84,4 +84,4 @@ def test_attachments_are_small_and_all_referenced():
 def test_reference_answers_pass_the_gaia_scorer():
     scorer = GaiaScorer()
     for task in load_gaia(SUITE):
-        assert scorer.score(task, Outcome(answer=task.expected.answer)).passed, task.id
+        assert scorer.grade(task, Outcome(answer=task.expected.answer)).passed, task.id

@@ -71,21 +71,21 @@ def qa(answer):
 
 def test_gaia_scorer_pass_and_fail():
     scorer = GaiaScorer()
-    ok = scorer.score(qa("16000"), Outcome(answer="16,000"))
+    ok = scorer.grade(qa("16000"), Outcome(answer="16,000"))
     assert ok.passed and ok.value == 1.0
     assert ok.details == {"expected": "16000", "answer": "16,000", "normalized_answer": 16000.0}
-    bad = scorer.score(qa("paris"), Outcome(answer="London"))
+    bad = scorer.grade(qa("paris"), Outcome(answer="London"))
     assert not bad.passed and bad.value == 0.0
     assert bad.details["normalized_answer"] == "london"
-    lst = scorer.score(qa("b, 2"), Outcome(answer="B ,2.0"))
+    lst = scorer.grade(qa("b, 2"), Outcome(answer="B ,2.0"))
     assert lst.passed and lst.details["normalized_answer"] == ["b", 2.0]
-    none = scorer.score(qa("paris"), Outcome(answer=None))
+    none = scorer.grade(qa("paris"), Outcome(answer=None))
     assert not none.passed and none.details["normalized_answer"] is None
 
 
 def test_gaia_scorer_without_truth_raises():
     with pytest.raises(ValueError):
-        GaiaScorer().score(qa(None), Outcome(answer="x"))
+        GaiaScorer().grade(qa(None), Outcome(answer="x"))
 
 
 def test_normalize_answer_none():

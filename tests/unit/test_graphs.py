@@ -201,9 +201,23 @@ async def test_oracle_answers_the_reference_without_a_model():
     assert oracle.build_graph.uses_model is False
 
 
-def test_oracle_swe_is_not_there_yet():
-    with pytest.raises(NotImplementedError, match="SWE-bench"):
-        oracle.build_graph(make_ctx(kind="swe"))
+async def test_oracle_swe_applies_the_gold_patch():
+    tools = FakeTools()
+    ctx = make_ctx(None, tools, kind="swe")
+    ctx.task.metadata["patch"] = "diff --git a/x.py b/x.py\n"
+    final = await run(oracle.build_graph(ctx), ctx)
+    assert final.get("answer") is None
+    assert tools.files[oracle.GOLD_PATH] == "diff --git a/x.py b/x.py\n"
+    assert tools.calls[-1].startswith(f"git apply --verbose {oracle.GOLD_PATH}")
+
+
+async def test_oracle_swe_fails_loudly_when_the_gold_patch_does_not_apply():
+    tools = FakeTools({f"git apply --verbose {oracle.GOLD_PATH} && rm -f {oracle.GOLD_PATH}":
+                       ExecResult(exit_code=1, stderr="error: corrupt patch")})
+    ctx = make_ctx(None, tools, kind="swe")
+    ctx.task.metadata["patch"] = "garbage"
+    with pytest.raises(RuntimeError, match="corrupt patch"):
+        await run(oracle.build_graph(ctx), ctx)
 
 
 async def test_null_never_answers():

@@ -1,0 +1,244 @@
+"""SWE-bench rows -> Tasks.
+
+A suite folder holds `suite.yaml` (`format: swebench`, `data: FILE`, optional `repo_mirror: DIR` and
+`specs: FILE`) and the rows in .json (a list), .jsonl or .parquet with the 12 classic fields (repo,
+instance_id, base_commit, patch, test_patch, problem_statement, hints_text, created_at, version,
+FAIL_TO_PASS, PASS_TO_PASS, environment_setup_commit; the test lists may be JSON strings, as in the
+Hugging Face datasets) and, when present, SWE-bench 5.x's `image`, `eval_script` and `log_parser`.
+
+Repos resolve from a mirror folder (`owner__name.bundle`, or a bare repo `owner__name[.git]`) or, with no
+mirror entry, a git URL (`https://github.com/owner/name.git`; offline users depend on mirrors).
+The install recipe of a (repo, version) comes from the suite's `specs.yaml` (a per-repo, per-version
+table a user can extend); rows with their own `eval_script` need only the environment part.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from agentbench.protocols import Task, TaskExpected, TaskInputs, TaskSandbox
+from agentbench.suites.errors import SuiteError
+
+CLASSIC_FIELDS = ("repo", "instance_id", "base_commit", "patch", "test_patch", "problem_statement", "hints_text",
+                  "created_at", "version", "FAIL_TO_PASS", "PASS_TO_PASS", "environment_setup_commit")
+DEBIAN_PYTHON = {"bullseye": "3.9", "bookworm": "3.11", "trixie": "3.13"}
+TESTBED = "/testbed"
+
+
+class SweRow(BaseModel):
+    """One SWE-bench instance as published (extra fields are kept, not interpreted)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    repo: str = Field(pattern=r"^[\w.-]+/[\w.-]+$")
+    instance_id: str = Field(min_length=1)
+    base_commit: str = Field(pattern=r"^[0-9a-f]{7,40}$")
+    patch: str
+    test_patch: str
+    problem_statement: str
+    hints_text: str = ""
+    created_at: str = ""
+    version: str
+    FAIL_TO_PASS: list[str]
+    PASS_TO_PASS: list[str]
+    environment_setup_commit: str = Field(pattern=r"^[0-9a-f]{7,40}$")
+    image: str | None = None
+    eval_script: str | None = None
+    log_parser: str | None = None
+
+    @field_validator("version", mode="before")
+    @classmethod
+    def _version_text(cls, value: Any) -> Any:
+        return str(value) if isinstance(value, (int, float)) else value
+
+    @field_validator("FAIL_TO_PASS", "PASS_TO_PASS", mode="before")
+    @classmethod
+    def _json_list(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            try:
+                value = json.loads(value)
+            except json.JSONDecodeError as exc:
+                raise ValueError(f"a JSON-encoded list of test ids was expected: {exc}") from None
+        return list(value) if isinstance(value, tuple) else value
+
+
+class EnvSpec(BaseModel):
+    """How to build and test one (repo, version): the suite's specs.yaml entry."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    debian: Literal["bullseye", "bookworm", "trixie"] = "bookworm"
+    apt_packages: list[str] = Field(default_factory=list)
+    pip_packages: list[str] = Field(default_factory=list)
+    install: list[str] = Field(default_factory=list, description="run in /testbed, venv active, at build time")
+    test_cmd: str = "pytest -rA"
+    test_directives_from: Literal["test_patch", "all"] = "test_patch"
+    log_parser: str = "parse_log_pytest"
+
+
+class SuiteSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    format: Literal["swebench"]
+    data: str
+    repo_mirror: str | None = None
+    specs: str | None = None
+    description: str = ""
+
+
+def _read_yaml(path: Path) -> Any:
+    try:
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise SuiteError.at(path, f"cannot be read: {exc}") from None
+
+
+def _first_error(path: Path, exc: ValidationError, line: int | None = None) -> SuiteError:
+    err = exc.errors()[0]
+    field = ".".join(str(p) for p in err["loc"]) or None
+    more = f" (and {len(exc.errors()) - 1} more)" if len(exc.errors()) > 1 else ""
+    return SuiteError.at(path, f"{err['msg']}{more}", line=line, field=field)
+
+
+def read_rows(path: Path) -> list[tuple[int | None, dict[str, Any]]]:
+    """(line or row number, raw row) from a .json list, .jsonl or .parquet file."""
+    if not path.is_file():
+        raise SuiteError.at(path, "not found")
+    suffix = path.suffix.lower()
+    if suffix == ".jsonl":
+        rows = []
+        for number, text in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            if not text.strip():
+                continue
+            try:
+                rows.append((number, json.loads(text)))
+            except json.JSONDecodeError as exc:
+                raise SuiteError.at(path, f"not valid JSON: {exc.msg} (column {exc.colno})", line=number) from None
+        return rows
+    if suffix == ".json":
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except json.JSONDecodeError as exc:
+            raise SuiteError.at(path, f"not valid JSON: {exc.msg}", line=exc.lineno) from None
+        if not isinstance(data, list):
+            raise SuiteError.at(path, "expected a JSON list of SWE-bench rows")
+        return [(i, row) for i, row in enumerate(data, 1)]
+    if suffix == ".parquet":
+        try:
+            import pyarrow.parquet as pq
+        except ImportError:
+            raise SuiteError.at(path, "reading .parquet needs pyarrow (pip install pyarrow)") from None
+        try:
+            table = pq.read_table(path)
+        except Exception as exc:  # pyarrow raises several types for a bad file
+            raise SuiteError.at(path, f"cannot be read as parquet: {exc}") from None
+        return [(i, row) for i, row in enumerate(table.to_pylist(), 1)]
+    raise SuiteError.at(path, "unknown data format: expected .json, .jsonl or .parquet")
+
+
+def parse_rows(path: Path) -> list[SweRow]:
+    rows, seen = [], set()
+    for where, raw in read_rows(path):
+        if not isinstance(raw, dict):
+            raise SuiteError.at(path, "expected a JSON object (one SWE-bench row)", line=where)
+        missing = [f for f in CLASSIC_FIELDS if f not in raw and f not in ("hints_text", "created_at")]
+        if missing:
+            raise SuiteError.at(path, f"missing field(s) {', '.join(missing)}", line=where, field=missing[0])
+        try:
+            row = SweRow.model_validate(raw)
+        except ValidationError as exc:
+            raise _first_error(path, exc, where) from None
+        if row.instance_id in seen:
+            raise SuiteError.at(path, f"duplicate instance_id {row.instance_id!r}", line=where, field="instance_id")
+        seen.add(row.instance_id)
+        rows.append(row)
+    return rows
+
+
+def load_specs(path: Path) -> dict[str, dict[str, EnvSpec]]:
+    """specs.yaml: {repo: {version: EnvSpec}}."""
+    data = _read_yaml(path) or {}
+    if not isinstance(data, dict):
+        raise SuiteError.at(path, "expected a mapping: repo -> version -> install recipe")
+    specs: dict[str, dict[str, EnvSpec]] = {}
+    for repo, versions in data.items():
+        if not isinstance(versions, dict):
+            raise SuiteError.at(path, "expected a mapping of version -> recipe", field=str(repo))
+        for version, spec in versions.items():
+            try:
+                specs.setdefault(str(repo), {})[str(version)] = EnvSpec.model_validate(spec or {})
+            except ValidationError as exc:
+                err = exc.errors()[0]
+                field = ".".join([str(repo), str(version), *(str(p) for p in err["loc"])])
+                raise SuiteError.at(path, err["msg"], field=field) from None
+    return specs
+
+
+def mirror_name(repo: str) -> str:
+    """SWE-bench's folder naming: `owner/name` -> `owner__name`."""
+    return repo.replace("/", "__")
+
+
+def resolve_repo(repo: str, mirror: Path | None) -> str:
+    """A local bundle or bare repo from the mirror folder, else the GitHub URL."""
+    if mirror is not None:
+        for candidate in (f"{mirror_name(repo)}.bundle", f"{mirror_name(repo)}.git", mirror_name(repo)):
+            path = mirror / candidate
+            if path.exists():
+                return str(path.resolve())
+    return f"https://github.com/{repo}.git"
+
+
+_DIFF_PATH = re.compile(r"^diff --git a/(\S+) b/(\S+)$", re.MULTILINE)
+
+
+def patch_files(patch: str) -> list[str]:
+    """The paths a unified git diff touches (the `b/` side), in order, without duplicates."""
+    return list(dict.fromkeys(m.group(2) for m in _DIFF_PATH.finditer(patch)))
+
+
+def task_from_row(row: SweRow, spec: EnvSpec | None, repo_source: str, where: str) -> Task:
+    if spec is None and not row.eval_script:
+        raise SuiteError(f"{where}: no install recipe for {row.repo} version {row.version!r} in the suite's specs "
+                         f"and the row has no eval_script: add it to specs.yaml")
+    spec = spec or EnvSpec()
+    recipe = {"kind": "swe-env", "repo": row.repo, "source": repo_source, "commit": row.environment_setup_commit,
+              **spec.model_dump(exclude={"test_cmd", "test_directives_from", "log_parser"})}
+    return Task(
+        id=row.instance_id, kind="swe", prompt=row.problem_statement,
+        inputs=TaskInputs(repo=repo_source, base_commit=row.base_commit),
+        expected=TaskExpected(fail_to_pass=row.FAIL_TO_PASS, pass_to_pass=row.PASS_TO_PASS),
+        sandbox=TaskSandbox(image="swe-env", workdir=TESTBED, recipe=recipe,
+                            setup=[f"git -c advice.detachedHead=false checkout -q -f {row.base_commit}",
+                                   "git clean -fdq"]),
+        metadata={"repo": row.repo, "version": row.version, "patch": row.patch, "test_patch": row.test_patch,
+                  "hints_text": row.hints_text, "created_at": row.created_at, "base_commit": row.base_commit,
+                  "environment_setup_commit": row.environment_setup_commit, "eval_script": row.eval_script,
+                  "log_parser": row.log_parser or spec.log_parser, "test_cmd": spec.test_cmd,
+                  "test_directives": patch_files(row.test_patch) if spec.test_directives_from == "test_patch" else [],
+                  "image": row.image})
+
+
+def load_swebench(suite_dir: Path, repo_mirror: Path | None = None) -> list[Task]:
+    """Every row of the suite as a Task; `repo_mirror` overrides the suite's own mirror folder."""
+    spec_path = suite_dir / "suite.yaml"
+    raw = _read_yaml(spec_path)
+    try:
+        suite = SuiteSpec.model_validate(raw)
+    except ValidationError as exc:
+        raise _first_error(spec_path, exc) from None
+    data = suite_dir / suite.data
+    mirror = repo_mirror or (suite_dir / suite.repo_mirror if suite.repo_mirror else None)
+    if mirror is not None and not mirror.is_dir():
+        raise SuiteError.at(spec_path, f"repo mirror folder {mirror} does not exist", field="repo_mirror")
+    specs = load_specs(suite_dir / suite.specs) if suite.specs else {}
+    return [task_from_row(row, specs.get(row.repo, {}).get(row.version), resolve_repo(row.repo, mirror),
+                          f"{data} ({row.instance_id})")
+            for row in parse_rows(data)]

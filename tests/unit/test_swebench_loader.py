@@ -1,0 +1,129 @@
+"""SWE-bench rows -> Tasks, the pure parts of grading (diff splitting, test-file exclusion, eval script)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from agentbench.scoring.swebench import is_test_path, make_eval_script, resolution_report, strip_test_files
+from agentbench.suites.errors import SuiteError
+from agentbench.suites.registry import load_suite
+from agentbench.suites.swebench import patch_files, resolve_repo
+
+PATCH = ("diff --git a/pkg/core.py b/pkg/core.py\n--- a/pkg/core.py\n+++ b/pkg/core.py\n@@ -1 +1 @@\n-a\n+b\n"
+         "diff --git a/tests/test_core.py b/tests/test_core.py\n--- a/tests/test_core.py\n+++ b/tests/test_core.py\n"
+         "@@ -1 +1 @@\n-x\n+y\n")
+ROW = {"repo": "acme/widget", "instance_id": "acme__widget-1", "base_commit": "a" * 40, "patch": PATCH,
+       "test_patch": PATCH.split("diff --git a/tests")[0].replace("pkg/core.py", "tests/test_core.py"),
+       "problem_statement": "widgets break", "hints_text": "", "created_at": "2024-01-01T00:00:00Z", "version": 1.0,
+       "FAIL_TO_PASS": json.dumps(["tests/test_core.py::test_a"]), "PASS_TO_PASS": ["tests/test_core.py::test_b"],
+       "environment_setup_commit": "b" * 40}
+SPECS = "acme/widget:\n  '1.0':\n    pip_packages: [pytest]\n    test_cmd: pytest -rA\n"
+
+
+def make_suite(tmp_path: Path, rows: list[dict], fmt: str = "jsonl", specs: str = SPECS) -> Path:
+    (tmp_path / "repos").mkdir()
+    (tmp_path / "repos" / "acme__widget.bundle").write_bytes(b"bundle")
+    data = f"rows.{fmt}"
+    if fmt == "jsonl":
+        (tmp_path / data).write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    elif fmt == "json":
+        (tmp_path / data).write_text(json.dumps(rows))
+    else:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        pq.write_table(pa.Table.from_pylist([{**r, "version": str(r["version"])} for r in rows]), tmp_path / data)
+    (tmp_path / "specs.yaml").write_text(specs)
+    (tmp_path / "suite.yaml").write_text(f"name: t\nformat: swebench\ndata: {data}\nrepo_mirror: repos\n"
+                                         f"specs: specs.yaml\n")
+    return tmp_path
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "json", "parquet"])
+def test_rows_load_from_every_format(tmp_path, fmt):
+    _, tasks = load_suite(make_suite(tmp_path, [ROW], fmt))
+    (task,) = tasks
+    assert task.id == "acme__widget-1" and task.kind == "swe" and task.prompt == "widgets break"
+    assert task.expected.fail_to_pass == ["tests/test_core.py::test_a"]  # decoded from a JSON string
+    assert task.expected.pass_to_pass == ["tests/test_core.py::test_b"]
+    assert task.inputs.repo == str((tmp_path / "repos" / "acme__widget.bundle").resolve())
+    assert task.sandbox.workdir == "/testbed" and task.sandbox.recipe["commit"] == "b" * 40
+    assert task.sandbox.setup[0].endswith("a" * 40)
+    assert task.metadata["version"] == "1.0" and task.metadata["test_directives"] == ["tests/test_core.py"]
+
+
+def test_missing_field_names_file_line_and_field(tmp_path):
+    bad = {k: v for k, v in ROW.items() if k != "base_commit"}
+    with pytest.raises(SuiteError, match=r"rows.jsonl:1: field 'base_commit'"):
+        load_suite(make_suite(tmp_path, [bad]))
+
+
+def test_bad_test_list_and_duplicate_id(tmp_path):
+    with pytest.raises(SuiteError, match=r"rows.jsonl:2: field 'instance_id': duplicate"):
+        load_suite(make_suite(tmp_path, [ROW, ROW]))
+
+
+def test_malformed_json_string_list(tmp_path):
+    with pytest.raises(SuiteError, match=r"field 'FAIL_TO_PASS'.*JSON-encoded list"):
+        load_suite(make_suite(tmp_path, [{**ROW, "FAIL_TO_PASS": "[not json"}]))
+
+
+def test_unknown_version_without_eval_script_is_an_error(tmp_path):
+    with pytest.raises(SuiteError, match="no install recipe for acme/widget version '2.0'"):
+        load_suite(make_suite(tmp_path, [{**ROW, "version": "2.0"}]))
+
+
+def test_row_with_eval_script_needs_no_recipe_and_keeps_it(tmp_path):
+    _, (task,) = load_suite(make_suite(tmp_path, [{**ROW, "version": "9", "eval_script": "#!/bin/bash\necho hi\n",
+                                                   "log_parser": "parse_log_pytest_v2"}]))
+    assert make_eval_script(task) == "#!/bin/bash\necho hi\n"
+    assert task.metadata["log_parser"] == "parse_log_pytest_v2"
+
+
+def test_bad_spec_field_is_named(tmp_path):
+    with pytest.raises(SuiteError, match=r"specs.yaml: field 'acme/widget.1.0.debian'"):
+        load_suite(make_suite(tmp_path, [ROW], specs="acme/widget:\n  '1.0':\n    debian: jessie\n"))
+
+
+def test_repo_without_mirror_entry_is_a_github_url(tmp_path):
+    assert resolve_repo("acme/other", tmp_path) == "https://github.com/acme/other.git"
+    (tmp_path / "acme__other.git").mkdir()
+    assert resolve_repo("acme/other", tmp_path) == str((tmp_path / "acme__other.git").resolve())
+
+
+def test_test_files_are_stripped_from_the_model_patch():
+    assert patch_files(PATCH) == ["pkg/core.py", "tests/test_core.py"]
+    stripped = strip_test_files(PATCH)
+    assert patch_files(stripped) == ["pkg/core.py"] and stripped.endswith("+b\n")
+    for path in ("tests/test_x.py", "pkg/test_x.py", "pkg/x_test.py", "conftest.py", "a/testing/y.py"):
+        assert is_test_path(path), path
+    for path in ("pkg/core.py", "pkg/contest.py", "latest.py", "attestation/x.py"):
+        assert not is_test_path(path), path
+
+
+def test_generated_eval_script_has_the_official_shape(tmp_path):
+    _, (task,) = load_suite(make_suite(tmp_path, [ROW]))
+    script = make_eval_script(task)
+    lines = script.splitlines()
+    assert lines[:2] == ["#!/bin/bash", "set -uxo pipefail"]
+    assert "source /opt/miniconda3/bin/activate" in lines and "conda activate testbed" in lines
+    start, end = lines.index(": '>>>>> Start Test Output'"), lines.index(": '>>>>> End Test Output'")
+    assert lines[start + 1] == "pytest -rA tests/test_core.py" and start < end
+    assert any(">>>>> Test Exit Code" in line for line in lines[end:])
+    assert script.index("git apply -v -") < script.index(">>>>> Start Test Output")
+
+
+def test_resolution_report_uses_swebench_grading(tmp_path):
+    _, (task,) = load_suite(make_suite(tmp_path, [ROW]))
+    log = ("+ : '>>>>> Start Test Output'\nPASSED tests/test_core.py::test_a\nPASSED tests/test_core.py::test_b\n"
+           "+ : '>>>>> End Test Output'\n>>>>> Test Exit Code: 0\n")
+    report = resolution_report(task, "diff", log)
+    assert report["resolved"] and report["resolution"] == "RESOLVED_FULL" and report["patch_successfully_applied"]
+    failing = log.replace("PASSED tests/test_core.py::test_a", "FAILED tests/test_core.py::test_a - boom")
+    report = resolution_report(task, "diff", failing.replace("Exit Code: 0", "Exit Code: 1"))
+    assert not report["resolved"] and report["resolution"] == "RESOLVED_NO"
+    assert report["tests_status"]["FAIL_TO_PASS"]["failure"] == ["tests/test_core.py::test_a"]
+    assert not resolution_report(task, "diff", "no markers at all")["patch_successfully_applied"]
