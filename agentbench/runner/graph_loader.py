@@ -42,7 +42,7 @@ def load_graph_factory(ref: str, base_dir: Path | None = None) -> GraphFactory:
         except ModuleNotFoundError as exc:
             if exc.name and module_ref.startswith(exc.name):
                 raise GraphLoadError(f"graph {ref!r}: no module {module_ref!r}; ours are "
-                                     "planning, react, oracle, null") from exc
+                                     "planning, coding, react, oracle, null") from exc
             raise GraphLoadError(f"graph {ref!r}: importing {module_ref} failed: {exc}") from exc
         except Exception as exc:
             raise GraphLoadError(f"graph {ref!r}: importing {module_ref} failed: {type(exc).__name__}: {exc}") from exc
