@@ -1,0 +1,18 @@
+"""Money amounts with exact decimal arithmetic and formatting."""
+
+from .currency import Currency, get_currency, register
+from .errors import CurrencyMismatch, MoneyError, UnknownCurrency
+from .fmt import format_money
+from .money import Money
+
+__all__ = [
+    "Currency",
+    "CurrencyMismatch",
+    "Money",
+    "MoneyError",
+    "UnknownCurrency",
+    "format_money",
+    "get_currency",
+    "register",
+]
+__version__ = "1.0.0"

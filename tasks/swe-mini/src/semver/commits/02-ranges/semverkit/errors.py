@@ -1,0 +1,13 @@
+"""Exceptions raised by semverkit."""
+
+
+class SemverError(ValueError):
+    """Base class for every error raised by semverkit."""
+
+
+class InvalidVersion(SemverError):
+    """A string is not a valid semantic version."""
+
+
+class InvalidSpecifier(SemverError):
+    """A range expression such as ``">=1.2.0 <2"`` cannot be parsed."""
