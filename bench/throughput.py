@@ -1,0 +1,107 @@
+"""Does the runner keep the model server busy? The planning agent against the embedded vLLM at concurrency
+1, 2, 4, 8 and 16: attempts per minute and the server's generation tokens/s at each level (from vLLM's own
+/metrics), next to the server's ceiling measured in the same run — the same number of plain concurrent
+chat requests, back to back, with the same max_tokens. Target (issue #5): at concurrency 8 the agent gets
+at least 80% of the ceiling.
+
+    .venv/bin/python bench/throughput.py [--levels 1,2,4,8,16] [--attempts 2] [--ceiling-s 40]
+
+--attempts is per unit of concurrency (level 8 runs 16 attempts). One embedded server serves every level.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import httpx  # noqa: E402
+
+from agentbench.config.loader import load_experiment  # noqa: E402
+from agentbench.config.schema import ModelConfig  # noqa: E402
+from agentbench.models import embedded, server_metrics  # noqa: E402
+from agentbench.models.server import ManagedServer  # noqa: E402
+from agentbench.runner.runner import Runner  # noqa: E402
+
+MAX_TOKENS = 256
+PROMPT = [{"role": "user", "content": "Write a short paragraph about the history of the bicycle."}]
+
+
+async def generated(root: str) -> float:
+    scraped = await server_metrics.scrape(root)
+    return (scraped or {}).get("generation_tokens", 0.0)
+
+
+async def agent_level(base_url: str, root: str, concurrency: int, attempts: int, out: Path) -> dict:
+    cfg = load_experiment(ROOT / "experiments" / "demo.yaml", [
+        "model.provider=openai", f"model.base_url={base_url}", f"model.max_tokens={MAX_TOKENS}",
+        f"run.concurrency={concurrency}", f"suite.limit={attempts}", "sandbox.backend=local",
+        "limits.max_steps=4", "limits.timeout_s=600"])
+    g0, t0 = await generated(root), time.perf_counter()
+    store = await Runner(cfg, out, base_dir=ROOT).run()
+    wall, tokens = time.perf_counter() - t0, await generated(root) - g0
+    n = len(store.attempts())
+    store.close()
+    return {"attempts": n, "wall_s": wall, "attempts_per_min": n / wall * 60, "gen_tokens_per_s": tokens / wall}
+
+
+async def ceiling_level(base_url: str, root: str, concurrency: int, seconds: float) -> dict:
+    deadline = time.perf_counter() + seconds
+    async with httpx.AsyncClient(timeout=600) as client:
+        async def worker() -> None:
+            while time.perf_counter() < deadline:
+                resp = await client.post(base_url + "/chat/completions", json={
+                    "model": ModelConfig().name, "messages": PROMPT, "max_tokens": MAX_TOKENS, "temperature": 0.7,
+                    "ignore_eos": True})
+                resp.raise_for_status()
+
+        g0, t0 = await generated(root), time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        wall = time.perf_counter() - t0
+    return {"wall_s": wall, "gen_tokens_per_s": (await generated(root) - g0) / wall}
+
+
+async def main_async(levels: list[int], attempts: int, ceiling_s: float) -> dict:
+    if not embedded.is_ready():
+        raise SystemExit("the embedded model is not set up: run `make setup`")
+    cfg = ModelConfig()
+    spec = embedded.vllm_server_spec(cfg, embedded.venv_python(), str(embedded.model_dir()))
+    tmp = Path(tempfile.mkdtemp(prefix="agentbench-throughput-"))
+    results = {}
+    async with ManagedServer(spec, tmp / "server.log") as server:
+        for level in levels:
+            ceiling = await ceiling_level(server.base_url, server.root_url, level, ceiling_s)
+            agent = await agent_level(server.base_url, server.root_url, level, attempts * level, tmp / f"run-{level}")
+            results[level] = {"agent": agent, "ceiling": ceiling,
+                              "ratio": agent["gen_tokens_per_s"] / ceiling["gen_tokens_per_s"]}
+            print(f"concurrency {level:>2}: {agent['attempts_per_min']:6.1f} attempts/min, agent "
+                  f"{agent['gen_tokens_per_s']:6.1f} gen tok/s vs ceiling {ceiling['gen_tokens_per_s']:6.1f} "
+                  f"= {results[level]['ratio']:.2f}", flush=True)
+    return results
+
+
+def main() -> None:
+    warnings.simplefilter("ignore")
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--levels", default="1,2,4,8,16")
+    parser.add_argument("--attempts", type=int, default=2, help="attempts per unit of concurrency")
+    parser.add_argument("--ceiling-s", type=float, default=40.0)
+    args = parser.parse_args()
+    levels = [int(x) for x in args.levels.split(",")]
+    results = asyncio.run(main_async(levels, args.attempts, args.ceiling_s))
+    if 8 in results:
+        ok = results[8]["ratio"] >= 0.8
+        print(f"at concurrency 8: {results[8]['ratio']:.2f} of the ceiling (target >= 0.80: {'OK' if ok else 'MISSED'})")
+    print(json.dumps(results))
+
+
+if __name__ == "__main__":
+    main()
