@@ -26,6 +26,8 @@ test: setup
 
 bench: setup
 	$(BIN)/python bench/overhead.py
+	$(BIN)/python bench/sandbox.py
+	$(BIN)/python bench/report.py
 
 clean-runs:
 	rm -rf runs

@@ -93,15 +93,23 @@ def run(
         store = asyncio.run(Runner(cfg, run_dir, progress=progress).run())
     except _user_errors() as exc:
         _fail(exc)
+    from agentbench.report.html import write_html_report
+
     summary = write_summary(run_dir, store)
+    html_path = write_html_report(run_dir, store, summary)
     print_summary(summary, store.attempts(), console)
     console.print(f"summary: {run_dir / 'summary.json'}")
+    console.print(f"report: {html_path}")
     store.close()
 
 
 @app.command()
-def report(run_dir: Annotated[Path, typer.Argument(help="a run folder")]) -> None:
-    """Print a run's summary and per-task table; write summary.json."""
+def report(
+    run_dir: Annotated[Path, typer.Argument(help="a run folder")],
+    html: Annotated[bool, typer.Option("--html", help="also write report.html (self-contained; open it in a browser)")]
+    = False,
+) -> None:
+    """Print a run's summary and per-task table; write summary.json (and report.html with --html)."""
     from agentbench.report.summary import write_summary
     from agentbench.report.terminal import print_summary
 
@@ -109,6 +117,10 @@ def report(run_dir: Annotated[Path, typer.Argument(help="a run folder")]) -> Non
     try:
         summary = write_summary(run_dir, store)
         print_summary(summary, store.attempts(), console)
+        if html:
+            from agentbench.report.html import write_html_report
+
+            console.print(f"report: {write_html_report(run_dir, store, summary)}")
     finally:
         store.close()
     console.print(f"summary: {run_dir / 'summary.json'}")

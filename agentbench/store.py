@@ -115,5 +115,6 @@ class RunStore:
     def events(self, attempt_id: int) -> Iterator[Event]:
         rows = self._db.execute("SELECT seq, type, node, t_start, t_end, payload FROM event WHERE attempt_id = ? "
                                 "ORDER BY seq", (attempt_id,))
-        for seq, type_, node, t0, t1, payload in rows:
-            yield Event(seq=seq, type=type_, node=node, t_start=t0, t_end=t1, payload=json.loads(payload))
+        for seq, type_, node, t0, t1, payload in rows:  # written by add_attempt from validated Events
+            yield Event.model_construct(seq=seq, type=type_, node=node, t_start=t0, t_end=t1,
+                                        payload=json.loads(payload))

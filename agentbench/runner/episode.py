@@ -82,6 +82,7 @@ async def run_attempt(task: Task, epoch: int, deps: AttemptDeps) -> AttemptResul
     error: str | None = None
     status = "error"
     budget: asyncio.Timeout | None = None
+    t_score: float | None = None  # the agent's work ends here; grading (SWE-bench: a test run) is not its time
     try:
         async with asyncio.timeout(deps.limits.timeout_s) as budget:
             async with deps.sandboxes.open(task) as sandbox:
@@ -136,7 +137,7 @@ async def run_attempt(task: Task, epoch: int, deps: AttemptDeps) -> AttemptResul
     finally:
         current_tracer.reset(token)
     t1 = time.time()
-    tracer.totals.wall_clock_s = t1 - t0
+    tracer.totals.wall_clock_s = (t_score or t1) - t0
     tracer.record("attempt_end", t1, status=status)
     record = AttemptRecord(task_id=task.id, epoch=epoch, status=status, answer=answer, patch=patch, score=score,
                            error=error,

@@ -1,0 +1,396 @@
+"""report.html: one self-contained page per run, for people who read results rather than logs.
+
+The page puts the completion rate (with its 95% interval) first and cost and speed beside it, lists every
+attempt in a sortable, filterable table, and opens any attempt's trace step by step (graph nodes, model
+messages, commands and their output, errors, a model / sandbox / overhead timeline, and for coding tasks
+the final diff and the test results). Everything is inlined: CSS, JS, matplotlib SVG plots and the data.
+There is no network access, and a Content-Security-Policy forbids any.
+
+Traces are rendered lazily: each attempt's events are one compact JSON blob
+(`<script type="application/json" id="trace-ID">`) that the browser only scans while loading; the page's
+script parses it and builds the DOM when the trace is opened. Model text is untrusted: the HTML built
+here goes through `html.escape`, the JS writes text with `textContent` only, and embedded JSON has `<`,
+`>` and `&` escaped so no string can close its script element.
+
+Building the page is pure (`render_report`, `trace_data`); `write_html_report` is the only I/O.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from agentbench.protocols import AttemptRecord, Event
+from agentbench.report import plots as plots_mod
+from agentbench.report.summary import build_summary
+from agentbench.store import RunStore
+
+REPORT_NAME = "report.html"
+MAX_TEXT = 20_000
+"""Characters of one string (a message, a command's output) kept in the report; the store has them all."""
+MAX_LONG = 200_000
+"""Characters kept of a final patch or a test log."""
+STATUSES = ("solved", "failed", "limit", "error")
+_SECRET_KEY = re.compile(r"(?i)(api[_-]?key|secret|password|passwd|authorization|bearer|credential|(^|_)token)$")
+WALL_PARTS = (("model", "model_time_s"), ("sandbox", "sandbox_time_s"), ("overhead", "overhead_s"))
+_CSP = ("default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:; "
+        "base-uri 'none'; form-action 'none'")
+
+
+@dataclass(frozen=True)
+class AttemptData:
+    """One attempt as the report sees it: its store id, its record and its events in order."""
+
+    id: int
+    record: AttemptRecord
+    events: list[Event]
+
+
+# -- data (pure) -------------------------------------------------------------------------------------
+def embed_json(value: Any) -> str:
+    """JSON safe to place inside `<script type="application/json">`: no `<`, `>` or `&` survive, so
+    neither `</script>` nor `<!--` can appear; JSON.parse gives back the same value."""
+    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
+    return (text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+            .replace("\u2028", "\\u2028").replace("\u2029", "\\u2029"))
+
+
+def clip(text: str, limit: int = MAX_TEXT) -> str:
+    """Head and tail of a long string with a marker saying how much was left out."""
+    if len(text) <= limit:
+        return text
+    head = limit * 3 // 4
+    return (f"{text[:head]}\n… [{len(text) - limit:,} characters left out of this report; "
+            f"`agentbench show --full` has them] …\n{text[len(text) - (limit - head):]}")
+
+
+def _clip_all(value: Any, limit: int = MAX_TEXT) -> Any:
+    if isinstance(value, str):
+        return clip(value, limit)
+    if isinstance(value, dict):
+        return {k: _clip_all(v, limit) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_clip_all(v, limit) for v in value]
+    return value
+
+
+def redact(value: Any) -> Any:
+    """A copy with the string values of secret-looking keys (api_key, token, password...) replaced."""
+    if isinstance(value, dict):
+        return {k: "[redacted]" if isinstance(v, str) and v and _SECRET_KEY.search(str(k)) else redact(v)
+                for k, v in value.items()}
+    if isinstance(value, list):
+        return [redact(v) for v in value]
+    return value
+
+
+def _common_prefix(a: list[Any], b: list[Any]) -> int:
+    n = 0
+    for x, y in zip(a, b, strict=False):
+        if x != y:
+            break
+        n += 1
+    return n
+
+
+def _model_call(payload: dict[str, Any], prev: dict[str, Any] | None) -> dict[str, Any]:
+    """A model call with only the prompt messages the previous call did not have.
+
+    `p_from`: how many leading messages equal the previous call's; `p_r`: 1 when the previous reply comes
+    next (it is not repeated); `p_new`: the rest; `p_len`: the prompt's length. The page rebuilds a full
+    prompt from these on demand, so a 100-step conversation is stored once, not 100 times.
+    """
+    messages = payload.get("messages") or []
+    prev_messages = (prev or {}).get("messages") or []
+    start = _common_prefix(messages, prev_messages)
+    new = messages[start:]
+    prev_reply = (prev or {}).get("reply") or {}
+    as_message = {"role": "ai", "content": prev_reply.get("content")}  # how the next prompt carries a reply
+    if prev_reply.get("tool_calls"):
+        as_message["tool_calls"] = prev_reply["tool_calls"]
+    follows = bool(prev and new and start == len(prev_messages) and new[0] == as_message)
+    out = {k: v for k, v in payload.items() if k not in ("messages", "latency_s")}
+    out.update(p_from=start, p_len=len(messages), p_r=int(follows), p_new=new[1:] if follows else new)
+    return _clip_all(out)
+
+
+def _score_payload(events: list[Event], record: AttemptRecord) -> dict[str, Any] | None:
+    for e in reversed(events):
+        if e.type == "score":
+            return e.payload
+    return record.score.model_dump(mode="json") if record.score else None
+
+
+def trace_data(attempt: AttemptData) -> dict[str, Any]:
+    """The compact trace blob of one attempt: its result, totals and events as
+    `[seq, type, node, start (s from the attempt's start), duration (s), payload]`."""
+    record, events = attempt.record, attempt.events
+    t0 = events[0].t_start if events else 0.0
+    rows: list[list[Any]] = []
+    prev_call: dict[str, Any] | None = None
+    for e in events:
+        payload: dict[str, Any]
+        if e.type == "model_call":
+            payload = _model_call(e.payload, prev_call)
+            prev_call = e.payload
+        elif e.type == "score":
+            payload = {k: e.payload.get(k) for k in ("passed", "value")}
+        else:
+            payload = _clip_all({k: v for k, v in e.payload.items() if k != "duration_s"})
+        rows.append([e.seq, e.type, e.node, round(e.t_start - t0, 4), round(e.t_end - e.t_start, 4), payload])
+    score = _score_payload(events, record)
+    if score is not None:
+        score = _clip_all(score, MAX_LONG)
+    totals = record.totals.model_dump(mode="json")
+    totals.update(steps=record.totals.steps, overhead_s=record.totals.overhead_s,
+                  tokens=record.totals.usage.total_tokens)
+    return {"id": attempt.id, "task": record.task_id, "epoch": record.epoch, "status": record.status,
+            "answer": record.answer, "error": record.error, "metadata": _clip_all(record.metadata),
+            "patch": None if record.patch is None else clip(record.patch, MAX_LONG),
+            "score": score, "totals": totals, "ev": rows}
+
+
+def score_text(record: AttemptRecord) -> str:
+    """One line for the table: test counts (coding), answer against expected (qa), or the error."""
+    if record.status == "error" or (record.status == "limit" and record.error):
+        return record.error or ""
+    details = record.score.details if record.score else {}
+    report = details.get("report") if isinstance(details.get("report"), dict) else None
+    if report is not None:
+        parts = ["resolved" if report.get("resolved") else "not resolved"]
+        for key, short in (("FAIL_TO_PASS", "F2P"), ("PASS_TO_PASS", "P2P")):
+            status = (report.get("tests_status") or {}).get(key)
+            if status:
+                ok, bad = len(status.get("success", [])), len(status.get("failure", []))
+                parts.append(f"{short} {ok}/{ok + bad}")
+        if not report.get("patch_successfully_applied", True):
+            parts.append("patch did not apply")
+        return " · ".join(parts)
+    if "expected" in details:
+        return f"answer {record.answer!r} · expected {details.get('expected')!r}"
+    return record.error or ""
+
+
+# -- HTML (pure) -------------------------------------------------------------------------------------
+def _e(value: Any) -> str:
+    return html.escape("" if value is None else str(value), quote=True)
+
+
+def fmt_pct(value: float | None) -> str:
+    return "–" if value is None else f"{value:.1%}"
+
+
+def fmt_num(value: float | None, spec: str = ",.0f") -> str:
+    return "–" if value is None else format(value, spec)
+
+
+def fmt_s(value: float | None) -> str:
+    """Seconds: two decimals under 10 s, one above."""
+    return "–" if value is None else f"{value:,.2f} s" if abs(value) < 10 else f"{value:,.1f} s"
+
+
+def _metric(key: str, value: Any, text: str, tag: str = "span", cls: str = "") -> str:
+    """A figure on the page with its exact summary.json value in `data-value` (tests compare them)."""
+    return (f'<{tag} class="{cls}" data-metric="{_e(key)}" data-value="{_e(json.dumps(value))}">'
+            f"{_e(text)}</{tag}>")
+
+
+def _card(title: str, big: str, *subs: str, cls: str = "card") -> str:
+    lines = "".join(f'<div class="sub">{s}</div>' for s in subs if s)
+    return f'<div class="{cls}"><h3>{_e(title)}</h3>{big}{lines}</div>'
+
+
+def _split_bar(model: float, sandbox: float, overhead: float, title: str = "") -> str:
+    total = model + sandbox + overhead
+    if total <= 0:
+        return ""
+    parts = "".join(f'<span class="seg {name}" style="width:{100 * v / total:.2f}%"></span>'
+                    for name, v in (("model", model), ("sandbox", sandbox), ("overhead", overhead)))
+    return f'<span class="split" title="{_e(title)}">{parts}</span>'
+
+
+def fmt_1(value: float | None) -> str:
+    return fmt_num(value, ".1f")
+
+
+def _fig(s: dict[str, Any], key: str, fmt: Callable[[Any], str] = fmt_num, big: bool = False) -> str:
+    """summary[key] formatted, inline or as a card's big figure."""
+    return _metric(key, s.get(key), fmt(s.get(key)), "div" if big else "span", "big" if big else "")
+
+
+def _extra_cards(s: dict[str, Any]) -> list[str]:
+    """pass@k (epochs > 1), SWE-bench step efficiency and vLLM server metrics, when the run has them."""
+    cards = []
+    if s.get("pass_at_k"):
+        hat = s.get("pass_hat_k") or {}
+        rows = "".join(f"<tr><td>{_e(k)}</td><td>{_metric(f'pass_at_k.{k}', v, fmt_pct(v))}</td>"
+                       f"<td>{_metric(f'pass_hat_k.{k}', hat.get(k), fmt_pct(hat.get(k)))}</td></tr>"
+                       for k, v in s["pass_at_k"].items())
+        cards.append(_card("pass@k / pass^k", '<table class="mini"><tr><th>k</th><th>pass@k: some epoch solved it'
+                                              f"</th><th>pass^k: all k did</th></tr>{rows}</table>"))
+    for key, title in (("steps_to_first_test", "Steps to first test run"), ("steps_to_submit", "Steps to submit")):
+        eff = s.get(key)
+        if eff:
+            cards.append(_card(title, _metric(f"{key}.mean", eff.get("mean"), fmt_1(eff.get("mean")), "div", "big"),
+                               "median " + _metric(f"{key}.median", eff.get("median"), fmt_1(eff.get("median")))
+                               + f" · over {_e(eff.get('attempts'))} attempts"))
+    if s.get("server_metrics") or s.get("server_load") or s.get("server_restarts"):
+        figures = [("generation tokens/s", "server_generation_tokens_per_s", s.get("server_generation_tokens_per_s")),
+                   ("restarts", "server_restarts", s.get("server_restarts"))]
+        figures += [(k, f"server_metrics.{k}", v) for k, v in sorted((s.get("server_metrics") or {}).items())]
+        figures += [(f"load {k}", f"server_load.{k}", v) for k, v in sorted((s.get("server_load") or {}).items())]
+        rows = "".join(f"<tr><td>{_e(label)}</td><td>{_metric(key, v, fmt_num(v, ',.4g'))}</td></tr>"
+                       for label, key, v in figures if v is not None)
+        cards.append(_card("Server metrics (vLLM, over the run)", f'<table class="mini">{rows}</table>'))
+    return cards
+
+
+def headline_html(s: dict[str, Any]) -> str:
+    """Success first, cost and speed beside it (never alone), then the extra cards."""
+    ci = s.get("completion_ci95") or [0.0, 1.0]
+    counts = " · ".join(_metric(k, s[k], f"{s[k]} {k}") for k in ("solved", "failed", "limit"))
+    wall_split = " · ".join(f'<i class="key {name}"></i>{name} {_fig(s, key, fmt_s)}' for name, key in WALL_PARTS)
+    cards = [
+        _card("Completion rate", _fig(s, "completion_rate", fmt_pct, big=True),
+              "95% interval " + _metric("completion_ci95", ci, f"{fmt_pct(ci[0])} – {fmt_pct(ci[1])}"),
+              f"{counts} of {s['solved'] + s['failed'] + s['limit']} scored",
+              _fig(s, "error", lambda n: f"{n} error") + " (infrastructure, excluded)", cls="card primary"),
+        _card("Tokens per success", _fig(s, "tokens_per_success", big=True), "all tokens of scored attempts / solved",
+              "per solved attempt " + _fig(s, "tokens_per_solved_attempt"), "run total " + _fig(s, "tokens_total")),
+        _card("Steps per solved attempt", _fig(s, "steps_per_solved", fmt_1, big=True),
+              "median " + _fig(s, "steps_per_solved_median", fmt_1),
+              "model calls " + _fig(s, "model_calls") + " · tool calls " + _fig(s, "tool_calls")),
+        _card("Wall-clock", _fig(s, "wall_clock_s", fmt_s, big=True), "tasks per hour " + _fig(s, "tasks_per_hour"),
+              _split_bar(*(s.get(key) or 0.0 for _, key in WALL_PARTS)), wall_split + " (sum over attempts)"),
+        _card("Throughput", _fig(s, "completion_tokens_per_s", fmt_1, big=True),
+              "completion tokens/s, as the client saw it", "read it next to the completion rate, never alone"),
+    ]
+    extra = _extra_cards(s)
+    more = f'<div class="cards">{"".join(extra)}</div>' if extra else ""
+    return f'<section class="cards headline">{"".join(cards)}</section>{more}'
+
+
+def details_html(config: dict[str, Any], identity: dict[str, Any], versions: Any) -> str:
+    """The resolved config, the model identity and package versions, one click away."""
+    blocks = (("Resolved config", "config", redact(config)), ("Model identity", "identity", redact(identity)),
+              ("Versions", "versions", versions or {}))
+    return "".join(f'<details class="meta" id="meta-{key}"><summary>{_e(title)}</summary>'
+                   f"<pre>{_e(json.dumps(value, indent=2, default=str))}</pre></details>"
+                   for title, key, value in blocks)
+
+
+def _row(a: AttemptData) -> str:
+    r, t = a.record, a.record.totals
+    detail = score_text(r)
+    search = clip(" ".join(str(x) for x in (r.task_id, r.status, r.answer or "", detail) if x).lower(), 4000)
+    split = _split_bar(t.model_time_s, t.sandbox_time_s, t.overhead_s, f"model {t.model_time_s:.2f} s · sandbox "
+                       f"{t.sandbox_time_s:.2f} s · overhead {t.overhead_s:.2f} s")
+    cells = [
+        (r.task_id, f'<a href="#attempt-{a.id}">{_e(r.task_id)}</a>'),
+        (r.epoch, _e(r.epoch)),
+        (STATUSES.index(r.status), f'<span class="badge {r.status}">{r.status}</span>'),
+        (t.steps, _e(t.steps)),
+        (t.tool_calls, _e(t.tool_calls)),
+        (t.usage.total_tokens, (f'<span title="prompt {t.usage.prompt_tokens:,} · completion '
+                                f'{t.usage.completion_tokens:,}">{t.usage.total_tokens:,}</span>')),
+        (round(t.wall_clock_s, 4), f"{t.wall_clock_s:.1f}"),
+        (round(t.model_time_s / t.wall_clock_s, 4) if t.wall_clock_s else 0, split),
+        (detail, f'<span class="detail" title="{_e(clip(detail, 2000))}">{_e(clip(detail, 160))}</span>'),
+    ]
+    tds = "".join(f'<td data-v="{_e(v)}">{inner}</td>' for v, inner in cells)
+    return f'<tr data-id="{a.id}" data-status="{r.status}" data-search="{_e(search)}">{tds}</tr>'
+
+
+TABLE_COLUMNS = (("task", "str"), ("epoch", "num"), ("status", "num"), ("steps", "num"), ("tool calls", "num"),
+                 ("tokens", "num"), ("wall s", "num"), ("model / sandbox / overhead", "num"),
+                 ("score / details", "str"))
+"""(header, sort kind); the model / sandbox / overhead column sorts by the model's share of the wall-clock."""
+
+
+def table_html(attempts: list[AttemptData], counts: dict[str, int]) -> str:
+    """Every attempt, with status toggles and a text filter; headers sort (the page's script)."""
+    toggles = "".join(f'<label class="toggle {s}"><input type="checkbox" data-status-filter="{s}" checked> '
+                      f"{s} ({counts.get(s, 0)})</label>" for s in STATUSES)
+    heads = "".join(f'<th data-sort="{kind}" data-col="{i}" tabindex="0">{_e(name)}</th>'
+                    for i, (name, kind) in enumerate(TABLE_COLUMNS))
+    body = "".join(_row(a) for a in attempts)
+    return (f'<section id="attempts"><h2>Attempts</h2><div class="filters">{toggles}'
+            f'<input type="search" id="filter-text" placeholder="filter: task, answer, error…" aria-label="filter">'
+            f'<span id="shown-count">{len(attempts)} of {len(attempts)}</span></div>'
+            f'<table id="attempt-table"><thead><tr>{heads}</tr></thead><tbody>{body}</tbody></table></section>')
+
+
+def errors_html(attempts: list[AttemptData]) -> str:
+    errors = [a for a in attempts if a.record.status == "error"]
+    if not errors:
+        return ""
+    items = "".join(f'<li><a href="#attempt-{a.id}">{_e(a.record.task_id)} · epoch {a.record.epoch}</a> '
+                    f"<code>{_e(clip(a.record.error or '', 400))}</code></li>" for a in errors)
+    return (f'<section id="errors"><h2>Infrastructure errors</h2><p class="note">Excluded from every rate; '
+            f"<code>agentbench run --resume</code> reruns them.</p><ul>{items}</ul></section>")
+
+
+def _asset(name: str) -> str:
+    text = (resources.files("agentbench.report") / "html_assets" / name).read_text(encoding="utf-8")
+    if "</script" in text.lower() or "</style" in text.lower():
+        raise ValueError(f"html_assets/{name} must not contain a closing script or style tag")
+    return text
+
+
+def render_report(summary: dict[str, Any], attempts: list[AttemptData], config: dict[str, Any],
+                  identity: dict[str, Any], plots: dict[str, str]) -> str:
+    """The whole page as one string."""
+    s = summary
+    title = f"agentbench · {s.get('run_id') or 'run'}"
+    counts = {k: s.get(k, 0) for k in STATUSES}
+    n_attempts = _metric("attempts", s.get("attempts"), f"{s.get('attempts')} attempts")
+    head = (f'<header><h1>{_e(title)}</h1><p class="ident">suite <b>{_e(s.get("suite"))}</b> · graph '
+            f'<b>{_e(s.get("graph"))}</b> · model <b>{_e(s.get("model"))}</b> · {n_attempts}</p></header>')
+    figures = "".join(f'<figure class="plot" id="plot-{_e(name)}">{svg}</figure>' for name, svg in plots.items())
+    blobs = "".join(f'<script type="application/json" id="trace-{a.id}">{embed_json(trace_data(a))}</script>'
+                    for a in attempts)
+    return (
+        f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
+        f'<meta http-equiv="Content-Security-Policy" content="{_CSP}">'
+        f'<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{_e(title)}</title><style>{_asset('report.css')}</style></head><body>"
+        f"{head}<main>{headline_html(s)}{details_html(config, identity, s.get('versions'))}"
+        f'<section id="plots" class="plots">{figures}</section>{errors_html(attempts)}'
+        f"{table_html(attempts, counts)}"
+        f'<section id="trace" hidden aria-live="polite"></section></main>'
+        f'<script type="application/json" id="report-data">{embed_json(s)}</script>'
+        f"{blobs}<script>{_asset('report.js')}</script></body></html>")
+
+
+# -- I/O ---------------------------------------------------------------------------------------------
+def load_attempts(store: RunStore) -> list[AttemptData]:
+    """The newest try of every (task, epoch), in task order, with its store id and events."""
+    ids = {(row["task_id"], row["epoch"]): row["id"] for row in store.attempt_rows()}
+    out = []
+    for record in store.attempts():
+        attempt_id = ids[(record.task_id, record.epoch)]
+        out.append(AttemptData(id=attempt_id, record=record, events=list(store.events(attempt_id))))
+    return out
+
+
+def write_html_report(run_dir: Path, store: RunStore, summary: dict[str, Any] | None = None) -> Path:
+    """Write `report.html` into the run folder (atomically) and return its path.
+
+    `summary` is summary.json's content (`build_summary(store)` when not given), so the page shows
+    exactly the numbers the file has.
+    """
+    summary = build_summary(store) if summary is None else summary
+    attempts = load_attempts(store)
+    plots = plots_mod.render_plots(summary, [a.record for a in attempts])
+    page = render_report(summary, attempts, store.meta("config") or {}, store.meta("model_identity") or {}, plots)
+    path = Path(run_dir) / REPORT_NAME
+    tmp = path.with_suffix(".html.tmp")
+    tmp.write_text(page, encoding="utf-8")
+    tmp.replace(path)
+    return path
