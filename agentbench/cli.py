@@ -305,5 +305,11 @@ def sandbox_prune() -> None:
     console.print(f"removed {prune(_docker_or_exit())} container(s)")
 
 
+from agentbench.cli_compare import compare, sweep  # noqa: E402  (imports only typer and rich)
+
+app.command("compare")(compare)
+app.command("sweep")(sweep)
+
+
 def main() -> None:  # pragma: no cover
     sys.exit(app())

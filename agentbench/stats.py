@@ -1,10 +1,15 @@
-"""Pure statistics helpers: binomial confidence intervals and pass@k / pass^k estimators."""
+"""Pure statistics helpers: binomial confidence intervals, pass@k / pass^k estimators, and for paired
+comparisons the exact McNemar test, a paired bootstrap interval and the Pareto front."""
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Sequence
+from typing import NamedTuple
 
-from scipy.stats import norm
+import numpy as np
+from numpy.typing import ArrayLike
+from scipy.stats import binomtest, norm
 
 
 def wilson_interval(successes: int, n: int, confidence: float = 0.95) -> tuple[float, float]:
@@ -50,3 +55,120 @@ def pass_hat_k(n: int, c: int, k: int) -> float:
     """pass^k: probability that all of k samples (of n, c correct) are correct: ``C(c, k) / C(n, k)``."""
     _check(n, c, k)
     return math.comb(c, k) / math.comb(n, k)
+
+
+# ---- paired comparisons: exact McNemar test, paired bootstrap -----------------------------------
+
+
+def mcnemar_exact(b: int, c: int) -> float:
+    """Exact two-sided McNemar p-value from the discordant counts of a paired 2×2 table.
+
+    ``b`` pairs succeed only in the first condition, ``c`` only in the second. Under the null
+    hypothesis each discordant pair is a fair coin, so the p-value is the two-sided exact binomial test
+    ``binomtest(b, b + c, 0.5)``. With no discordant pair nothing differs: 1.0.
+    """
+    if b < 0 or c < 0:
+        raise ValueError(f"discordant counts must be >= 0, got b={b}, c={c}")
+    if b + c == 0:
+        return 1.0
+    return float(binomtest(b, b + c, 0.5, alternative="two-sided").pvalue)
+
+
+class BootstrapInterval(NamedTuple):
+    """A percentile bootstrap interval; ``undefined`` is the share of resamples where the statistic had
+    no value (e.g. a ratio whose denominator resampled to 0) and was left out."""
+
+    low: float
+    high: float
+    undefined: float = 0.0
+
+    def contains(self, value: float) -> bool:
+        return self.low <= value <= self.high
+
+
+def paired_bootstrap_draws(
+    columns: Sequence[ArrayLike],
+    statistic: Callable[..., np.ndarray],
+    *,
+    n_resamples: int = 2000,
+    seed: int = 0,
+    batch: int = 500,
+) -> np.ndarray:
+    """The bootstrap distribution of ``statistic`` over paired data, shape ``(..., n_resamples)``.
+
+    Every array in ``columns`` has the pairs along its last axis (the same length n in all of them);
+    a resample draws n pair indices with replacement (a seeded ``numpy.random.Generator``) and applies
+    them to every column at once, so pairs stay together. ``statistic(*resampled)`` is vectorized the
+    way ``scipy.stats.bootstrap`` expects: it gets arrays of shape ``(..., B, n)``, reduces the last
+    axis and returns shape ``(..., B)``. Divisions by zero give non-finite values, without warnings.
+    """
+    if n_resamples < 1:
+        raise ValueError(f"n_resamples must be >= 1, got {n_resamples}")
+    arrays = [np.asarray(col, dtype=float) for col in columns]
+    if not arrays:
+        raise ValueError("need at least one column")
+    n = arrays[0].shape[-1]
+    if any(a.shape[-1] != n for a in arrays):
+        raise ValueError(f"columns must all have the same number of pairs, got {[a.shape[-1] for a in arrays]}")
+    if n == 0:
+        raise ValueError("need at least one pair")
+    rng = np.random.default_rng(seed)
+    parts = []
+    for start in range(0, n_resamples, batch):
+        idx = rng.integers(0, n, size=(min(batch, n_resamples - start), n))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            parts.append(np.asarray(statistic(*(a[..., idx] for a in arrays)), dtype=float))
+    return np.concatenate(parts, axis=-1)
+
+
+def percentile_interval(draws: ArrayLike, confidence: float = 0.95,
+                        max_undefined: float = 0.1) -> BootstrapInterval | None:
+    """Percentile interval of a bootstrap distribution. Non-finite draws (a ratio over zero successes)
+    are left out; when there are none left, or more than ``max_undefined`` of them were, returns None."""
+    if not 0.0 < confidence < 1.0:
+        raise ValueError(f"confidence must be in (0, 1), got {confidence}")
+    values = np.asarray(draws, dtype=float).ravel()
+    finite = values[np.isfinite(values)]
+    undefined = 1.0 - finite.size / values.size if values.size else 1.0
+    if finite.size == 0 or undefined > max_undefined:
+        return None
+    alpha = 1.0 - confidence
+    low, high = np.quantile(finite, [alpha / 2.0, 1.0 - alpha / 2.0])
+    return BootstrapInterval(float(low), float(high), float(undefined))
+
+
+def paired_bootstrap_ci(
+    columns: Sequence[ArrayLike],
+    statistic: Callable[..., np.ndarray],
+    *,
+    confidence: float = 0.95,
+    n_resamples: int = 2000,
+    seed: int = 0,
+    max_undefined: float = 0.1,
+) -> BootstrapInterval | None:
+    """Percentile bootstrap interval of a paired ``statistic`` (see `paired_bootstrap_draws`; the
+    statistic returns shape ``(B,)``); None when there are no pairs or too many undefined resamples."""
+    if not 0.0 < confidence < 1.0:
+        raise ValueError(f"confidence must be in (0, 1), got {confidence}")
+    if not columns or np.asarray(columns[0]).shape[-1] == 0:
+        return None
+    draws = paired_bootstrap_draws(columns, statistic, n_resamples=n_resamples, seed=seed)
+    return percentile_interval(draws, confidence, max_undefined)
+
+
+def pareto_front(points: Sequence[Sequence[float]], maximize: Sequence[bool]) -> list[int]:
+    """Indices (in input order) of the points no other point dominates.
+
+    ``maximize[j]`` says whether objective j is better larger (True) or smaller (False). A point
+    dominates another when it is at least as good in every objective and better in one. NaN counts as
+    the worst value of its objective; equal points are all kept.
+    """
+    signs = np.array([1.0 if m else -1.0 for m in maximize])
+    pts = np.array([[float(v) for v in p] for p in points], dtype=float).reshape(len(points), len(signs))
+    scores = np.where(np.isnan(pts), -np.inf, pts * signs)  # larger is better everywhere
+    front = []
+    for i in range(len(scores)):
+        dominated = np.any(np.all(scores >= scores[i], axis=1) & np.any(scores > scores[i], axis=1))
+        if not dominated:
+            front.append(i)
+    return front

@@ -344,8 +344,9 @@ def _asset(name: str) -> str:
 
 
 def render_report(summary: dict[str, Any], attempts: list[AttemptData], config: dict[str, Any],
-                  identity: dict[str, Any], plots: dict[str, str]) -> str:
-    """The whole page as one string."""
+                  identity: dict[str, Any], plots: dict[str, str], extra_sections: tuple[str, ...] = ()) -> str:
+    """The whole page as one string; `extra_sections` are trusted, already-escaped HTML fragments (e.g. a
+    comparison from agentbench.compare.compare_html_section), placed after the plots."""
     s = summary
     title = f"agentbench · {s.get('run_id') or 'run'}"
     counts = {k: s.get(k, 0) for k in STATUSES}
@@ -361,7 +362,7 @@ def render_report(summary: dict[str, Any], attempts: list[AttemptData], config: 
         f'<meta name="viewport" content="width=device-width, initial-scale=1">'
         f"<title>{_e(title)}</title><style>{_asset('report.css')}</style></head><body>"
         f"{head}<main>{headline_html(s)}{details_html(config, identity, s.get('versions'))}"
-        f'<section id="plots" class="plots">{figures}</section>{errors_html(attempts)}'
+        f'<section id="plots" class="plots">{figures}</section>{"".join(extra_sections)}{errors_html(attempts)}'
         f"{table_html(attempts, counts)}"
         f'<section id="trace" hidden aria-live="polite"></section></main>'
         f'<script type="application/json" id="report-data">{embed_json(s)}</script>'
@@ -379,7 +380,8 @@ def load_attempts(store: RunStore) -> list[AttemptData]:
     return out
 
 
-def write_html_report(run_dir: Path, store: RunStore, summary: dict[str, Any] | None = None) -> Path:
+def write_html_report(run_dir: Path, store: RunStore, summary: dict[str, Any] | None = None,
+                      extra_sections: tuple[str, ...] = ()) -> Path:
     """Write `report.html` into the run folder (atomically) and return its path.
 
     `summary` is summary.json's content (`build_summary(store)` when not given), so the page shows
@@ -388,7 +390,8 @@ def write_html_report(run_dir: Path, store: RunStore, summary: dict[str, Any] | 
     summary = build_summary(store) if summary is None else summary
     attempts = load_attempts(store)
     plots = plots_mod.render_plots(summary, [a.record for a in attempts])
-    page = render_report(summary, attempts, store.meta("config") or {}, store.meta("model_identity") or {}, plots)
+    page = render_report(summary, attempts, store.meta("config") or {}, store.meta("model_identity") or {}, plots,
+                         extra_sections)
     path = Path(run_dir) / REPORT_NAME
     tmp = path.with_suffix(".html.tmp")
     tmp.write_text(page, encoding="utf-8")

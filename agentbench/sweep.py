@@ -1,0 +1,355 @@
+"""Sweeps: every cell of a grid of config factors run on the same tasks and seeds, then attribution.
+
+A grid is factors (`--grid KEY=V1,V2`), each a dotted config key and its levels; the cells are their
+cartesian product, each a normal run folder under the sweep folder. The plan (`plan.json`) is fixed
+when the sweep starts: the same command finds the same folders and resumes them.
+
+Attribution on completion rate, tokens per success and wall-clock per attempt:
+- main effect of a factor's level = the mean of that metric over the cells with that level, minus
+  the mean over the cells with the factor's first (baseline) level;
+- two-way interaction of levels (i of F, j of G) = the difference of differences
+  y(Fi, Gj) − y(F0, Gj) − y(Fi, G0) + y(F0, G0), y averaged over the other factors' cells:
+  how much the effect of F changes when G moves off its baseline;
+- each with a paired bootstrap interval: resampling the (task, epoch) keys, the same draw in every cell;
+- the Pareto fronts of completion rate (higher is better) against tokens per success and against
+  wall-clock per attempt (lower is better).
+
+Planning and analysis are pure; `load_cell` reads a cell's store. Running the cells is the CLI's job.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import re
+import sqlite3
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+from pydantic import BaseModel, Field
+
+from agentbench.metrics import completion_ci
+from agentbench.protocols import AttemptRecord
+from agentbench.stats import paired_bootstrap_draws, pareto_front, percentile_interval
+from agentbench.store import DB_NAME, RunStore
+
+PLAN_NAME = "plan.json"
+SWEEP_NAME = "sweep.json"
+Metric = Literal["completion_rate", "tokens_per_success", "wall_clock_per_attempt_s"]
+METRICS: tuple[Metric, ...] = ("completion_rate", "tokens_per_success", "wall_clock_per_attempt_s")
+
+
+class SweepError(ValueError):
+    """A malformed grid, or a sweep folder that holds another sweep; the message says which."""
+
+
+# ---- planning ------------------------------------------------------------------------------------
+
+class Factor(BaseModel):
+    key: str = Field(description="dotted config key, as in --set")
+    levels: list[str] = Field(description="override texts, as in --set KEY=LEVEL; the first is the baseline")
+
+
+class Cell(BaseModel):
+    name: str = Field(description="its run folder's name under the sweep folder")
+    assignments: dict[str, str] = Field(description="factor key -> level, in factor order")
+
+    @property
+    def label(self) -> str:
+        return " ".join(f"{k}={v}" for k, v in self.assignments.items())
+
+    def overrides(self) -> list[str]:
+        return [f"{k}={v}" for k, v in self.assignments.items()]
+
+
+class SweepPlan(BaseModel):
+    experiment: str | None
+    sets: list[str]
+    factors: list[Factor]
+    cells: list[Cell]
+    base_config: dict[str, Any] = Field(description="the resolved experiment with --set, before the grid")
+
+    def same_sweep(self, other: SweepPlan) -> bool:
+        return (self.factors, self.cells, self.base_config) == (other.factors, other.cells, other.base_config)
+
+    def digest(self) -> str:
+        blob = json.dumps([f.model_dump() for f in self.factors] + [self.base_config], sort_keys=True)
+        return hashlib.sha256(blob.encode()).hexdigest()[:8]
+
+
+def split_levels(text: str) -> list[str]:
+    """Split on commas outside brackets and quotes: `a,[1, 2],'x,y'` -> ['a', '[1, 2]', "'x,y'"]."""
+    parts, depth, quote, current = [], 0, "", []
+    for ch in text:
+        if quote:
+            quote = "" if ch == quote else quote
+        elif ch in "'\"":
+            quote = ch
+        elif ch in "[{":
+            depth += 1
+        elif ch in "]}":
+            depth -= 1
+        elif ch == "," and depth == 0:
+            parts.append("".join(current).strip())
+            current = []
+            continue
+        current.append(ch)
+    parts.append("".join(current).strip())
+    return parts
+
+
+def parse_grid(specs: list[str], sets: list[str] = ()) -> list[Factor]:
+    """`--grid KEY=V1,V2` texts -> factors. SweepError on a malformed spec, a repeated key or level, or a
+    key also given with --set."""
+    if not specs:
+        raise SweepError("give at least one --grid KEY=V1,V2 (e.g. --grid graph=planning,react)")
+    set_keys = {s.partition("=")[0].strip() for s in sets}
+    factors: list[Factor] = []
+    for spec in specs:
+        key, sep, raw = spec.partition("=")
+        key = key.strip()
+        if not sep or not key or not raw.strip():
+            raise SweepError(f"--grid {spec!r}: expected KEY=V1,V2,..., e.g. model.name=a,b")
+        levels = split_levels(raw)
+        if any(not level for level in levels):
+            raise SweepError(f"--grid {spec!r}: empty level")
+        if len(set(levels)) != len(levels):
+            raise SweepError(f"--grid {spec!r}: a level is repeated")
+        if any(f.key == key for f in factors):
+            raise SweepError(f"--grid {key}: given twice; list all its levels in one --grid")
+        if key in set_keys:
+            raise SweepError(f"--grid {key}: also given with --set; a factor's levels come from --grid only")
+        factors.append(Factor(key=key, levels=levels))
+    return factors
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._+-]+", "-", text).strip("-.")[:40] or "x"
+
+
+def cell_name(assignments: dict[str, str]) -> str:
+    """A readable folder name: `graph-oracle__model.name-a`."""
+    return "__".join(f"{_slug(k)}-{_slug(v)}" for k, v in assignments.items())
+
+
+def plan_cells(factors: list[Factor]) -> list[Cell]:
+    """The cartesian product of the factors' levels, the last factor varying fastest."""
+    cells = [dict(zip([f.key for f in factors], combo)) for combo in itertools.product(*(f.levels for f in factors))]
+    names = [cell_name(a) for a in cells]
+    for i, a in enumerate(cells):  # two levels that slug alike: disambiguate both by a hash of the texts
+        if names.count(cell_name(a)) > 1:
+            names[i] += "-" + hashlib.sha256(json.dumps(a).encode()).hexdigest()[:6]
+    return [Cell(name=n, assignments=a) for n, a in zip(names, cells)]
+
+
+def make_plan(experiment: Path | None, sets: list[str], factors: list[Factor], base_config: dict[str, Any]) -> SweepPlan:
+    return SweepPlan(experiment=None if experiment is None else str(experiment), sets=list(sets), factors=factors,
+                     cells=plan_cells(factors), base_config=base_config)
+
+
+def default_sweep_dir(name: str, plan: SweepPlan) -> Path:
+    """runs/sweep-NAME-DIGEST: the digest comes from the resolved experiment and the grid, so running the
+    same command again finds (and resumes) the same folder."""
+    return Path("runs") / f"sweep-{name}-{plan.digest()}"
+
+
+def claim_sweep_dir(sweep_dir: Path, plan: SweepPlan) -> None:
+    """Write the plan into a new sweep folder, or check that an existing one holds this same sweep."""
+    path = Path(sweep_dir) / PLAN_NAME
+    if path.exists():
+        try:
+            stored = SweepPlan.model_validate_json(path.read_text())
+        except ValueError as exc:
+            raise SweepError(f"{sweep_dir}: unreadable sweep plan {path} ({exc})") from None
+        if not stored.same_sweep(plan):
+            raise SweepError(f"{sweep_dir} holds a different sweep (grid or experiment changed); rerun it with "
+                             "the same experiment, --set and --grid, or choose another --out")
+        return
+    if Path(sweep_dir).exists() and any(Path(sweep_dir).iterdir()):
+        raise SweepError(f"{sweep_dir} exists and holds no sweep ({PLAN_NAME}); choose another --out")
+    Path(sweep_dir).mkdir(parents=True, exist_ok=True)
+    path.write_text(plan.model_dump_json(indent=2))
+
+
+# ---- analysis ------------------------------------------------------------------------------------
+
+class CellData(BaseModel):
+    cell: Cell
+    path: str
+    attempts: list[AttemptRecord]
+    run_wall_clock_s: float = 0.0
+
+
+def load_cell(sweep_dir: Path, cell: Cell) -> CellData:
+    run_dir = Path(sweep_dir) / cell.name
+    if not (run_dir / DB_NAME).is_file():
+        raise SweepError(f"{run_dir}: cell {cell.label} has no run store ({DB_NAME}); run the sweep to create it")
+    try:
+        store = RunStore.in_dir(run_dir)
+        try:
+            return CellData(cell=cell, path=str(run_dir), attempts=store.attempts(),
+                            run_wall_clock_s=store.meta("wall_clock_s", 0.0))
+        finally:
+            store.close()
+    except (sqlite3.Error, ValueError) as exc:
+        raise SweepError(f"{run_dir}: unreadable run store of cell {cell.label} ({exc})") from None
+
+
+class CellSummary(BaseModel):
+    name: str
+    path: str
+    assignments: dict[str, str]
+    attempts: int
+    errors: int
+    completion_rate: float | None
+    completion_ci95: tuple[float, float]
+    tokens_per_success: float | None
+    wall_clock_per_attempt_s: float | None
+    run_wall_clock_s: float
+
+
+class Effect(BaseModel):
+    kind: Literal["main", "interaction"]
+    factors: list[str]
+    levels: list[str] = Field(description="the level of each factor this effect moves to")
+    baselines: list[str] = Field(description="each factor's baseline (first) level")
+    metric: Metric
+    estimate: float | None
+    ci95: tuple[float, float] | None
+    significant: bool | None = Field(description="the interval excludes 0")
+
+
+class SweepResult(BaseModel):
+    sweep_dir: str
+    factors: list[Factor]
+    cells: list[CellSummary]
+    effects: list[Effect]
+    pareto: dict[str, list[str]] = Field(description="completion rate vs `tokens_per_success` / "
+                                                     "`wall_clock_per_attempt_s`: the cells on the front")
+    confidence: float = 0.95
+    n_resamples: int = 2000
+    seed: int = 0
+    warnings: list[str] = Field(default_factory=list)
+
+
+FEW_KEYS = 20  # below this many (task, epoch) keys, percentile bootstrap intervals run narrow: say so
+
+
+def cell_arrays(cells: list[CellData]) -> tuple[list[tuple[str, int]], np.ndarray, np.ndarray, np.ndarray]:
+    """Keys (task, epoch) over all cells, and per cell × key: solved (1/0), tokens, wall-clock — NaN where
+    the cell has no finished attempt for the key (missing or `error`)."""
+    keys = sorted({(a.task_id, a.epoch) for c in cells for a in c.attempts})
+    pos = {k: i for i, k in enumerate(keys)}
+    shape = (len(cells), len(keys))
+    solved, tokens, wall = np.full(shape, np.nan), np.full(shape, np.nan), np.full(shape, np.nan)
+    for i, c in enumerate(cells):
+        for a in c.attempts:
+            if a.status != "error":
+                j = pos[(a.task_id, a.epoch)]
+                solved[i, j] = a.status == "solved"
+                tokens[i, j] = a.totals.usage.total_tokens
+                wall[i, j] = a.totals.wall_clock_s
+    return keys, solved, tokens, wall
+
+
+def cell_metric(metric: Metric, solved: np.ndarray, tokens: np.ndarray, wall: np.ndarray) -> np.ndarray:
+    """A metric per cell, reducing the last axis (NaN entries are not there); NaN/inf where undefined."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        scored = np.sum(~np.isnan(solved), axis=-1)
+        if metric == "completion_rate":
+            return np.nansum(solved, axis=-1) / scored
+        if metric == "tokens_per_success":
+            return np.nansum(tokens, axis=-1) / np.nansum(solved, axis=-1)
+        return np.nansum(wall, axis=-1) / np.sum(~np.isnan(wall), axis=-1)
+
+
+def _mean_of(cells: list[Cell], where: dict[str, str]) -> np.ndarray:
+    """Weights that average the cells matching every `key: level` in `where`."""
+    mask = np.array([all(c.assignments[k] == v for k, v in where.items()) for c in cells], dtype=float)
+    return mask / mask.sum() if mask.sum() else mask
+
+
+def main_effect_weights(cells: list[Cell], factor: Factor, level: str) -> np.ndarray:
+    """Contrast over cells: mean(cells with factor=level) − mean(cells with factor=baseline)."""
+    return _mean_of(cells, {factor.key: level}) - _mean_of(cells, {factor.key: factor.levels[0]})
+
+
+def interaction_weights(cells: list[Cell], f: Factor, level_f: str, g: Factor, level_g: str) -> np.ndarray:
+    """Contrast over cells: y(fi, gj) − y(f0, gj) − y(fi, g0) + y(f0, g0), y the mean over matching cells."""
+    f0, g0 = f.levels[0], g.levels[0]
+    return (_mean_of(cells, {f.key: level_f, g.key: level_g}) - _mean_of(cells, {f.key: f0, g.key: level_g})
+            - _mean_of(cells, {f.key: level_f, g.key: g0}) + _mean_of(cells, {f.key: f0, g.key: g0}))
+
+
+def contrast(weights: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """weights · values over the cells (axis 0), using only the cells with a non-zero weight (so an
+    undefined metric in a cell that does not enter the contrast cannot spoil it)."""
+    used = weights != 0
+    with np.errstate(invalid="ignore"):  # inf − inf (two cells without a success) is NaN: undefined
+        return np.tensordot(weights[used], values[used], axes=(0, 0))
+
+
+def effect_contrasts(factors: list[Factor], cells: list[Cell]) -> list[tuple[str, list[str], list[str], np.ndarray]]:
+    """(kind, factor keys, levels, weights) of every main effect and two-way interaction."""
+    out = []
+    for f in factors:
+        for level in f.levels[1:]:
+            out.append(("main", [f.key], [level], main_effect_weights(cells, f, level)))
+    for f, g in itertools.combinations(factors, 2):
+        for lf in f.levels[1:]:
+            for lg in g.levels[1:]:
+                out.append(("interaction", [f.key, g.key], [lf, lg], interaction_weights(cells, f, lf, g, lg)))
+    return out
+
+
+def _finite(x: float) -> float | None:
+    return float(x) if np.isfinite(x) else None
+
+
+def analyze(factors: list[Factor], cells: list[CellData], sweep_dir: str = "", *, confidence: float = 0.95,
+            n_resamples: int = 2000, seed: int = 0) -> SweepResult:
+    """Cell summaries, main effects and two-way interactions with paired bootstrap intervals, Pareto fronts."""
+    keys, solved, tokens, wall = cell_arrays(cells)
+    point = {m: cell_metric(m, solved, tokens, wall) for m in METRICS}
+    draws = {m: (paired_bootstrap_draws((solved, tokens, wall), lambda s, t, w, m=m: cell_metric(m, s, t, w),
+                                        n_resamples=n_resamples, seed=seed) if keys else None) for m in METRICS}
+    summaries = []
+    for i, c in enumerate(cells):
+        summaries.append(CellSummary(
+            name=c.cell.name, path=c.path, assignments=c.cell.assignments, attempts=len(c.attempts),
+            errors=sum(a.status == "error" for a in c.attempts),
+            completion_rate=_finite(point["completion_rate"][i]) if keys else None,
+            completion_ci95=completion_ci(c.attempts),
+            tokens_per_success=_finite(point["tokens_per_success"][i]) if keys else None,
+            wall_clock_per_attempt_s=_finite(point["wall_clock_per_attempt_s"][i]) if keys else None,
+            run_wall_clock_s=c.run_wall_clock_s))
+    effects = []
+    plain = [c.cell for c in cells]
+    for kind, keys_, levels, weights in effect_contrasts(factors, plain):
+        baselines = [next(f.levels[0] for f in factors if f.key == k) for k in keys_]
+        for m in METRICS:
+            estimate = _finite(contrast(weights, point[m])) if keys and weights.any() else None
+            ci = None
+            if estimate is not None and draws[m] is not None:
+                got = percentile_interval(contrast(weights, draws[m]), confidence)
+                ci = None if got is None else (got.low, got.high)
+            effects.append(Effect(kind=kind, factors=keys_, levels=levels, baselines=baselines, metric=m,
+                                  estimate=estimate, ci95=ci,
+                                  significant=None if ci is None else not (ci[0] <= 0.0 <= ci[1])))
+    pareto = {}
+    for cost in ("tokens_per_success", "wall_clock_per_attempt_s"):
+        points = [(np.nan if s.completion_rate is None else s.completion_rate,
+                   np.nan if getattr(s, cost) is None else getattr(s, cost)) for s in summaries]
+        pareto[cost] = [summaries[i].name for i in pareto_front(points, (True, False))] if points else []
+    warnings = []
+    if len(keys) < FEW_KEYS:
+        warnings.append(f"only {len(keys)} (task, epoch) keys: bootstrap intervals run narrow on so few; "
+                        "read the effects as descriptive")
+    incomplete = [s.name for s in summaries if s.attempts < len(keys) or s.errors]
+    if incomplete:
+        warnings.append(f"cells with missing or `error` attempts (left out of their figures): {', '.join(incomplete)}")
+    return SweepResult(sweep_dir=sweep_dir, factors=factors, cells=summaries, effects=effects, pareto=pareto,
+                       confidence=confidence, n_resamples=n_resamples, seed=seed, warnings=warnings)
+
