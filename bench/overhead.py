@@ -3,7 +3,8 @@
 A two-node agent (model call, then `true` in the local sandbox) against an instant-reply
 OpenAI-compatible server on loopback (a separate process), run three ways in the same run:
   agentbench  — through the Runner, with tracing and the SQLite run store on;
-  (a) bare    — the same graph with bare LangGraph + ChatOpenAI, `bash -c true` as a subprocess;
+  (a) bare    — the same graph with bare LangGraph + ChatOpenAI (the same request: sampling settings
+                and a seed per attempt), `bash -c true` as a subprocess;
   (b) asyncio — a plain loop with the openai client and the same subprocess.
 Prints ms per step and the ratios agentbench/(a) (target <= 1.1) and agentbench/(b).
 """
@@ -63,11 +64,14 @@ async def run_agentbench(base_url: str, suite: Path, steps: int, out: Path) -> t
 
 async def run_bare(base_url: str, tasks: int, steps: int) -> tuple[float, int]:
     http = httpx.AsyncClient()
+    cfg = load_experiment(None, [])  # the same request as agentbench sends: the experiment's sampling settings
     model = ChatOpenAI(base_url=base_url, model="stub", api_key="EMPTY", max_retries=0, streaming=True,
-                       stream_usage=True, http_async_client=http)
+                       stream_usage=True, http_async_client=http, temperature=cfg.model.temperature,
+                       max_tokens=cfg.model.max_tokens, timeout=cfg.model.timeout_s)
     t0, c0 = time.perf_counter(), time.process_time()
-    for _ in range(tasks):
-        graph = make_graph(model.ainvoke, sh_true, steps)
+    for i in range(tasks):
+        seeded = model.model_copy(update={"seed": i})  # agentbench seeds every attempt
+        graph = make_graph(seeded.ainvoke, sh_true, steps)
         await graph.ainvoke({"messages": []}, config={"recursion_limit": steps * 4 + 10})
     result = time.perf_counter() - t0, time.process_time() - c0, tasks * steps
     await http.aclose()

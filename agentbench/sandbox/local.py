@@ -113,7 +113,8 @@ class LocalSandbox(Sandbox):
         if not run_dir.is_dir():
             return ExecResult(exit_code=1, stderr=f"agentbench: cwd is not a directory: {cwd}\n",
                               duration_s=time.monotonic() - t0)
-        os.makedirs(self._env["TMPDIR"], exist_ok=True)
+        if not os.path.isdir(self._env["TMPDIR"]):  # the agent may have removed it
+            os.makedirs(self._env["TMPDIR"], exist_ok=True)
         loop = asyncio.get_running_loop()
         try:
             transport, proto = await loop.subprocess_exec(
