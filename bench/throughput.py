@@ -39,6 +39,7 @@ from agentbench.models.server import ManagedServer  # noqa: E402
 from agentbench.runner.runner import Runner  # noqa: E402
 
 MAX_TOKENS = 256
+SUITE_SIZE = 25  # gaia-mini; more attempts than that run as further epochs
 PROMPT = [{"role": "user", "content": "Write a short paragraph about the history of the bicycle."}]
 
 
@@ -50,7 +51,8 @@ async def generated(root: str) -> float:
 async def agent_level(base_url: str, root: str, concurrency: int, attempts: int, out: Path) -> dict:
     cfg = load_experiment(ROOT / "experiments" / "demo.yaml", [
         "model.provider=openai", f"model.base_url={base_url}", f"model.max_tokens={MAX_TOKENS}",
-        f"run.concurrency={concurrency}", f"suite.limit={attempts}", "sandbox.backend=local",
+        f"run.concurrency={concurrency}", f"suite.limit={min(attempts, SUITE_SIZE)}",
+        f"run.epochs={-(-attempts // SUITE_SIZE)}", "sandbox.backend=local",
         "limits.max_steps=4", "limits.timeout_s=600"])
     g0, t0 = await generated(root), time.perf_counter()
     store = await Runner(cfg, out, base_dir=ROOT).run()
