@@ -13,10 +13,10 @@ from agentbench.store import RunStore
 SUMMARY_NAME = "summary.json"
 
 
-def build_summary(store: RunStore) -> dict[str, Any]:
+def build_summary(store: RunStore, attempts: list[AttemptRecord] | None = None) -> dict[str, Any]:
     config = store.meta("config") or {}
     identity = store.meta("model_identity") or {}
-    attempts = store.attempts()
+    attempts = store.attempts() if attempts is None else attempts
     metrics = summarize(attempts, run_wall_clock_s=store.meta("wall_clock_s", 0.0))
     server = store.meta("server_metrics") or []
     server_delta: dict[str, float] = {}
@@ -55,9 +55,10 @@ def server_load(samples: list[dict[str, float]]) -> dict[str, float] | None:
 
 
 def write_summary(run_dir: Path, store: RunStore) -> dict[str, Any]:
-    summary = build_summary(store)
+    attempts = store.attempts()  # read once: the summary and the exports share it
+    summary = build_summary(store, attempts)
     (Path(run_dir) / SUMMARY_NAME).write_text(json.dumps(summary, indent=2, default=str))
-    write_swebench_exports(Path(run_dir), store, summary.get("model") or "agentbench")
+    write_swebench_exports(Path(run_dir), attempts, summary.get("model") or "agentbench")
     return summary
 
 
@@ -76,9 +77,9 @@ def swebench_exports(attempts: list[AttemptRecord], model_name: str) -> tuple[li
     return predictions, reports
 
 
-def write_swebench_exports(run_dir: Path, store: RunStore, model_name: str) -> None:
+def write_swebench_exports(run_dir: Path, attempts: list[AttemptRecord], model_name: str) -> None:
     """predictions.jsonl and swebench/<instance_id>/report.json, to cross-check with the official harness."""
-    predictions, reports = swebench_exports(store.attempts(), model_name)
+    predictions, reports = swebench_exports(attempts, model_name)
     if not predictions:
         return
     (run_dir / "predictions.jsonl").write_text("".join(json.dumps(p) + "\n" for p in predictions))
