@@ -50,7 +50,7 @@ class ServerSupervisor:
         while not done.is_set():
             try:
                 await asyncio.wait_for(done.wait(), timeout=self.check_s)
-                return
+                break
             except TimeoutError:
                 pass
             if self.server is not None and not self.server.alive():
@@ -59,6 +59,9 @@ class ServerSupervisor:
             if time.monotonic() >= next_sample:
                 next_sample = time.monotonic() + self.interval_s
                 await self._sample()
+        if self.server is not None and not self.server.alive() and len(self.restarts) >= self.max_restarts:
+            # it died as the last attempts ended (they failed on it): past the limit, the run must say so
+            await self._restart()
 
     async def _sample(self) -> None:
         scraped = await server_metrics.scrape(self.root_url)
