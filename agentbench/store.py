@@ -112,6 +112,13 @@ class RunStore:
         row = self._db.execute(sql + " ORDER BY epoch LIMIT 1", args).fetchone()
         return (row[0], AttemptRecord.model_validate_json(row[1])) if row else None
 
+    def spans(self, event_type: str | None = None) -> list[tuple[float, float]]:
+        """(t_start, t_end) of every attempt's newest try, or of its events of one type (one query)."""
+        if event_type is None:
+            return list(self._db.execute("SELECT t_start, t_end FROM latest_attempt"))
+        return list(self._db.execute("SELECT e.t_start, e.t_end FROM event e JOIN latest_attempt a "
+                                     "ON e.attempt_id = a.id WHERE e.type = ?", (event_type,)))
+
     def events(self, attempt_id: int) -> Iterator[Event]:
         rows = self._db.execute("SELECT seq, type, node, t_start, t_end, payload FROM event WHERE attempt_id = ? "
                                 "ORDER BY seq", (attempt_id,))

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from agentbench.metrics import per_task, summarize
+from agentbench.metrics import client_load, per_task, summarize
 from agentbench.protocols import AttemptRecord
 from agentbench.store import RunStore
 
@@ -35,10 +35,16 @@ def build_summary(store: RunStore, attempts: list[AttemptRecord] | None = None) 
                                            if server_delta.get("generation_tokens") and metrics.wall_clock_s else None),
         "server_load": server_load(store.meta("server_metrics_samples") or []),
         "server_restarts": len(store.meta("server_restarts") or []),
+        "client_load": _client_load(store),
         "per_task": [t.model_dump(mode="json") for t in per_task(attempts)],
         "errors": [{"task_id": a.task_id, "epoch": a.epoch, "error": a.error} for a in attempts if a.status == "error"],
         "versions": store.meta("versions"),
     }
+
+
+def _client_load(store: RunStore) -> dict[str, float] | None:
+    load = client_load(store.spans(), store.spans("model_call"))
+    return load.model_dump() if load else None
 
 
 def server_load(samples: list[dict[str, float]]) -> dict[str, float] | None:

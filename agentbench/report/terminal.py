@@ -64,6 +64,10 @@ def print_summary(summary: dict[str, Any], attempts: list[AttemptRecord], consol
         rows.append(("requests running (mean/peak)", f"{_fmt(load.get('running_mean'), '.1f')} / "
                      f"{_fmt(load.get('running_peak'), '.0f')}", "KV cache (mean/peak)",
                      f"{_fmt(load.get('kv_cache_mean'), '.1%')} / {_fmt(load.get('kv_cache_peak'), '.1%')}"))
+    client = summary.get("client_load") or {}
+    if client:  # did run.concurrency keep the endpoint busy? (from the traces)
+        rows.append(("attempts in flight (mean)", _fmt(client.get("attempts_in_flight_mean"), ".1f"),
+                     "model requests in flight (mean)", _fmt(client.get("model_calls_in_flight_mean"), ".1f")))
     if summary.get("server_restarts"):
         rows.append(("server restarts", str(summary["server_restarts"]), "", ""))
     if summary.get("steps_to_first_test") or summary.get("steps_to_submit"):

@@ -39,6 +39,9 @@ def test_run_folder_and_summary(embedded_run):
     assert summary["model_identity"]["server"] == "vllm" and summary["model_identity"]["server_version"]
     assert summary["model_identity"]["weights_hash"]
     assert "--enforce-eager" in summary["model_identity"]["engine_args"]
+    load = summary["client_load"]  # 3 attempts at concurrency 3 overlap; each waits on the model part of the time
+    assert 1.0 < load["attempts_in_flight_mean"] <= 3.0
+    assert 0.0 < load["model_calls_in_flight_mean"] <= load["attempts_in_flight_mean"]
 
 
 def test_statuses_valid_and_traces_ordered(embedded_run):

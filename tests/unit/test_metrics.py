@@ -179,3 +179,28 @@ def test_per_task():
     assert b.mean_tokens == pytest.approx(20.0)
     assert b.mean_steps == pytest.approx(3.0)
     assert b.mean_wall_clock_s == pytest.approx(5.0)
+
+
+def test_mean_in_flight_is_time_weighted():
+    from agentbench.metrics import mean_in_flight
+
+    # two overlapping on [1, 2], one alone on [0, 1] and [2, 3]: area 4 over 3 s busy
+    assert mean_in_flight([(0, 2), (1, 3)]) == pytest.approx(4 / 3)
+    # a gap (a run and its resume) does not dilute the mean
+    assert mean_in_flight([(0, 1), (10, 11)]) == pytest.approx(1.0)
+    # an explicit window clips the intervals and counts idle time inside it
+    assert mean_in_flight([(0, 2), (1, 3)], 1, 5) == pytest.approx((2 * 1 + 1 * 1) / 4)
+    assert mean_in_flight([]) is None and mean_in_flight([(1, 1)]) is None
+    assert mean_in_flight([(0, 1)], 2, 2) is None
+
+
+def test_client_load_separates_model_waiting_from_attempt_time():
+    from agentbench.metrics import client_load
+
+    attempts = [(0.0, 10.0), (0.0, 10.0), (20.0, 30.0)]  # two at once, then one (after a resume gap)
+    calls = [(0.0, 8.0), (0.0, 8.0), (20.0, 25.0)]  # 21 s of model requests over 20 busy seconds
+    load = client_load(attempts, calls)
+    assert load.attempts_in_flight_mean == pytest.approx(1.5)
+    assert load.model_calls_in_flight_mean == pytest.approx(21 / 20)
+    assert load.model_share == pytest.approx((21 / 20) / 1.5)
+    assert client_load([], []) is None

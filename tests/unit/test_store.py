@@ -47,3 +47,13 @@ def test_reopen_sees_data(tmp_path):
     RunStore.in_dir(tmp_path).add_attempt(rec("a", 0, "limit"), [ev(0)], 0, 1)
     again = RunStore.in_dir(tmp_path)
     assert again.attempts()[0].status == "limit"
+
+
+def test_spans_come_from_the_newest_tries_only(tmp_path):
+    store = RunStore.in_dir(tmp_path)
+    store.add_attempt(rec("a", 0, "error"), [ev(0)], 0.0, 1.0)  # superseded by the retry below
+    store.add_attempt(rec("a", 0, "solved"), [ev(5), ev(6, "sandbox_exec")], 5.0, 8.0)
+    store.add_attempt(rec("b", 0, "failed"), [ev(2)], 2.0, 4.0)
+    assert sorted(store.spans()) == [(2.0, 4.0), (5.0, 8.0)]
+    assert sorted(store.spans("model_call")) == [(3.0, 3.5), (6.0, 6.5)]
+    assert store.spans("sandbox_exec") == [(7.0, 7.5)]
