@@ -4,8 +4,8 @@
 requests, measured in the same run. Two ceilings:
 
 - replay (the target's yardstick): the agent's own model calls of that level — the same prompts, in the
-  order the agent sent them, the same number of completion tokens (ignore_eos) — sent as plain requests by
-  the same number of workers, back to back, with no agent, sandbox or framework in between: the same
+  order the agent sent them, streamed with the same temperature and seed, the same number of completion
+  tokens (ignore_eos) — sent as plain requests by the same number of workers, back to back, with no agent, sandbox or framework in between: the same
   server work, at full load;
 - decode: plain short-prompt requests generating max_tokens each (the server's raw generation rate; agent
   prompts are long, so prefill makes this one unreachable for any agent on a CPU).
@@ -39,6 +39,7 @@ import tempfile
 import time
 import warnings
 from pathlib import Path
+from typing import Self
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -50,6 +51,7 @@ from agentbench.config.schema import ModelConfig  # noqa: E402
 from agentbench.metrics import mean_in_flight  # noqa: E402
 from agentbench.models import embedded, server_metrics  # noqa: E402
 from agentbench.models.server import ManagedServer  # noqa: E402
+from agentbench.runner.episode import attempt_seed  # noqa: E402
 from agentbench.runner.runner import Runner  # noqa: E402
 from agentbench.store import RunStore  # noqa: E402
 
@@ -86,7 +88,7 @@ class GenerationSampler:
             await asyncio.sleep(self.interval)
             await self._sample()
 
-    async def __aenter__(self) -> GenerationSampler:
+    async def __aenter__(self) -> Self:
         await self._sample()
         self._task = asyncio.create_task(self._loop())
         return self
@@ -145,39 +147,50 @@ async def decode_level(base_url: str, root: str, concurrency: int, seconds: floa
     return phase(sampler, t0, deadline, t1)
 
 
-def recorded_calls(run_dir: Path) -> list[tuple[list[dict], int]]:
-    """(prompt messages, completion tokens) of every model call the agent made in a run, in the order sent."""
+def recorded_requests(run_dir: Path) -> list[dict]:
+    """The request body of every model call the agent made in a run, in the order sent: its prompt, its
+    temperature and the attempt's seed (as the runner derives it), the completion pinned to the length the
+    agent got (min_tokens = max_tokens, ignore_eos)."""
     store = RunStore(run_dir / "run.sqlite")
+    config = store.meta("config") or {}
+    seed, temperature = config["run"]["seed"], config["model"]["temperature"]
     roles = {"system": "system", "human": "user", "ai": "assistant", "tool": "tool"}
     calls = []
     for row in store.attempt_rows():
         for event in store.events(row["id"]):
             if event.type == "model_call":
-                messages = [{"role": roles.get(m["role"], m["role"]), "content": m["content"]}
-                            for m in event.payload["messages"]]
-                calls.append((event.t_start, messages, max(1, int(event.payload["completion_tokens"]))))
+                tokens = max(1, int(event.payload["completion_tokens"]))
+                calls.append((event.t_start, {
+                    "messages": [{"role": roles.get(m["role"], m["role"]), "content": m["content"]}
+                                 for m in event.payload["messages"]],
+                    "max_tokens": tokens, "min_tokens": tokens, "ignore_eos": True, "temperature": temperature,
+                    "seed": attempt_seed(seed, row["task_id"], row["epoch"])}))
     store.close()
-    return [(messages, tokens) for _, messages, tokens in sorted(calls, key=lambda c: c[0])]
+    return [body for _, body in sorted(calls, key=lambda c: c[0])]
 
 
-async def replay_level(base_url: str, root: str, concurrency: int, calls: list[tuple[list[dict], int]]) -> dict:
-    queue = collections.deque(calls)
+async def replay_level(base_url: str, root: str, concurrency: int, requests: list[dict]) -> dict:
+    """The agent's requests as it sent them: streamed with usage (as the agent's client does), each stream
+    read to its end."""
+    queue = collections.deque(requests)
     dry = [0.0]  # when the last request was taken: from then on fewer than N are in flight
     async with httpx.AsyncClient(timeout=600) as client, GenerationSampler(root) as sampler:
         async def worker() -> None:
             while queue:
-                messages, tokens = queue.popleft()
+                body = queue.popleft()
                 if not queue:
                     dry[0] = time.time()
-                resp = await client.post(base_url + "/chat/completions", json={
-                    "model": ModelConfig().name, "messages": messages, "max_tokens": tokens, "min_tokens": tokens,
-                    "temperature": 0.0, "ignore_eos": True})
-                resp.raise_for_status()
+                async with client.stream("POST", base_url + "/chat/completions", json={
+                        **body, "model": ModelConfig().name, "stream": True,
+                        "stream_options": {"include_usage": True}}) as resp:
+                    resp.raise_for_status()
+                    async for _ in resp.aiter_lines():
+                        pass
 
         t0 = time.time()
         await asyncio.gather(*(worker() for _ in range(concurrency)))
         t1 = time.time()
-    return phase(sampler, t0, dry[0] or t1, t1, requests=len(calls))
+    return phase(sampler, t0, dry[0] or t1, t1, requests=len(requests))
 
 
 async def main_async(levels: list[int], attempts: int, ceiling_s: float) -> dict:
@@ -196,7 +209,7 @@ async def main_async(levels: list[int], attempts: int, ceiling_s: float) -> dict
             await reset_prefix_cache(root)
             agent = await agent_level(base, root, level, attempts * level, tmp / f"run-{level}")
             await reset_prefix_cache(root)
-            replay = await replay_level(base, root, level, recorded_calls(tmp / f"run-{level}"))
+            replay = await replay_level(base, root, level, recorded_requests(tmp / f"run-{level}"))
             r = results[level] = {
                 "agent": agent, "replay_ceiling": replay, "decode_ceiling": decode,
                 "ratio": agent["steady_gen_tokens_per_s"] / replay["steady_gen_tokens_per_s"],

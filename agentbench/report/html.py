@@ -250,7 +250,8 @@ def _extra_cards(s: dict[str, Any]) -> list[str]:
         cards.append(_card("Server metrics (vLLM, over the run)", f'<table class="mini">{rows}</table>'))
     client = s.get("client_load")
     if client:
-        rows = "".join(f"<tr><td>{_e(label)}</td><td>{_metric(f'client_load.{key}', client.get(key), fmt_num(client.get(key), '.2f'))}</td></tr>"
+        rows = "".join(f"<tr><td>{_e(label)}</td><td>"
+                       f"{_metric(f'client_load.{key}', client.get(key), fmt_num(client.get(key), '.2f'))}</td></tr>"
                        for label, key in (("attempts in flight (mean)", "attempts_in_flight_mean"),
                                           ("model requests in flight (mean)", "model_calls_in_flight_mean"),
                                           ("share of attempt time waiting on the model", "model_share")))

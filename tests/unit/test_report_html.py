@@ -183,6 +183,9 @@ def test_summary_numbers_on_the_page(run):
         if summary.get(key) is not None:
             assert metrics[key][0] == summary[key]
     assert metrics["steps_to_first_test.mean"][0] == summary["steps_to_first_test"]["mean"] == 3
+    assert summary["client_load"] is not None
+    for key in ("attempts_in_flight_mean", "model_calls_in_flight_mean", "model_share"):
+        assert metrics[f"client_load.{key}"][0] == summary["client_load"][key]
     assert metrics["steps_to_submit.median"][0] == 5
     assert 'id="meta-config"' in page and "MY_KEY" in page and 'id="meta-identity"' in page
 
