@@ -6,11 +6,15 @@ import asyncio
 import logging
 import sys
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 from rich.console import Console
 from rich.table import Table
+
+if TYPE_CHECKING:
+    from agentbench.protocols import AttemptRecord
+    from agentbench.store import RunStore
 
 app = typer.Typer(help="Evaluate AI agents by task success next to speed and cost.", no_args_is_help=True,
                   pretty_exceptions_show_locals=False)
@@ -61,7 +65,6 @@ def run(
 ) -> None:
     """Run an experiment: every task × epoch, traced into the run folder, then the report."""
     from agentbench.config.loader import ConfigError, load_experiment, validate
-    from agentbench.report.summary import write_summary
     from agentbench.report.terminal import print_summary
     from agentbench.runner.progress import NullProgress, RichProgress
     from agentbench.runner.runner import Runner, new_run_dir
@@ -93,14 +96,23 @@ def run(
         store = asyncio.run(Runner(cfg, run_dir, progress=progress).run())
     except _user_errors() as exc:
         _fail(exc)
-    from agentbench.report.html import write_html_report
-
-    summary = write_summary(run_dir, store)
-    html_path = write_html_report(run_dir, store, summary)
-    print_summary(summary, store.attempts(), console)
+    try:
+        summary, attempts, html_path = write_run_outputs(run_dir, store)
+        print_summary(summary, attempts, console)
+    finally:
+        store.close()
     console.print(f"summary: {run_dir / 'summary.json'}")
     console.print(f"report: {html_path}")
-    store.close()
+
+
+def write_run_outputs(run_dir: Path, store: RunStore) -> tuple[dict, list[AttemptRecord], Path]:
+    """A finished run's summary.json (with its exports) and report.html, from one read of the attempts."""
+    from agentbench.report.html import write_html_report
+    from agentbench.report.summary import write_summary
+
+    attempts = store.attempts()
+    summary = write_summary(run_dir, store, attempts)
+    return summary, attempts, write_html_report(run_dir, store, summary, records=attempts)
 
 
 @app.command()
@@ -115,12 +127,13 @@ def report(
 
     store = _open_store(run_dir)
     try:
-        summary = write_summary(run_dir, store)
-        print_summary(summary, store.attempts(), console)
+        attempts = store.attempts()
+        summary = write_summary(run_dir, store, attempts)
+        print_summary(summary, attempts, console)
         if html:
             from agentbench.report.html import write_html_report
 
-            console.print(f"report: {write_html_report(run_dir, store, summary)}")
+            console.print(f"report: {write_html_report(run_dir, store, summary, records=attempts)}")
     finally:
         store.close()
     console.print(f"summary: {run_dir / 'summary.json'}")

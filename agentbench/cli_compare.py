@@ -73,7 +73,7 @@ def _write_report_with(run_dir: Path, result) -> None:
     from agentbench.report.html import write_html_report
     from agentbench.store import RunStore
 
-    store = RunStore(run_dir / "run.sqlite")
+    store = RunStore.in_dir(run_dir)
     try:
         path = write_html_report(run_dir, store, extra_sections=(compare_html_section(result, relative_to=run_dir),))
     finally:
@@ -97,7 +97,6 @@ def sweep(
     each a run folder under the sweep folder; then each factor's main effect, the two-way interactions and
     the Pareto fronts. Running the same command again resumes unfinished cells. Writes sweep.json."""
     from agentbench.config.loader import dump_config, load_experiment
-    from agentbench.report.summary import write_summary
     from agentbench.runner.progress import NullProgress, RichProgress
     from agentbench.runner.runner import Runner
     from agentbench.sweep import (SWEEP_NAME, SweepError, analyze, claim_sweep_dir, default_sweep_dir, load_cell,
@@ -120,7 +119,7 @@ def sweep(
             progress = NullProgress() if quiet else RichProgress(cli.err_console)
             store = asyncio.run(Runner(cfg, run_dir, progress=progress).run())
             try:
-                write_summary(run_dir, store)
+                cli.write_run_outputs(run_dir, store)
             finally:
                 store.close()
         cells = [load_cell(sweep_dir, cell) for cell in plan.cells]

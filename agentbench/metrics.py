@@ -268,19 +268,10 @@ def mean_in_flight(intervals: Iterable[tuple[float, float]], start: float | None
                    end: float | None = None) -> float | None:
     """Time-weighted mean number of intervals open at once over [start, end] (default: the time at least
     one is open, so the gap between a run and its --resume does not count). None when that time is empty."""
-    spans = [(max(a, start) if start is not None else a, min(b, end) if end is not None else b)
-             for a, b in intervals]
+    spans = [(a if start is None else max(a, start), b if end is None else min(b, end)) for a, b in intervals]
     spans = [(a, b) for a, b in spans if b > a]
-    edges = sorted([(a, 1) for a, _ in spans] + [(b, -1) for _, b in spans])
-    open_now, busy, area, last = 0, 0.0, 0.0, None
-    for t, step in edges:
-        if last is not None and open_now:
-            busy += t - last
-            area += open_now * (t - last)
-        open_now, last = open_now + step, t
-    if start is not None and end is not None:
-        return area / (end - start) if end > start else None
-    return area / busy if busy > 0 else None
+    length = (end - start) if start is not None and end is not None else _covered(spans)
+    return sum(b - a for a, b in spans) / length if length > 0 else None
 
 
 class ClientLoad(BaseModel):
@@ -295,21 +286,20 @@ class ClientLoad(BaseModel):
 def client_load(attempt_spans: list[tuple[float, float]],
                 model_call_spans: list[tuple[float, float]]) -> ClientLoad | None:
     """Time-weighted means over the time at least one attempt ran (pure)."""
-    attempts = mean_in_flight(attempt_spans)
-    if attempts is None:
+    busy = _covered(attempt_spans)
+    if busy <= 0:
         return None
-    busy = sum(b - a for a, b in _union(attempt_spans))
-    area = sum(b - a for a, b in model_call_spans if b > a)
-    calls = area / busy if busy > 0 else 0.0
+    attempts = sum(b - a for a, b in attempt_spans if b > a) / busy
+    calls = sum(b - a for a, b in model_call_spans if b > a) / busy
     return ClientLoad(attempts_in_flight_mean=attempts, model_calls_in_flight_mean=calls,
-                      model_share=calls / attempts if attempts else 0.0)
+                      model_share=calls / attempts)
 
 
-def _union(spans: Iterable[tuple[float, float]]) -> list[tuple[float, float]]:
-    merged: list[tuple[float, float]] = []
+def _covered(spans: Iterable[tuple[float, float]]) -> float:
+    """Length of the union of the intervals."""
+    total, reach = 0.0, float("-inf")
     for a, b in sorted(s for s in spans if s[1] > s[0]):
-        if merged and a <= merged[-1][1]:
-            merged[-1] = (merged[-1][0], max(merged[-1][1], b))
-        else:
-            merged.append((a, b))
-    return merged
+        if b > reach:
+            total += b - max(a, reach)
+            reach = b
+    return total

@@ -126,13 +126,18 @@ def load_ms(driver, path: Path) -> float:
     """ms from navigation start until the page sets data-ready (a fresh navigation, no cache)."""
     driver.get("about:blank")
     driver.get(path.as_uri())
+    return poll_ms(driver, "document.documentElement.dataset.readyMs", f"{path} never became ready")
+
+
+def poll_ms(driver, expression: str, error: str) -> float:
+    """A number the page sets asynchronously (a data-* attribute), waited for up to 60 s."""
     deadline = time.time() + 60
     while time.time() < deadline:
-        ready = driver.execute_script("return document.documentElement.dataset.readyMs || null")
-        if ready is not None:
-            return float(ready)
+        value = driver.execute_script(f"return {expression} || null")
+        if value is not None:
+            return float(value)
         time.sleep(0.02)
-    raise TimeoutError(f"{path} never became ready")
+    raise TimeoutError(error)
 
 
 def baseline_page(path: Path, size: int) -> None:
@@ -189,8 +194,8 @@ def main() -> None:
                 biggest = max(load_attempts(store), key=lambda a: len(a.events)).id
                 load_ms(driver, path)
                 driver.execute_script(f"location.hash = 'attempt-{biggest}'")
-                trace_ms = float(driver.execute_script(
-                    "return document.getElementById('trace').dataset.renderMs"))
+                trace_ms = poll_ms(driver, "document.getElementById('trace').dataset.renderMs",
+                                   "the trace never rendered")  # hashchange fires asynchronously
             finally:
                 driver.quit()
             figures.update(page_load_ms=statistics.median(pages), baseline_load_ms=statistics.median(bases),

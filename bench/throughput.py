@@ -33,13 +33,14 @@ import argparse
 import asyncio
 import bisect
 import collections
+import contextlib
 import json
 import sys
 import tempfile
 import time
 import warnings
 from pathlib import Path
-from typing import Self
+from collections.abc import AsyncIterator
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -49,10 +50,11 @@ import httpx  # noqa: E402
 from agentbench.config.loader import load_experiment  # noqa: E402
 from agentbench.config.schema import ModelConfig  # noqa: E402
 from agentbench.metrics import mean_in_flight  # noqa: E402
-from agentbench.models import embedded, server_metrics  # noqa: E402
+from agentbench.models import embedded  # noqa: E402
 from agentbench.models.server import ManagedServer  # noqa: E402
 from agentbench.runner.episode import attempt_seed  # noqa: E402
 from agentbench.runner.runner import Runner  # noqa: E402
+from agentbench.runner.supervisor import ServerSupervisor  # noqa: E402
 from agentbench.store import RunStore  # noqa: E402
 
 MAX_TOKENS = 256
@@ -72,34 +74,24 @@ def counter_at(samples: list[tuple[float, float]], t: float) -> float:
     return v0 + (v1 - v0) * (t - t0) / (t1 - t0) if t1 > t0 else v1
 
 
-class GenerationSampler:
-    """vLLM's generation-token counter, sampled every `interval` seconds while in use."""
+@contextlib.asynccontextmanager
+async def sampled(root: str) -> AsyncIterator[list[dict[str, float]]]:
+    """vLLM's counters sampled twice a second while in use, by the runner's own supervisor."""
+    supervisor = ServerSupervisor(root, None, interval_s=0.5, max_restarts=0)
+    await supervisor.start()
+    done = asyncio.Event()
+    watch = asyncio.create_task(supervisor.watch(done))
+    try:
+        yield supervisor.samples
+    finally:
+        done.set()
+        await watch
+        await supervisor.finish()
 
-    def __init__(self, root: str, interval: float = 0.5) -> None:
-        self.root, self.interval, self.samples = root, interval, []
-        self._task: asyncio.Task | None = None
 
-    async def _sample(self) -> None:
-        scraped = await server_metrics.scrape(self.root)
-        self.samples.append((time.time(), (scraped or {}).get("generation_tokens", 0.0)))
-
-    async def _loop(self) -> None:
-        while True:
-            await asyncio.sleep(self.interval)
-            await self._sample()
-
-    async def __aenter__(self) -> Self:
-        await self._sample()
-        self._task = asyncio.create_task(self._loop())
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        self._task.cancel()
-        await asyncio.gather(self._task, return_exceptions=True)
-        await self._sample()
-
-    def rate(self, start: float, end: float) -> float:
-        return (counter_at(self.samples, end) - counter_at(self.samples, start)) / (end - start)
+def generation_rate(samples: list[dict[str, float]], start: float, end: float) -> float:
+    series = [(s["t"], s.get("generation_tokens", 0.0)) for s in samples]
+    return (counter_at(series, end) - counter_at(series, start)) / (end - start)
 
 
 async def reset_prefix_cache(root: str) -> None:
@@ -107,10 +99,10 @@ async def reset_prefix_cache(root: str) -> None:
         (await client.post(root + "/reset_prefix_cache")).raise_for_status()
 
 
-def phase(sampler: GenerationSampler, t0: float, steady_end: float, t1: float, **extra: float) -> dict:
+def phase(samples: list[dict[str, float]], t0: float, steady_end: float, t1: float, **extra: float) -> dict:
     steady_end = steady_end if steady_end > t0 + 1.0 else t1  # too short to measure: the whole phase
-    return {"wall_s": t1 - t0, "steady_s": steady_end - t0, "gen_tokens_per_s": sampler.rate(t0, t1),
-            "steady_gen_tokens_per_s": sampler.rate(t0, steady_end), **extra}
+    return {"wall_s": t1 - t0, "steady_s": steady_end - t0, "gen_tokens_per_s": generation_rate(samples, t0, t1),
+            "steady_gen_tokens_per_s": generation_rate(samples, t0, steady_end), **extra}
 
 
 async def agent_level(base_url: str, root: str, concurrency: int, attempts: int, out: Path) -> dict:
@@ -119,19 +111,20 @@ async def agent_level(base_url: str, root: str, concurrency: int, attempts: int,
         f"run.concurrency={concurrency}", f"suite.limit={min(attempts, SUITE_SIZE)}",
         f"run.epochs={-(-attempts // SUITE_SIZE)}", "sandbox.backend=local",
         "limits.max_steps=4", "limits.timeout_s=600"])
-    async with GenerationSampler(root) as sampler:
+    async with sampled(root) as samples:
         store = await Runner(cfg, out, base_dir=ROOT).run()
     spans, calls = store.spans(), store.spans("model_call")
     store.close()
     t0, last_start, t1 = min(a for a, _ in spans), max(a for a, _ in spans), max(b for _, b in spans)
-    return phase(sampler, t0, last_start, t1, attempts=len(spans), attempts_per_min=len(spans) / (t1 - t0) * 60,
+    last_start = last_start if last_start > t0 + 1.0 else t1  # as phase() does
+    return phase(samples, t0, last_start, t1, attempts=len(spans), attempts_per_min=len(spans) / (t1 - t0) * 60,
                  steady_attempts_in_flight=mean_in_flight(spans, t0, last_start),
                  steady_model_calls_in_flight=mean_in_flight(calls, t0, last_start),
                  model_calls_in_flight=mean_in_flight(calls, t0, t1))
 
 
 async def decode_level(base_url: str, root: str, concurrency: int, seconds: float) -> dict:
-    async with httpx.AsyncClient(timeout=600) as client, GenerationSampler(root) as sampler:
+    async with httpx.AsyncClient(timeout=600) as client, sampled(root) as samples:
         t0 = time.time()
         deadline = t0 + seconds
 
@@ -144,7 +137,7 @@ async def decode_level(base_url: str, root: str, concurrency: int, seconds: floa
 
         await asyncio.gather(*(worker() for _ in range(concurrency)))
         t1 = time.time()
-    return phase(sampler, t0, deadline, t1)
+    return phase(samples, t0, deadline, t1)
 
 
 def recorded_requests(run_dir: Path) -> list[dict]:
@@ -174,7 +167,7 @@ async def replay_level(base_url: str, root: str, concurrency: int, requests: lis
     read to its end."""
     queue = collections.deque(requests)
     dry = [0.0]  # when the last request was taken: from then on fewer than N are in flight
-    async with httpx.AsyncClient(timeout=600) as client, GenerationSampler(root) as sampler:
+    async with httpx.AsyncClient(timeout=600) as client, sampled(root) as samples:
         async def worker() -> None:
             while queue:
                 body = queue.popleft()
@@ -190,7 +183,7 @@ async def replay_level(base_url: str, root: str, concurrency: int, requests: lis
         t0 = time.time()
         await asyncio.gather(*(worker() for _ in range(concurrency)))
         t1 = time.time()
-    return phase(sampler, t0, dry[0] or t1, t1, requests=len(requests))
+    return phase(samples, t0, dry[0] or t1, t1, requests=len(requests))
 
 
 async def main_async(levels: list[int], attempts: int, ceiling_s: float) -> dict:

@@ -91,6 +91,11 @@ class ManagedServer:
     def exit_code(self) -> int | None:
         return self._proc.returncode if self._proc is not None else None
 
+    async def wait_exit(self) -> int | None:
+        """Until the running server process exits (its exit code); None at once when none runs."""
+        proc = self._proc
+        return await proc.wait() if proc is not None else None
+
     async def start(self) -> None:
         """Start (or restart, on the same port) and wait for /health."""
         if not port_free(self.spec.host, self.port):

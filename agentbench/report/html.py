@@ -378,25 +378,26 @@ def render_report(summary: dict[str, Any], attempts: list[AttemptData], config: 
 
 
 # -- I/O ---------------------------------------------------------------------------------------------
-def load_attempts(store: RunStore) -> list[AttemptData]:
-    """The newest try of every (task, epoch), in task order, with its store id and events."""
+def load_attempts(store: RunStore, records: list[AttemptRecord] | None = None) -> list[AttemptData]:
+    """The newest try of every (task, epoch), in task order, with its store id and events (`records`: those
+    tries' records when the caller has read them already)."""
     ids = {(row["task_id"], row["epoch"]): row["id"] for row in store.attempt_rows()}
     out = []
-    for record in store.attempts():
+    for record in store.attempts() if records is None else records:
         attempt_id = ids[(record.task_id, record.epoch)]
         out.append(AttemptData(id=attempt_id, record=record, events=list(store.events(attempt_id))))
     return out
 
 
 def write_html_report(run_dir: Path, store: RunStore, summary: dict[str, Any] | None = None,
-                      extra_sections: tuple[str, ...] = ()) -> Path:
+                      extra_sections: tuple[str, ...] = (), records: list[AttemptRecord] | None = None) -> Path:
     """Write `report.html` into the run folder (atomically) and return its path.
 
     `summary` is summary.json's content (`build_summary(store)` when not given), so the page shows
-    exactly the numbers the file has.
+    exactly the numbers the file has; `records`, the store's attempts when the caller has read them.
     """
-    summary = build_summary(store) if summary is None else summary
-    attempts = load_attempts(store)
+    attempts = load_attempts(store, records)
+    summary = build_summary(store, [a.record for a in attempts]) if summary is None else summary
     plots = plots_mod.render_plots(summary, [a.record for a in attempts])
     page = render_report(summary, attempts, store.meta("config") or {}, store.meta("model_identity") or {}, plots,
                          extra_sections)

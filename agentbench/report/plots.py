@@ -148,7 +148,7 @@ def steps_histogram(attempts: list[AttemptRecord]) -> str | None:
         ax.set_xlabel("steps (model turns) per attempt")
         ax.set_ylabel("attempts")
         ax.set_xlim(-0.6, max(top + width - 0.4, 3.6))
-        ax.set_title("Steps: solved and failed attempts", loc="left")
+        ax.set_title("Steps per attempt: solved, failed, limit", loc="left")
         ax.legend(fontsize=8, frameon=False, loc="best")
 
     return _svg(draw, "plot-steps")

@@ -34,7 +34,7 @@ def build_summary(store: RunStore, attempts: list[AttemptRecord] | None = None) 
         "server_generation_tokens_per_s": (server_delta["generation_tokens"] / metrics.wall_clock_s
                                            if server_delta.get("generation_tokens") and metrics.wall_clock_s else None),
         "server_load": server_load(store.meta("server_metrics_samples") or []),
-        "server_restarts": len(store.meta("server_restarts") or []),
+        "server_restarts": sum(1 for d in store.meta("server_restarts") or [] if d.get("restarted", True)),
         "client_load": _client_load(store),
         "per_task": [t.model_dump(mode="json") for t in per_task(attempts)],
         "errors": [{"task_id": a.task_id, "epoch": a.epoch, "error": a.error} for a in attempts if a.status == "error"],
@@ -60,8 +60,8 @@ def server_load(samples: list[dict[str, float]]) -> dict[str, float] | None:
     return out
 
 
-def write_summary(run_dir: Path, store: RunStore) -> dict[str, Any]:
-    attempts = store.attempts()  # read once: the summary and the exports share it
+def write_summary(run_dir: Path, store: RunStore, attempts: list[AttemptRecord] | None = None) -> dict[str, Any]:
+    attempts = store.attempts() if attempts is None else attempts  # read once: the summary and the exports share it
     summary = build_summary(store, attempts)
     (Path(run_dir) / SUMMARY_NAME).write_text(json.dumps(summary, indent=2, default=str))
     write_swebench_exports(Path(run_dir), attempts, summary.get("model") or "agentbench")

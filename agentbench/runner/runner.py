@@ -195,6 +195,8 @@ class Runner:
 
         async def worker() -> None:
             while True:
+                if supervisor is not None:
+                    await supervisor.up.wait()  # no new attempt while the server restarts
                 try:
                     task, epoch = queue.get_nowait()
                 except asyncio.QueueEmpty:
@@ -228,5 +230,5 @@ class Runner:
                 await run_shielded(supervisor.finish())
                 store.set_meta("server_metrics", store.meta("server_metrics", []) + supervisor.segments)
                 store.set_meta("server_metrics_samples", store.meta("server_metrics_samples", []) + supervisor.samples)
-                if supervisor.restarts:
-                    store.set_meta("server_restarts", store.meta("server_restarts", []) + supervisor.restarts)
+                if supervisor.deaths:
+                    store.set_meta("server_restarts", store.meta("server_restarts", []) + supervisor.deaths)

@@ -17,6 +17,8 @@ import asyncio
 
 import httpx
 
+from agentbench.testing.http1 import read_request
+
 _HOP = {"connection", "keep-alive", "transfer-encoding", "content-length", "host", "proxy-connection", "upgrade"}
 
 
@@ -59,12 +61,7 @@ class FaultProxy:
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             while True:
-                head = await reader.readuntil(b"\r\n\r\n")
-                lines = head.decode("latin-1").split("\r\n")
-                method, path, _ = lines[0].split(" ", 2)
-                headers = dict(line.split(": ", 1) for line in lines[1:] if ": " in line)
-                length = int(next((v for k, v in headers.items() if k.lower() == "content-length"), "0"))
-                body = await reader.readexactly(length) if length else b""
+                method, path, headers, body = await read_request(reader)
                 self.requests += 1
                 if self._down:
                     self.faults += 1
@@ -88,7 +85,7 @@ class FaultProxy:
                        body: bytes) -> None:
         assert self._client is not None
         self.forwarded += 1
-        out = {k: v for k, v in headers.items() if k.lower() not in _HOP}
+        out = {k: v for k, v in headers.items() if k not in _HOP}
         try:
             async with self._client.stream(method, self.upstream + path, headers=out, content=body) as resp:
                 head = [f"HTTP/1.1 {resp.status_code} {resp.reason_phrase}"]

@@ -13,6 +13,8 @@ import threading
 import time
 from typing import Callable
 
+from agentbench.testing.http1 import read_request
+
 Reply = Callable[[list[dict]], str]
 
 
@@ -51,12 +53,8 @@ class OpenAIStub:
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             while True:
-                head = await reader.readuntil(b"\r\n\r\n")
-                lines = head.decode("latin-1").split("\r\n")
-                method, path, _ = lines[0].split(" ", 2)
-                headers = {k.lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:] if line)}
-                body = await reader.readexactly(int(headers.get("content-length", "0")))
-                await self._respond(writer, method, path, body)
+                req = await read_request(reader)
+                await self._respond(writer, req.method, req.path, req.body)
         except (asyncio.IncompleteReadError, ConnectionError, asyncio.CancelledError):
             pass  # client went away, or the stub is shutting down
         finally:

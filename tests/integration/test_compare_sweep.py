@@ -133,6 +133,7 @@ def test_sweep_runs_every_cell_then_resumes(tmp_path):
     assert "graph=null (vs oracle)" in proc.stdout
     for cell in ("graph-oracle", "graph-null"):  # each cell is a normal run folder
         assert (out / cell / "summary.json").exists() and (out / cell / "config.yaml").exists()
+        assert (out / cell / "report.html").exists()  # each cell is a whole run: compare links to its traces
     before = {cell: _tries(out / cell) for cell in ("graph-oracle", "graph-null")}
     assert all(len(rows) == 3 for rows in before.values())
 
