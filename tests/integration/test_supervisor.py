@@ -46,25 +46,27 @@ async def test_a_death_mid_run_is_restarted_and_new_work_waits_for_it(tmp_path):
 
 
 async def test_a_death_as_the_run_ends_is_recorded_and_past_the_limit_stops_the_run(tmp_path):
-    async with http_server(tmp_path) as server:
-        sup = ServerSupervisor(server.root_url, server, interval_s=0.2, max_restarts=2, note=lambda _: None)
-        await sup.start()
-        done = asyncio.Event()
-        kill(server)
-        await server.wait_exit()
-        done.set()  # the last attempts ended as it died: the supervisor finds both at once
-        await asyncio.wait_for(sup.watch(done), 5)
-        assert [d["restarted"] for d in sup.deaths] == [False] and not server.alive()
+    sup, server = await _died_as_the_run_ended(tmp_path, max_restarts=2)
+    assert [d["restarted"] for d in sup.deaths] == [False] and not server.alive()
+    with pytest.raises(ServerDied, match="max_restarts=0.*--resume"):
+        await _died_as_the_run_ended(tmp_path, max_restarts=0)
 
+
+async def _died_as_the_run_ended(tmp_path, max_restarts: int) -> tuple[ServerSupervisor, ManagedServer]:
+    """The last attempts ended as the server died: the supervisor finds both at once."""
     async with http_server(tmp_path) as server:
-        sup = ServerSupervisor(server.root_url, server, interval_s=0.2, max_restarts=0, note=lambda _: None)
+        sup = ServerSupervisor(server.root_url, server, interval_s=0.2, max_restarts=max_restarts,
+                               note=lambda _: None)
         await sup.start()
-        done = asyncio.Event()
         kill(server)
         await server.wait_exit()
+        done = asyncio.Event()
         done.set()
-        with pytest.raises(ServerDied, match="max_restarts=0.*--resume"):
+        try:
             await asyncio.wait_for(sup.watch(done), 5)
+        finally:
+            await sup.finish()
+        return sup, server
 
 
 async def _until(predicate) -> None:
