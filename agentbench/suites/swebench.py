@@ -24,10 +24,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from agentbench.protocols import Task, TaskExpected, TaskInputs, TaskSandbox
 from agentbench.suites.errors import SuiteError
+from agentbench.suites.swe_recipes import EnvSpec, Specs, find_spec, parse_specs
 
 CLASSIC_FIELDS = ("repo", "instance_id", "base_commit", "patch", "test_patch", "problem_statement", "hints_text",
                   "created_at", "version", "FAIL_TO_PASS", "PASS_TO_PASS", "environment_setup_commit")
-DEBIAN_PYTHON = {"bullseye": "3.9", "bookworm": "3.11", "trixie": "3.13"}
 TESTBED = "/testbed"
 
 
@@ -66,20 +66,6 @@ class SweRow(BaseModel):
             except json.JSONDecodeError as exc:
                 raise ValueError(f"a JSON-encoded list of test ids was expected: {exc}") from None
         return list(value) if isinstance(value, tuple) else value
-
-
-class EnvSpec(BaseModel):
-    """How to build and test one (repo, version): the suite's specs.yaml entry."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    debian: Literal["bullseye", "bookworm", "trixie"] = "bookworm"
-    apt_packages: list[str] = Field(default_factory=list)
-    pip_packages: list[str] = Field(default_factory=list)
-    install: list[str] = Field(default_factory=list, description="run in /testbed, venv active, at build time")
-    test_cmd: str = "pytest -rA"
-    test_directives_from: Literal["test_patch", "all"] = "test_patch"
-    log_parser: str = "parse_log_pytest"
 
 
 class SuiteSpec(BaseModel):
@@ -162,23 +148,9 @@ def parse_rows(path: Path) -> list[SweRow]:
     return rows
 
 
-def load_specs(path: Path) -> dict[str, dict[str, EnvSpec]]:
-    """specs.yaml: {repo: {version: EnvSpec}}."""
-    data = _read_yaml(path) or {}
-    if not isinstance(data, dict):
-        raise SuiteError.at(path, "expected a mapping: repo -> version -> install recipe")
-    specs: dict[str, dict[str, EnvSpec]] = {}
-    for repo, versions in data.items():
-        if not isinstance(versions, dict):
-            raise SuiteError.at(path, "expected a mapping of version -> recipe", field=str(repo))
-        for version, spec in versions.items():
-            try:
-                specs.setdefault(str(repo), {})[str(version)] = EnvSpec.model_validate(spec or {})
-            except ValidationError as exc:
-                err = exc.errors()[0]
-                field = ".".join([str(repo), str(version), *(str(p) for p in err["loc"])])
-                raise SuiteError.at(path, err["msg"], field=field) from None
-    return specs
+def load_specs(path: Path) -> Specs:
+    """A suite's specs.yaml: {repo: {version: EnvSpec}} (overrides the built-in table entry by entry)."""
+    return parse_specs(_read_yaml(path) or {}, str(path))
 
 
 def mirror_name(repo: str) -> str:
@@ -204,13 +176,34 @@ def patch_files(patch: str) -> list[str]:
     return list(dict.fromkeys(m.group(2) for m in _DIFF_PATH.finditer(patch)))
 
 
+# File kinds SWE-bench does not pass to the test command as directives (its NON_TEST_EXTS).
+_NON_TEST_EXTS = (".json", ".png", "csv", ".txt", ".md", ".jpg", ".jpeg", ".pkl", ".yml", ".yaml", ".toml")
+# Repos graded fail-only by the official harness (their parsers record only failures).
+FAIL_ONLY_REPOS = frozenset({"chartjs/Chart.js", "processing/p5.js", "markedjs/marked", "bpmn-io/bpmn-js",
+                             "openlayers/openlayers", "eslint/eslint"})
+
+
+def test_directives(repo: str, test_patch: str) -> list[str]:
+    """What the official harness appends to the test command: the test patch's files, less data files;
+    for django, as dotted module names relative to tests/."""
+    paths = [p for p in patch_files(test_patch) if not any(p.endswith(ext) for ext in _NON_TEST_EXTS)]
+    if repo == "django/django":
+        paths = [p.removesuffix(".py").removeprefix("tests/").replace("/", ".") for p in paths]
+    return paths
+
+
 def task_from_row(row: SweRow, spec: EnvSpec | None, repo_source: str, where: str) -> Task:
     if spec is None and not row.eval_script:
-        raise SuiteError(f"{where}: no install recipe for {row.repo} version {row.version!r} in the suite's specs "
-                         f"and the row has no eval_script: add it to specs.yaml")
+        raise SuiteError(f"{where}: no install recipe for {row.repo} version {row.version!r}: it is not in "
+                         f"agentbench's built-in table, the suite's specs.yaml has no entry, and the row has no "
+                         f"eval_script; add it to specs.yaml")
     spec = spec or EnvSpec()
     recipe = {"kind": "swe-env", "repo": row.repo, "source": repo_source, "commit": row.environment_setup_commit,
-              **spec.model_dump(exclude={"test_cmd", "test_directives_from", "log_parser"})}
+              "python": spec.python, "debian": spec.release(), "image": row.image,
+              **spec.model_dump(include={"apt_packages", "packages", "requirements", "environment_yml",
+                                         "pip_packages", "pre_install", "install"})}
+    extra = row.model_extra or {}
+    eval_type = str(extra.get("eval_type") or ("fail_only" if row.repo in FAIL_ONLY_REPOS else "pass_and_fail"))
     return Task(
         id=row.instance_id, kind="swe", prompt=row.problem_statement,
         inputs=TaskInputs(repo=repo_source, base_commit=row.base_commit),
@@ -221,8 +214,10 @@ def task_from_row(row: SweRow, spec: EnvSpec | None, repo_source: str, where: st
         metadata={"repo": row.repo, "version": row.version, "patch": row.patch, "test_patch": row.test_patch,
                   "hints_text": row.hints_text, "created_at": row.created_at, "base_commit": row.base_commit,
                   "environment_setup_commit": row.environment_setup_commit, "eval_script": row.eval_script,
-                  "log_parser": row.log_parser or spec.log_parser, "test_cmd": spec.test_cmd,
-                  "test_directives": patch_files(row.test_patch) if spec.test_directives_from == "test_patch" else [],
+                  "eval_type": eval_type, "log_parser": row.log_parser or spec.log_parser,
+                  "test_cmd": spec.test_cmd, "install": spec.install, "eval_commands": spec.eval_commands,
+                  "test_directives": (test_directives(row.repo, row.test_patch)
+                                      if spec.test_directives_from == "test_patch" else []),
                   "image": row.image})
 
 
@@ -239,6 +234,6 @@ def load_swebench(suite_dir: Path, repo_mirror: Path | None = None) -> list[Task
     if mirror is not None and not mirror.is_dir():
         raise SuiteError.at(spec_path, f"repo mirror folder {mirror} does not exist", field="repo_mirror")
     specs = load_specs(suite_dir / suite.specs) if suite.specs else {}
-    return [task_from_row(row, specs.get(row.repo, {}).get(row.version), resolve_repo(row.repo, mirror),
+    return [task_from_row(row, find_spec(row.repo, row.version, specs), resolve_repo(row.repo, mirror),
                           f"{data} ({row.instance_id})")
             for row in parse_rows(data)]
