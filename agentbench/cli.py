@@ -62,6 +62,9 @@ def run(
     repo_mirror: Annotated[Optional[Path], typer.Option(
         help="SWE-bench: folder of git bundles / bare repos named owner__name (same as --set suite.repo_mirror=DIR)")]
     = None,
+    validate_env: Annotated[bool, typer.Option(
+        "--validate-env", help="SWE-bench: before the agent starts, also check that each gold patch resolves "
+                               "and the empty patch does not (same as --set run.env_check=full)")] = False,
 ) -> None:
     """Run an experiment: every task × epoch, traced into the run folder, then the report."""
     from agentbench.config.loader import ConfigError, load_experiment, validate
@@ -72,6 +75,8 @@ def run(
     logging.basicConfig(level=logging.WARNING)
     if repo_mirror is not None:
         set_ = [*set_, f"suite.repo_mirror={repo_mirror.resolve()}"]
+    if validate_env:
+        set_ = [*set_, "run.env_check=full"]
     try:
         if resume is not None:
             store = _open_store(resume)
@@ -191,10 +196,9 @@ def tasks(
 def _validate_suite(name: str, repo_mirror: Path | None) -> None:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from agentbench.sandbox.docker import DockerSandboxConfig, DockerSandboxProvider
-    from agentbench.sandbox.images import ensure_image
-    from agentbench.sandbox.swe_images import ensure_env_image
-    from agentbench.scoring.swebench import SweBenchScorer, validate_instance
+    from agentbench.config.schema import SandboxConfig
+    from agentbench.runner.runner import make_sandbox_provider
+    from agentbench.scoring.swebench import SweBenchScorer, Validation, validate_instance
     from agentbench.suites.registry import load_suite
 
     try:
@@ -204,10 +208,9 @@ def _validate_suite(name: str, repo_mirror: Path | None) -> None:
     items = [t for t in items if t.kind == "swe"]
     if not items:
         _fail(ValueError(f"{name}: no SWE-bench instances to validate"))
-    client = _docker_or_exit()
+    _docker_or_exit()
     log = lambda line: err_console.print(f"[dim]{line}[/]")  # noqa: E731
-    provider = DockerSandboxProvider(client, DockerSandboxConfig(), lambda n: ensure_image(client, n, log=log),
-                                     resolve_env=lambda recipe: ensure_env_image(client, recipe, log=log))
+    provider = make_sandbox_provider(SandboxConfig(backend="docker"), log=log)
 
     async def run_all() -> list:
         scorer = SweBenchScorer(provider)
@@ -217,8 +220,12 @@ def _validate_suite(name: str, repo_mirror: Path | None) -> None:
             job = bar.add_task("", total=len(items))
             for task in items:
                 bar.update(job, description=task.id)
-                await asyncio.to_thread(provider.prepare, [task])
-                results.append(await validate_instance(scorer, task))
+                broken = await asyncio.to_thread(provider.prepare, [task])
+                if task.id in broken:
+                    results.append(Validation(instance_id=task.id, test_patch_applies=False, gold_resolves=False,
+                                              empty_fails=False, detail=f"environment: {broken[task.id]}"[-2000:]))
+                else:
+                    results.append(await validate_instance(scorer, task))
                 bar.advance(job)
         await provider.aclose()
         return results

@@ -81,8 +81,9 @@ class Sandbox(abc.ABC):
 class SandboxProvider(Protocol):
     name: str
 
-    def prepare(self, tasks: list[Task]) -> None:
-        """Before the first attempt: build or find what the run's sandboxes need (blocking; run in a thread)."""
+    def prepare(self, tasks: list[Task]) -> dict[str, str]:
+        """Before the first attempt: build or find what the run's sandboxes need (blocking; run in a thread).
+        Returns task id -> why that task's sandbox cannot be made (its attempts become `error`)."""
         ...
 
     def open(self, task: Task) -> AbstractAsyncContextManager[Sandbox]:
@@ -100,6 +101,9 @@ class Limits(BaseModel):
     max_steps: int = 20
     max_tokens: int = 60_000
     timeout_s: float = 300.0
+    on_limit: Literal["grade", "discard"] = Field(
+        "grade", description="swe: grade the working tree of an attempt that hit a limit (it stays `limit` "
+                             "unless the diff resolves the task); discard: do not grade it")
 
 
 class Usage(BaseModel):

@@ -89,12 +89,36 @@ class SandboxConfig(_Strict):
     user: str = "1000:1000"
     drop_capabilities: bool = True
     no_new_privileges: bool = True
+    # SWE-bench environments (docker)
+    swe_images: Literal["auto", "pull", "build"] = Field(
+        "auto", description="the row's official `image`: auto = a local image of that name, else pull it, else "
+                            "build locally; pull = always the official image; build = always built here")
+    swe_registry: str | None = Field(None, description="registry host[:port] to pull official images from "
+                                                       "(default: Docker Hub)")
+    swe_python: Literal["debian", "conda", "uv"] = Field(
+        "debian", description="where an environment's Python comes from: debian = the release whose python3 "
+                              "matches (3.9, 3.11, 3.13; works offline); conda or uv download any version "
+                              "(need internet)")
+    swe_conda_installer_url: str = Field(
+        "https://repo.anaconda.com/miniconda/Miniconda3-py311_24.7.1-0-Linux-x86_64.sh",
+        description="the Miniconda installer for swe_python: conda")
+
+    def swe_settings(self) -> dict[str, Any]:
+        """The fields of agentbench.sandbox.swe_images.EnvSettings."""
+        return {"python_source": self.swe_python, "images": self.swe_images, "registry": self.swe_registry,
+                "conda_installer_url": self.swe_conda_installer_url}
+
+
+SWE_FIELDS = frozenset({"swe_images", "swe_registry", "swe_python", "swe_conda_installer_url"})
 
 
 class RunSettings(_Strict):
     concurrency: int = Field(4, ge=1)
     epochs: int = Field(1, ge=1)
     seed: int = 0
+    env_check: Literal["tests", "full", "off"] = Field(
+        "tests", description="SWE-bench, before any attempt: tests = the tests run on each bare environment; "
+                             "full = also the gold patch resolves and the empty one does not (--validate-env)")
 
 
 class ExperimentConfig(_Strict):

@@ -21,7 +21,7 @@ from langgraph.errors import GraphRecursionError
 from pydantic import BaseModel
 
 from agentbench.protocols import (AgentContext, AttemptRecord, Event, GraphFactory, LimitExceeded, Limits,
-                                  Outcome, SandboxProvider, Scorer, Task)
+                                  Outcome, SandboxProvider, Score, Scorer, Task)
 from agentbench.runner.tools import SandboxTools
 from agentbench.scoring.swebench import collect_patch, split_diff
 from agentbench.tracing.tracer import Tracer
@@ -67,6 +67,31 @@ def is_context_overflow(exc: openai.BadRequestError) -> bool:
     return bool(_CONTEXT_OVERFLOW.search(str(exc)))
 
 
+PATCH_TIMEOUT_S = 180.0
+
+
+def _is_limit(exc: BaseException, graph_budget: asyncio.Timeout | None) -> bool:
+    """A budget hit (steps, tokens, the time budget, the model's context full), not a fault."""
+    if isinstance(exc, TimeoutError):
+        return graph_budget is not None and graph_budget.expired()
+    if isinstance(exc, openai.BadRequestError):
+        return is_context_overflow(exc)
+    return isinstance(exc, (LimitExceeded, GraphRecursionError))
+
+
+async def _grade(deps: AttemptDeps, task: Task, outcome: Outcome, tracer: Tracer) -> tuple[Score | None, str | None]:
+    """The scorer's verdict (recorded as the `score` event), or the reason it crashed (infrastructure)."""
+    t0 = time.time()
+    try:
+        score = await deps.scorer.score(task, outcome)
+    except Exception as exc:  # the scorer crashing is infrastructure, not the agent
+        error = f"scorer crashed: {type(exc).__name__}: {exc}"
+        tracer.record("error", t0, time.time(), source="scorer", error=error, traceback=traceback.format_exc(limit=8))
+        return None, error
+    tracer.record("score", t0, time.time(), **score.model_dump())
+    return score, None
+
+
 def _recursion_limit(limits: Limits) -> int:
     return max(25, limits.max_steps * 4 + 10)
 
@@ -83,34 +108,45 @@ async def run_attempt(task: Task, epoch: int, deps: AttemptDeps) -> AttemptResul
     status = "error"
     budget: asyncio.Timeout | None = None
     t_score: float | None = None  # the agent's work ends here; grading (SWE-bench: a test run) is not its time
+    graph_budget: asyncio.Timeout | None = None
     try:
-        async with asyncio.timeout(deps.limits.timeout_s) as budget:
+        async with asyncio.timeout(deps.limits.timeout_s) as budget:  # opening the sandbox counts too
             async with deps.sandboxes.open(task) as sandbox:
+                deadline = budget.when()
+                budget.reschedule(None)  # from here the graph's own budget runs: a limit hit keeps the sandbox
                 ctx = AgentContext(model=deps.make_model(attempt_seed(deps.seed, task.id, epoch)),
                                    tools=SandboxTools(sandbox, tracer, deps.command_timeout_s),
                                    task=task, limits=deps.limits, params=deps.params)
                 graph = deps.factory(ctx)
-                final = await graph.ainvoke(
-                    {"messages": [HumanMessage(content=task.prompt)]},
-                    config={"callbacks": [tracer], "recursion_limit": _recursion_limit(deps.limits)})
-                if task.kind == "swe":  # the outcome is the repo's diff, taken before the sandbox closes
-                    if isinstance(final, dict) and final.get("submitted", True):
+                stopped: BaseException | None = None
+                try:
+                    async with asyncio.timeout_at(deadline) as graph_budget:
+                        final = await graph.ainvoke(
+                            {"messages": [HumanMessage(content=task.prompt)]},
+                            config={"callbacks": [tracer], "recursion_limit": _recursion_limit(deps.limits)})
+                except (LimitExceeded, GraphRecursionError, TimeoutError, openai.BadRequestError) as exc:
+                    if not _is_limit(exc, graph_budget):
+                        raise
+                    stopped, final = exc, {}
+                if task.kind == "swe" and (stopped is None or deps.limits.on_limit == "grade"):
+                    # the outcome is the repo's diff, taken before the sandbox closes (also at a limit)
+                    if stopped is None and isinstance(final, dict) and final.get("submitted", True):
                         tracer.totals.submit_step = tracer.totals.model_calls
                     t_patch = time.time()
-                    patch = await collect_patch(sandbox, task)
-                    tracer.record("patch", t_patch, time.time(), chars=len(patch), files=len(split_diff(patch)))
+                    async with asyncio.timeout(PATCH_TIMEOUT_S):
+                        patch = await collect_patch(sandbox, task)
+                    tracer.record("patch", t_patch, time.time(), chars=len(patch), files=len(split_diff(patch)),
+                                  at_limit=stopped is not None)
+                if stopped is not None:
+                    raise stopped
         answer = final.get("answer") if isinstance(final, dict) else None
         answer = None if answer is None else str(answer)
         t_score = time.time()
-        try:
-            score = await deps.scorer.score(task, Outcome(answer=answer, patch=patch))
-        except Exception as exc:  # the scorer crashing is infrastructure, not the agent
-            error = f"scorer crashed: {type(exc).__name__}: {exc}"
-            tracer.record("error", t_score, time.time(), source="scorer", error=error,
-                          traceback=traceback.format_exc(limit=8))
-        else:
-            tracer.record("score", t_score, time.time(), **score.model_dump())
+        score, error = await _grade(deps, task, Outcome(answer=answer, patch=patch), tracer)
+        if score is not None:
             status = "solved" if score.passed else "failed"
+            if score.details.get("env_error"):
+                status, error = "error", f"environment: {score.details.get('env_fault', {}).get('reason', '?')}"
     except LimitExceeded as exc:
         status, error = "limit", str(exc)
         tracer.record("error", time.time(), source="limit", which=exc.which, error=error)
@@ -118,7 +154,7 @@ async def run_attempt(task: Task, epoch: int, deps: AttemptDeps) -> AttemptResul
         status, error = "limit", f"steps limit reached: {exc}"
         tracer.record("error", time.time(), source="limit", which="steps", error=error)
     except TimeoutError as exc:
-        if budget is not None and budget.expired():
+        if (budget is not None and budget.expired()) or (graph_budget is not None and graph_budget.expired()):
             status, error = "limit", f"time limit reached: {deps.limits.timeout_s:.0f} s"
             tracer.record("error", time.time(), source="limit", which="time", error=error)
         else:  # a timeout inside the graph or the sandbox, not the attempt's budget
@@ -136,10 +172,33 @@ async def run_attempt(task: Task, epoch: int, deps: AttemptDeps) -> AttemptResul
         tracer.record("error", time.time(), source="infra", error=error, traceback=traceback.format_exc(limit=12))
     finally:
         current_tracer.reset(token)
+    metadata: dict[str, Any] = {"level": task.metadata.get("level")}
+    if status == "limit" and patch and patch.strip() and deps.limits.on_limit == "grade":
+        t_score = time.time()
+        graded, _ = await _grade(deps, task, Outcome(patch=patch), tracer)
+        metadata["limit_graded"] = graded is not None and not graded.details.get("env_error")
+        if graded is not None:
+            score = graded
+            metadata["limit_resolved"] = bool(graded.passed and metadata["limit_graded"])
+            if metadata["limit_resolved"]:
+                status = "solved"  # the work left at the limit resolves the task
     t1 = time.time()
     tracer.totals.wall_clock_s = (t_score or t1) - t0
     tracer.record("attempt_end", t1, status=status)
     record = AttemptRecord(task_id=task.id, epoch=epoch, status=status, answer=answer, patch=patch, score=score,
                            error=error,
-                           totals=tracer.totals, metadata={"level": task.metadata.get("level")})
+                           totals=tracer.totals, metadata=metadata)
     return AttemptResult(record=record, events=tracer.events, t_start=t0, t_end=t1)
+
+
+def environment_error(task: Task, epoch: int, reason: str) -> AttemptResult:
+    """The attempt of a task whose environment could not be made or does not run its tests: `error`, with
+    the reason, before any model call (the agent is never charged for it)."""
+    tracer = Tracer()
+    t0 = time.time()
+    tracer.record("attempt_start", t0, task_id=task.id, epoch=epoch)
+    tracer.record("error", t0, source="environment", error=reason)
+    tracer.record("attempt_end", t0, status="error")
+    record = AttemptRecord(task_id=task.id, epoch=epoch, status="error", error=f"environment: {reason}",
+                           totals=tracer.totals, metadata={"level": task.metadata.get("level"), "env_error": True})
+    return AttemptResult(record=record, events=tracer.events, t_start=t0, t_end=t0)

@@ -14,18 +14,18 @@ from pathlib import Path
 import httpx
 
 from agentbench.config.loader import dump_config
-from agentbench.config.schema import ExperimentConfig, SandboxConfig
+from agentbench.config.schema import SWE_FIELDS, ExperimentConfig, SandboxConfig
 from agentbench.models.client import ChatSettings, RetryInfo, RetryPolicy, build_chat_model, retrying_client
 from agentbench.models.endpoint import Endpoint, open_endpoint, resolve_api_key
 from agentbench.models.server import ManagedServer
 from agentbench.protocols import GraphFactory, Outcome, SandboxProvider, Score, Task
-from agentbench.runner.episode import AttemptDeps, current_tracer, run_attempt
+from agentbench.runner.episode import AttemptDeps, current_tracer, environment_error, run_attempt
 from agentbench.runner.graph_loader import load_graph_factory
 from agentbench.runner.progress import NullProgress, ProgressSink
 from agentbench.runner.supervisor import ServerDied, ServerSupervisor
 from agentbench.sandbox.base import run_shielded
 from agentbench.scoring.gaia import GaiaScorer
-from agentbench.scoring.swebench import SweBenchScorer
+from agentbench.scoring.swebench import SweBenchScorer, validate_instance
 from agentbench.store import RunStore
 from agentbench.suites.filters import filter_tasks
 from agentbench.suites.registry import load_suite
@@ -63,12 +63,14 @@ def make_sandbox_provider(cfg: SandboxConfig, log=print, run_id: str | None = No
         if client is not None:
             from agentbench.sandbox.docker import DockerSandboxConfig, DockerSandboxProvider
             from agentbench.sandbox.images import ensure_image
-            from agentbench.sandbox.swe_images import ensure_env_image
+            from agentbench.sandbox.swe_images import EnvSettings, ensure_env_image
 
-            docker_cfg = DockerSandboxConfig(**cfg.model_dump(exclude={"backend"}))
+            docker_cfg = DockerSandboxConfig(**cfg.model_dump(exclude={"backend", *SWE_FIELDS}))
+            settings = EnvSettings(**cfg.swe_settings())
             return DockerSandboxProvider(client, docker_cfg, lambda name: ensure_image(client, name, log=log),
                                          labels={"agentbench.run": run_id} if run_id else None,
-                                         resolve_env=lambda recipe: ensure_env_image(client, recipe, log=log))
+                                         resolve_env=lambda recipe: ensure_env_image(client, recipe, settings,
+                                                                                     log=log))
         if cfg.backend == "docker":
             raise RunError("sandbox.backend: docker, but no Docker engine answers (DOCKER_HOST or the default "
                            "socket); start one (see README: Docker engine) or use sandbox.backend: local")
@@ -80,10 +82,37 @@ class KindScorer:
     """Dispatches on the task's kind: GAIA matching for qa, SWE-bench grading (in a fresh sandbox) for swe."""
 
     def __init__(self, sandboxes: SandboxProvider) -> None:
-        self._by_kind = {"qa": GaiaScorer(), "swe": SweBenchScorer(sandboxes)}
+        self.swe = SweBenchScorer(sandboxes)
+        self._by_kind = {"qa": GaiaScorer(), "swe": self.swe}
 
     async def score(self, task: Task, outcome: Outcome) -> Score:
         return await self._by_kind[task.kind].score(task, outcome)
+
+
+async def check_environments(scorer: SweBenchScorer, tasks: list[Task], mode: str, concurrency: int,
+                             note=print) -> dict[str, str]:
+    """task id -> why its environment cannot be used. `tests`: the tests run on the bare environment;
+    `full`: also the gold patch resolves and the empty patch does not; `off`: no check."""
+    if mode == "off" or not tasks:
+        return {}
+    gate = asyncio.Semaphore(max(1, concurrency))
+    broken: dict[str, str] = {}
+
+    async def one(task: Task) -> None:
+        async with gate:
+            if mode == "full":
+                result = await validate_instance(scorer, task)
+                ok, reason = result.ok, result.detail or "the instance does not validate"
+            else:
+                check = await scorer.check_environment(task)
+                ok, reason = check.ok, check.reason
+        if not ok:
+            broken[task.id] = reason
+            note(f"environment of {task.id} is broken: {reason}")
+
+    note(f"checking {len(tasks)} SWE-bench environment(s) ({mode}) ...")
+    await asyncio.gather(*(one(t) for t in tasks))
+    return broken
 
 
 def _record_retry(info: RetryInfo) -> None:
@@ -184,10 +213,20 @@ class Runner:
         tasks_only = [t for t, _ in todo]
         sandboxes = make_sandbox_provider(cfg.sandbox, log=self.progress.note, run_id=store.meta("run_uid"))
         store.set_meta("sandbox_backend", sandboxes.name)
-        # build the images the run needs before any attempt starts
-        await asyncio.to_thread(sandboxes.prepare, tasks_only)
+        scorer = KindScorer(sandboxes)
+        # build the images the run needs, and check that each environment runs its tests, before any
+        # attempt starts: a task whose environment is broken is `error` for every epoch, never `failed`
+        broken = await asyncio.to_thread(sandboxes.prepare, tasks_only) or {}
+        broken.update(await check_environments(scorer.swe, [t for t in {t.id: t for t in tasks_only}.values()
+                                                             if t.kind == "swe" and t.id not in broken],
+                                               cfg.run.env_check, cfg.run.concurrency, self.progress.note))
+        for task, epoch in [item for item in todo if item[0].id in broken]:
+            result = environment_error(task, epoch, broken[task.id])
+            store.add_attempt(result.record, result.events, result.t_start, result.t_end)
+            self.progress.advance(result.record)
+        todo = [item for item in todo if item[0].id not in broken]
         deps = AttemptDeps(make_model=make_model, sandboxes=sandboxes, factory=factory,
-                           scorer=KindScorer(sandboxes), limits=cfg.limits, params=cfg.graph_params,
+                           scorer=scorer, limits=cfg.limits, params=cfg.graph_params,
                            command_timeout_s=cfg.sandbox.command_timeout_s, seed=cfg.run.seed)
         queue: asyncio.Queue[tuple[Task, int]] = asyncio.Queue()
         for item in todo:

@@ -25,6 +25,8 @@ from pydantic import BaseModel, ConfigDict
 
 from agentbench.protocols import ExecResult, Sandbox, SandboxError, Task
 from agentbench.sandbox.base import render_parts, run_shielded
+from agentbench.sandbox.images import ImageBuildError
+from agentbench.sandbox.registry import ImagePullError
 
 LABEL = "agentbench"
 TIMEOUT_EXIT_CODE = 124
@@ -251,14 +253,23 @@ class DockerSandboxProvider:
         self._remover = ThreadPoolExecutor(max_workers=2, thread_name_prefix="agentbench-remove")
         self._removals: set[Future[None]] = set()
 
-    def prepare(self, tasks: list[Task]) -> None:
+    def prepare(self, tasks: list[Task]) -> dict[str, str]:
         """Remove this run's leftovers (a killed run being resumed), then build (or find) every image the
-        run needs before its attempts start, once."""
+        run needs before its attempts start, once. An environment that cannot be built or pulled does not
+        stop the run: its task id maps to the reason (the build log's tail) in the result."""
         extra = {k: v for k, v in self._labels.items() if k != LABEL}
         if extra:
             prune(self._client, extra)
-        for task in tasks:
-            self._image(task)
+        failed: dict[str, str] = {}
+        for task in {t.id: t for t in tasks}.values():
+            if task.sandbox.recipe is None:
+                self._image(task)  # our own recipes: a failure is the installation's, it stops the run
+                continue
+            try:
+                self._image(task)
+            except (ImageBuildError, ImagePullError, OSError, RuntimeError) as exc:
+                failed[task.id] = str(exc)
+        return failed
 
     def _image(self, task: Task) -> str:
         recipe = task.sandbox.recipe

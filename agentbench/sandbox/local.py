@@ -208,13 +208,14 @@ class LocalSandboxProvider:
                           "your user, with your files and network. Use it for development only.",
                           LocalSandboxWarning, stacklevel=2)
 
-    def prepare(self, tasks: list[Task]) -> None:
+    def prepare(self, tasks: list[Task]) -> dict[str, str]:
         """Nothing to build: the local sandbox runs on this host as it is. Environments built per task
         (SWE-bench repos with their dependencies) exist only as Docker images."""
         built = sorted({t.id for t in tasks if t.sandbox.recipe is not None})
         if built:
             raise SandboxError(f"{len(built)} task(s) need a built environment (e.g. {built[0]}): "
                                f"use the docker sandbox backend")
+        return {}
 
     async def aclose(self) -> None:
         """Every sandbox is cleaned up when it closes; nothing is left in flight."""

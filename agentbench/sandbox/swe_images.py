@@ -1,15 +1,23 @@
-"""SWE-bench environment images, built locally: one per (repo, environment setup commit, install recipe).
+"""SWE-bench environment images: an environment layer per (repo, environment setup commit, recipe) and an
+instance layer per base commit on top, built locally; or the row's official image, pulled.
 
-Layout (what an official SWE-bench 5.x `eval_script` expects): the repo at /testbed, and
-`source /opt/miniconda3/bin/activate; conda activate testbed` working. There is no conda here: a small
-shim at /opt/miniconda3/bin/activate defines `conda activate ENV`, which sources the virtual
-environment /opt/miniconda3/envs/ENV (made with the Debian release's python3). So an official row's
-eval_script runs unchanged.
+Layout (what an official SWE-bench `eval_script` expects): the repo at /testbed, and
+`source /opt/miniconda3/bin/activate; conda activate testbed` working. With Debian's python3 (the
+default interpreter source) there is no conda: a small shim at /opt/miniconda3/bin/activate defines
+`conda activate ENV`, which sources the virtual environment /opt/miniconda3/envs/ENV. With
+`sandbox.swe_python: conda` the image gets a real Miniconda there; with `uv`, a uv-managed CPython
+behind the same shim. Both download at build time, so they need internet; Debian's needs only the
+package mirrors.
 
-The image is `FROM` a Debian rootfs of the recipe's release (debootstrap: bullseye 3.9, bookworm 3.11,
-trixie 3.13). Dependencies install at build time, with network; sandboxes run without it. The tag is
-`agentbench/swe-env:<hash of the recipe and the rootfs>`; the repo enters the build context as a git
-bundle (from a mirror's bundle or bare repo), or is cloned from its URL during the build.
+- **environment** `agentbench/swe-env:<hash>`: FROM the Debian rootfs whose python3 matches the recipe
+  (bullseye 3.9, bookworm 3.11, trixie 3.13), the repo at the environment setup commit, pip, setuptools
+  and wheel upgraded, then the recipe's packages, requirement files and pip pins.
+- **instance** `agentbench/swe-inst:<hash>`: FROM the environment, the base commit fetched and checked
+  out, the recipe's pre_install (as root) and install, then offline pip defaults for attempts (no index,
+  no build isolation: an eval script's reinstall works without network).
+
+Repos enter a build as a shallow clone of just the commit the layer needs, made on the host from the
+mirror (a bundle, a full bare repo or a shallow bare repo), or fetched from the git URL inside the build.
 """
 
 from __future__ import annotations
@@ -18,18 +26,23 @@ import hashlib
 import json
 import os
 import shlex
-import shutil
 import subprocess
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from agentbench.sandbox.images import Log, build_context_image, ensure_rootfs, image_exists
+from agentbench.sandbox.images import ImageBuildError, Log, build_context_image, ensure_rootfs, image_exists
+from agentbench.suites.swe_recipes import DEBIAN_PYTHON
 
-REPOSITORY = "agentbench/swe-env"
-RECIPE_VERSION = "swe-env-v1"
+ENV_REPOSITORY = "agentbench/swe-env"
+INSTANCE_REPOSITORY = "agentbench/swe-inst"
+RECIPE_VERSION = "swe-env-v2"
+BUILD_CA = "/opt/agentbench-build-ca.crt"
+ENVS = "/opt/miniconda3/envs"
+PythonSource = Literal["debian", "conda", "uv"]
+ImageMode = Literal["auto", "pull", "build"]
 
 _ACTIVATE_SHIM = """\
 # agentbench: conda's layout without conda. `conda activate NAME` sources the venv
@@ -46,25 +59,62 @@ conda() {
 
 
 class EnvRecipe(BaseModel):
-    """The environment a task family needs; built from `Task.sandbox.recipe` (suites/swebench.py)."""
+    """The environment a task needs; built from `Task.sandbox.recipe` (suites/swebench.py)."""
 
     model_config = ConfigDict(extra="forbid")
 
     kind: str = "swe-env"
     repo: str
-    source: str = Field(description="a git bundle, a bare repo, or a git URL")
-    commit: str = Field(description="the environment setup commit checked out in /testbed")
-    debian: str = "bookworm"
+    source: str = Field(description="a git bundle, a bare repo (full or shallow), or a git URL")
+    commit: str = Field(description="the environment setup commit: dependencies install from it")
+    base_commit: str | None = Field(None, description="the task's base commit (the instance layer)")
+    python: str | None = None
+    debian: str | None = None
+    image: str | None = Field(None, description="the row's official prebuilt image (pulled, never built)")
     apt_packages: list[str] = Field(default_factory=list)
+    packages: list[str] = Field(default_factory=list)
+    requirements: list[str] = Field(default_factory=list)
+    environment_yml: str | None = None
     pip_packages: list[str] = Field(default_factory=list)
+    pre_install: list[str] = Field(default_factory=list)
     install: list[str] = Field(default_factory=list)
+
+
+class EnvSettings(BaseModel):
+    """How environments are made (from the run's sandbox config)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    python_source: PythonSource = "debian"
+    images: ImageMode = "auto"
+    registry: str | None = None
+    conda_installer_url: str = "https://repo.anaconda.com/miniconda/Miniconda3-py311_24.7.1-0-Linux-x86_64.sh"
+
+
+class EnvUnbuildable(ImageBuildError):
+    """No way to build this environment with these settings (known before any build starts)."""
+
+    def __init__(self, recipe: EnvRecipe, reason: str) -> None:
+        super().__init__(f"swe-env {recipe.repo}", "-", reason)
+
+
+def unbuildable_reason(recipe: EnvRecipe, settings: EnvSettings) -> str | None:
+    """Why this recipe cannot be built with these settings, in one line; None when it can."""
+    if settings.python_source != "debian":
+        return None
+    known = ", ".join(f"{r} {v}" for r, v in DEBIAN_PYTHON.items())
+    if recipe.debian is None:
+        return (f"Python {recipe.python} is in no Debian release agentbench builds from ({known}): set "
+                f"sandbox.swe_python: conda or uv (they download the interpreter: needs internet), or use the "
+                f"row's official image (sandbox.swe_images: pull)")
+    if recipe.environment_yml:
+        return (f"the recipe installs a conda environment file ({recipe.environment_yml}): set "
+                f"sandbox.swe_python: conda (needs internet), or use the row's official image")
+    return None
 
 
 def _is_local(source: str) -> bool:
     return "://" not in source and not source.startswith("git@")
-
-
-BUILD_CA = "/opt/agentbench-build-ca.crt"
 
 
 def host_ca_bundle() -> Path | None:
@@ -78,13 +128,62 @@ def host_ca_bundle() -> Path | None:
     return default if default.is_file() else None
 
 
-def dockerfile(recipe: EnvRecipe, local: bool) -> str:
-    trust = f"PIP_CERT={BUILD_CA} GIT_SSL_CAINFO={BUILD_CA} SSL_CERT_FILE={BUILD_CA}"
-    activate = f". /opt/miniconda3/bin/activate && conda activate testbed && export {trust}"
+def _git(*args: str, cwd: Path | None = None) -> None:
+    proc = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise RuntimeError(f"git {' '.join(args)} failed: {proc.stderr.strip()[-500:]}")
+
+
+def stage_repo(source: str, commit: str, dest: Path, bare: bool = False) -> None:
+    """A repo at `dest` holding `commit` (checked out unless `bare`), made from a local mirror: a bare
+    repo, full or shallow, gives a depth-1 fetch of that commit alone; a bundle (no shallow fetch) is
+    fetched whole."""
+    path = Path(source)
+    if not path.exists():
+        raise FileNotFoundError(f"repo mirror {source} does not exist")
+    _git("init", "-q", *(["--bare"] if bare else []), str(dest))
+    if path.is_file():  # a bundle
+        _git("fetch", "-q", str(path), "+refs/*:refs/mirror/*", cwd=dest)
+    else:
+        _git("fetch", "-q", "--depth", "1", f"file://{path.resolve()}", commit, cwd=dest)
+    _git("update-ref", "refs/agentbench/commit", commit, cwd=dest)
+    if not bare:
+        _git("-c", "advice.detachedHead=false", "checkout", "-q", commit, cwd=dest)
+
+
+def _trust() -> str:
+    return f"PIP_CERT={BUILD_CA} GIT_SSL_CAINFO={BUILD_CA} SSL_CERT_FILE={BUILD_CA}"
+
+
+def _interpreter(recipe: EnvRecipe, settings: EnvSettings) -> list[str]:
+    """Dockerfile lines that leave an environment at /opt/miniconda3/envs/testbed behind `conda activate`."""
+    version = recipe.python or DEBIAN_PYTHON.get(recipe.debian or "bookworm", "3.11")
+    if settings.python_source == "conda":
+        url = shlex.quote(settings.conda_installer_url)
+        lines = [f"RUN {_trust()} python3 -c \"import sys, urllib.request as u; u.urlretrieve(sys.argv[1], "
+                 f"'/tmp/miniconda.sh')\" {url} && bash /tmp/miniconda.sh -b -u -p /opt/miniconda3 && "
+                 f"rm /tmp/miniconda.sh"]
+        if recipe.environment_yml:
+            yml = shlex.quote(f"/testbed/{recipe.environment_yml}")
+            return lines + [f"RUN {_trust()} /opt/miniconda3/bin/conda env create -q -n testbed -f {yml} && "
+                            f"/opt/miniconda3/bin/conda install -q -y -n testbed python={version}"]
+        return lines + [f"RUN {_trust()} /opt/miniconda3/bin/conda create -q -y -n testbed python={version}"]
+    lines = ["COPY activate /opt/miniconda3/bin/activate"]
+    if settings.python_source == "uv":
+        return lines + [f"RUN {_trust()} python3 -m venv /opt/uv && /opt/uv/bin/pip install -q uv && "
+                        f"/opt/uv/bin/uv python install {version} && "
+                        f"/opt/uv/bin/uv venv -q --seed --python {version} {ENVS}/testbed"]
+    return lines + [f"RUN python3 -m venv {ENVS}/testbed"]
+
+
+def env_dockerfile(recipe: EnvRecipe, settings: EnvSettings, local: bool) -> str:
+    activate = f". /opt/miniconda3/bin/activate && conda activate testbed && export {_trust()}"
     apt = " ".join(sorted({"bash", "coreutils", "git", "python3", "python3-venv", "python3-pip", "patch", "procps",
                            "ca-certificates", *recipe.apt_packages}))
-    fetch = ("COPY repo.bundle /tmp/repo.bundle\nRUN git clone -q /tmp/repo.bundle /testbed && rm /tmp/repo.bundle"
-             if local else f"RUN {trust} git clone -q {shlex.quote(recipe.source)} /testbed")
+    fetch = ("COPY --chown=1000:1000 repo /testbed" if local else
+             f"RUN {_trust()} git init -q /testbed && cd /testbed && git fetch -q --depth 1 "
+             f"{shlex.quote(recipe.source)} {shlex.quote(recipe.commit)}")
+    pip = f"{activate} && python -m pip install -q"
     lines = [
         "ARG BASE", "FROM ${BASE}", "USER root",
         f"RUN set -eux; apt-get update; apt-get install -y --no-install-recommends {apt}; apt-get clean; "
@@ -92,65 +191,109 @@ def dockerfile(recipe: EnvRecipe, local: bool) -> str:
         "RUN set -eux; groupadd --gid 1000 agent; "
         "useradd --uid 1000 --gid 1000 --create-home --home-dir /home/agent --shell /bin/bash agent; "
         "git config --system --add safe.directory '*'; git config --system user.name agent; "
-        "git config --system user.email agent@agentbench.invalid",
-        "COPY activate /opt/miniconda3/bin/activate",
+        "git config --system user.email agent@agentbench.invalid; "
+        "mkdir -p /testbed /opt/miniconda3/bin && chown -R 1000:1000 /testbed /opt/miniconda3",
         f"COPY build-ca.crt {BUILD_CA}",
-        "RUN python3 -m venv /opt/miniconda3/envs/testbed",
+        "USER 1000:1000",  # everything below is the agent's own: no chown layer doubling the image
+        "ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1 PYTHONUNBUFFERED=1 LANG=C.UTF-8 HOME=/home/agent",
         fetch,
-        f"RUN cd /testbed && git -c advice.detachedHead=false checkout -q {shlex.quote(recipe.commit)}",
-        "ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PYTHONUNBUFFERED=1 LANG=C.UTF-8",
+        f"RUN cd /testbed && git -c advice.detachedHead=false checkout -q -f {shlex.quote(recipe.commit)}",
+        *_interpreter(recipe, settings),
+        f"RUN {pip} --upgrade pip setuptools wheel",
     ]
+    if recipe.packages:
+        lines.append(f"RUN {pip} {' '.join(shlex.quote(p) for p in recipe.packages)}")
+    for req in recipe.requirements:  # the first that exists, as the official harness reads it
+        path = shlex.quote(req)
+        lines.append(f"RUN cd /testbed && if [ -f {path} ]; then {pip} -r {path}; fi")
     if recipe.pip_packages:
-        lines.append(f"RUN {activate} && python -m pip install -q {' '.join(shlex.quote(p) for p in recipe.pip_packages)}")
-    for command in recipe.install:
-        lines.append(f"RUN {activate} && cd /testbed && {command}")
-    lines += [f"RUN rm -f {BUILD_CA} && chown -R 1000:1000 /testbed /opt/miniconda3/envs/testbed", "USER 1000:1000",
-              "WORKDIR /testbed"]
+        lines.append(f"RUN {pip} {' '.join(shlex.quote(p) for p in recipe.pip_packages)}")
     return "\n".join(lines) + "\n"
 
 
-def env_tag(recipe: EnvRecipe, rootfs_tag: str) -> str:
-    payload = json.dumps({"v": RECIPE_VERSION, "rootfs": rootfs_tag, "shim": _ACTIVATE_SHIM,
-                          **recipe.model_dump(exclude={"source"}), "source": _source_identity(recipe.source)},
-                         sort_keys=True)
-    return f"{REPOSITORY}:{hashlib.sha256(payload.encode()).hexdigest()[:12]}"
+def instance_dockerfile(recipe: EnvRecipe, local: bool) -> str:
+    activate = f". /opt/miniconda3/bin/activate && conda activate testbed && export {_trust()}"
+    base = shlex.quote(recipe.base_commit or recipe.commit)
+    fetch = (f"COPY --chown=1000:1000 base.git /tmp/base.git\nRUN cd /testbed && git fetch -q --depth 1 "
+             f"file:///tmp/base.git {base} && rm -rf /tmp/base.git" if local else
+             f"RUN {_trust()} cd /testbed && git fetch -q --depth 1 {shlex.quote(recipe.source)} {base}")
+    lines = ["ARG BASE", "FROM ${BASE}", "USER 1000:1000", fetch,
+             f"RUN cd /testbed && git -c advice.detachedHead=false checkout -q -f {base}"]
+    if recipe.pre_install:  # as root (the official ones install Debian packages, edit setup files)
+        lines += ["USER root", *(f"RUN cd /testbed && {command}" for command in recipe.pre_install),
+                  "RUN chown -R 1000:1000 /testbed", "USER 1000:1000"]
+    lines += [f"RUN {activate} && cd /testbed && {command}" for command in recipe.install]
+    lines += ["USER root", f"RUN rm -f {BUILD_CA}",
+              # attempts run without network: pip must not wait for an index, nor fetch build dependencies
+              "ENV PIP_NO_INDEX=1 PIP_NO_BUILD_ISOLATION=0",
+              "USER 1000:1000", "WORKDIR /testbed"]
+    return "\n".join(lines) + "\n"
 
 
 def _source_identity(source: str) -> str:
-    """Where the repo comes from does not change the image (the commit pins the content); only local
+    """Where the repo comes from does not change the image (the commits pin the content); only local
     versus URL does (how it enters the build)."""
     return "local" if _is_local(source) else source
 
 
-def _bundle(source: str, dest: Path) -> None:
-    path = Path(source)
-    if path.is_file():
-        shutil.copyfile(path, dest)
-        return
-    if not path.is_dir():
-        raise FileNotFoundError(f"repo mirror {source} does not exist")
-    proc = subprocess.run(["git", "-C", str(path), "bundle", "create", str(dest), "--all"], capture_output=True,
-                          text=True)
-    if proc.returncode != 0:
-        raise RuntimeError(f"git bundle of {source} failed: {proc.stderr.strip()}")
+def _hash(payload: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:12]
 
 
-def ensure_env_image(client: Any, recipe_data: dict[str, Any], log: Log = print) -> str:
-    """The tag of the environment image for this recipe, building it (and its rootfs) when missing."""
+def env_tag(recipe: EnvRecipe, settings: EnvSettings, rootfs_tag: str) -> str:
+    fields = recipe.model_dump(exclude={"source", "base_commit", "image", "pre_install", "install"})
+    return f"{ENV_REPOSITORY}:" + _hash({"v": RECIPE_VERSION, "rootfs": rootfs_tag, "shim": _ACTIVATE_SHIM,
+                                          "python_source": settings.python_source, **fields,
+                                          "source": _source_identity(recipe.source)})
+
+
+def instance_tag(recipe: EnvRecipe, env: str) -> str:
+    return f"{INSTANCE_REPOSITORY}:" + _hash({"v": RECIPE_VERSION, "env": env, "base": recipe.base_commit,
+                                               "pre_install": recipe.pre_install, "install": recipe.install})
+
+
+def _context(tmp: Path, name: str) -> Path:
+    context = tmp / name
+    context.mkdir()
+    ca = host_ca_bundle()
+    (context / "build-ca.crt").write_bytes(ca.read_bytes() if ca else b"")
+    return context
+
+
+def ensure_env_image(client: Any, recipe_data: dict[str, Any], settings: EnvSettings | None = None,
+                     log: Log = print) -> str:
+    """The image an attempt of this task runs in: the row's official image (per `settings.images`), else
+    the instance layer on the environment layer, each built when missing. Raises EnvUnbuildable (no way to
+    build it here, known before building), ImageBuildError (with the build log's tail) or ImagePullError."""
+    from agentbench.sandbox.registry import resolve_official_image
+
+    settings = settings or EnvSettings()
     recipe = EnvRecipe.model_validate(recipe_data)
-    rootfs = ensure_rootfs(client, recipe.debian, log=log)
-    tag = env_tag(recipe, rootfs)
-    if image_exists(client, tag):
-        return tag
+    official = resolve_official_image(client, recipe.image, settings.images, settings.registry, log)
+    if official is not None:
+        return official
+    reason = unbuildable_reason(recipe, settings)
+    if reason is not None:
+        raise EnvUnbuildable(recipe, reason)
+    rootfs = ensure_rootfs(client, recipe.debian or "bookworm", log=log)
+    env = env_tag(recipe, settings, rootfs)
+    inst = instance_tag(recipe, env)
+    if image_exists(client, inst):
+        return inst
+    local = _is_local(recipe.source)
+    label = f"{recipe.repo}@{recipe.commit[:10]}"
     with tempfile.TemporaryDirectory(prefix="agentbench-swe-") as tmp:
-        context = Path(tmp) / "swe-env"
-        context.mkdir()
-        local = _is_local(recipe.source)
+        if not image_exists(client, env):
+            context = _context(Path(tmp), "swe-env")
+            if local:
+                stage_repo(recipe.source, recipe.commit, context / "repo")
+            (context / "Dockerfile").write_text(env_dockerfile(recipe, settings, local))
+            (context / "activate").write_text(_ACTIVATE_SHIM)
+            build_context_image(client, f"swe-env {label}", env, context, rootfs,
+                                labels={"agentbench.swe.repo": recipe.repo}, log=log)
+        context = _context(Path(tmp), "swe-inst")
         if local:
-            _bundle(recipe.source, context / "repo.bundle")
-        (context / "Dockerfile").write_text(dockerfile(recipe, local))
-        (context / "activate").write_text(_ACTIVATE_SHIM)
-        ca = host_ca_bundle()
-        (context / "build-ca.crt").write_bytes(ca.read_bytes() if ca else b"")
-        return build_context_image(client, f"swe-env {recipe.repo}@{recipe.commit[:10]}", tag, context, rootfs,
-                                   labels={"agentbench.swe.repo": recipe.repo}, log=log)
+            stage_repo(recipe.source, recipe.base_commit or recipe.commit, context / "base.git", bare=True)
+        (context / "Dockerfile").write_text(instance_dockerfile(recipe, local))
+        return build_context_image(client, f"swe-inst {recipe.repo}@{(recipe.base_commit or recipe.commit)[:10]}",
+                                   inst, context, env, labels={"agentbench.swe.repo": recipe.repo}, log=log)

@@ -199,7 +199,7 @@ def task_from_row(row: SweRow, spec: EnvSpec | None, repo_source: str, where: st
                          f"eval_script; add it to specs.yaml")
     spec = spec or EnvSpec()
     recipe = {"kind": "swe-env", "repo": row.repo, "source": repo_source, "commit": row.environment_setup_commit,
-              "python": spec.python, "debian": spec.release(), "image": row.image,
+              "base_commit": row.base_commit, "python": spec.python, "debian": spec.release(), "image": row.image,
               **spec.model_dump(include={"apt_packages", "packages", "requirements", "environment_yml",
                                          "pip_packages", "pre_install", "install"})}
     extra = row.model_extra or {}
