@@ -214,6 +214,18 @@ _TEST_COMMAND = re.compile(r"(^|[\s;&|(])(pytest|py\.test|tox|nox)\b|python[0-9.
                            r"|\bmanage\.py\s+test\b|\bmake\s+(test|check)\b")
 
 
+def limit_grading(attempts: list[AttemptRecord]) -> dict[str, int]:
+    """Attempts that hit a limit and whose working tree was graded anyway (`limits.on_limit: grade`):
+    how many, and how many of those resolved the task (they count as solved)."""
+    graded = [a for a in attempts if a.metadata.get("limit_graded")]
+    return {"graded": len(graded), "resolved": sum(1 for a in graded if a.metadata.get("limit_resolved"))}
+
+
+def environment_errors(attempts: list[AttemptRecord]) -> int:
+    """`error` attempts whose environment was broken (image build, tests not running), not the agent."""
+    return sum(1 for a in attempts if a.status == "error" and (a.error or "").startswith("environment:"))
+
+
 def is_test_command(cmd: str) -> bool:
     """Does a shell command run a test suite (pytest, unittest, tox, nox, `make test`...)?"""
     return bool(_TEST_COMMAND.search(cmd))

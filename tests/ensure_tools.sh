@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Debian tools the test suite drives for real: docker-compose (validates compose.yaml), chromium and its
-# driver (opens the HTML report in a real browser). Idempotent; installs only what is missing (needs root).
+# driver (opens the HTML report in a real browser), docker-registry (a loopback registry that images are
+# pushed to and pulled from). Idempotent; installs only what is missing (needs root).
 set -euo pipefail
 missing=()
 command -v docker-compose >/dev/null 2>&1 || missing+=(docker-compose)
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 command -v chromedriver >/dev/null 2>&1 || missing+=(chromium-driver)
+command -v docker-registry >/dev/null 2>&1 || [[ -x /usr/bin/docker-registry ]] || missing+=(docker-registry)
 if [[ ${#missing[@]} -eq 0 ]]; then
     exit 0
 fi

@@ -268,7 +268,10 @@ def headline_html(s: dict[str, Any]) -> str:
         _card("Completion rate", _fig(s, "completion_rate", fmt_pct, big=True),
               "95% interval " + _metric("completion_ci95", ci, f"{fmt_pct(ci[0])} – {fmt_pct(ci[1])}"),
               f"{counts} of {s['solved'] + s['failed'] + s['limit']} scored",
-              _fig(s, "error", lambda n: f"{n} error") + " (infrastructure, excluded)", cls="card primary"),
+              _fig(s, "error", lambda n: f"{n} error") + " (infrastructure, excluded)"
+              + (f" · {int(s['environment_errors'])} of them broken environments" if s.get("environment_errors") else "")
+              + (" · limit attempts graded {graded} / resolved {resolved}".format(**s["limit_graded"])
+                 if (s.get("limit_graded") or {}).get("graded") else ""), cls="card primary"),
         _card("Tokens per success", _fig(s, "tokens_per_success", big=True), "all tokens of scored attempts / solved",
               "per solved attempt " + _fig(s, "tokens_per_solved_attempt"), "run total " + _fig(s, "tokens_total")),
         _card("Steps per solved attempt", _fig(s, "steps_per_solved", fmt_1, big=True),

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from agentbench.metrics import client_load, per_task, summarize
+from agentbench.metrics import client_load, environment_errors, limit_grading, per_task, summarize
 from agentbench.protocols import AttemptRecord
 from agentbench.store import RunStore
 
@@ -38,6 +38,8 @@ def build_summary(store: RunStore, attempts: list[AttemptRecord] | None = None) 
         "client_load": _client_load(store),
         "per_task": [t.model_dump(mode="json") for t in per_task(attempts)],
         "errors": [{"task_id": a.task_id, "epoch": a.epoch, "error": a.error} for a in attempts if a.status == "error"],
+        "environment_errors": environment_errors(attempts),
+        "limit_graded": limit_grading(attempts),
         "versions": store.meta("versions"),
     }
 

@@ -50,6 +50,10 @@ def print_summary(summary: dict[str, Any], attempts: list[AttemptRecord], consol
          "sandbox time s", _fmt(summary.get("sandbox_time_s"), ".1f")),
         ("overhead s", _fmt(summary.get("overhead_s"), ".1f"), "", ""),
     ]
+    graded = summary.get("limit_graded") or {}
+    if graded.get("graded") or summary.get("environment_errors"):
+        rows.append(("limit attempts graded / resolved", f"{graded.get('graded', 0)} / {graded.get('resolved', 0)}",
+                     "environment errors (not the agent's)", str(summary.get("environment_errors", 0))))
     server = summary.get("server_metrics") or {}
     if server:  # vLLM's own view, next to the completion rate
         rows += [

@@ -26,6 +26,7 @@ import hashlib
 import json
 import os
 import shlex
+import shutil
 import subprocess
 import tempfile
 from pathlib import Path
@@ -203,9 +204,12 @@ def env_dockerfile(recipe: EnvRecipe, settings: EnvSettings, local: bool) -> str
     ]
     if recipe.packages:
         lines.append(f"RUN {pip} {' '.join(shlex.quote(p) for p in recipe.packages)}")
-    for req in recipe.requirements:  # the first that exists, as the official harness reads it
-        path = shlex.quote(req)
-        lines.append(f"RUN cd /testbed && if [ -f {path} ]; then {pip} -r {path}; fi")
+    if recipe.requirements:  # the first that exists, flattened as the official harness reads it
+        paths = " ".join(shlex.quote(r) for r in recipe.requirements)
+        lines += ["COPY requirements_flatten.py /opt/agentbench-requirements.py",
+                  f"RUN cd /testbed && python3 /opt/agentbench-requirements.py /tmp/agentbench-reqs.txt {paths} && "
+                  f"if [ -f /tmp/agentbench-reqs.txt ]; then {pip} -r /tmp/agentbench-reqs.txt && "
+                  f"rm /tmp/agentbench-reqs.txt; fi"]
     if recipe.pip_packages:
         lines.append(f"RUN {pip} {' '.join(shlex.quote(p) for p in recipe.pip_packages)}")
     return "\n".join(lines) + "\n"
@@ -242,7 +246,9 @@ def _hash(payload: dict[str, Any]) -> str:
 
 def env_tag(recipe: EnvRecipe, settings: EnvSettings, rootfs_tag: str) -> str:
     fields = recipe.model_dump(exclude={"source", "base_commit", "image", "pre_install", "install"})
+    flatten = Path(__file__).with_name("requirements_flatten.py").read_text()
     return f"{ENV_REPOSITORY}:" + _hash({"v": RECIPE_VERSION, "rootfs": rootfs_tag, "shim": _ACTIVATE_SHIM,
+                                          "flatten": flatten,
                                           "python_source": settings.python_source, **fields,
                                           "source": _source_identity(recipe.source)})
 
@@ -289,6 +295,7 @@ def ensure_env_image(client: Any, recipe_data: dict[str, Any], settings: EnvSett
                 stage_repo(recipe.source, recipe.commit, context / "repo")
             (context / "Dockerfile").write_text(env_dockerfile(recipe, settings, local))
             (context / "activate").write_text(_ACTIVATE_SHIM)
+            shutil.copyfile(Path(__file__).with_name("requirements_flatten.py"), context / "requirements_flatten.py")
             build_context_image(client, f"swe-env {label}", env, context, rootfs,
                                 labels={"agentbench.swe.repo": recipe.repo}, log=log)
         context = _context(Path(tmp), "swe-inst")
