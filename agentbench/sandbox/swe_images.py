@@ -39,6 +39,7 @@ from agentbench.suites.swe_recipes import DEBIAN_PYTHON
 
 ENV_REPOSITORY = "agentbench/swe-env"
 INSTANCE_REPOSITORY = "agentbench/swe-inst"
+OFFICIAL_REPOSITORY = "agentbench/swe-official"
 RECIPE_VERSION = "swe-env-v2"
 BUILD_CA = "/opt/agentbench-build-ca.crt"
 ENVS = "/opt/miniconda3/envs"
@@ -258,6 +259,32 @@ def instance_tag(recipe: EnvRecipe, env: str) -> str:
                                                "pre_install": recipe.pre_install, "install": recipe.install})
 
 
+def official_dockerfile() -> str:
+    """A thin local layer on an official image (root-owned /testbed, conda's python3): the agent's uid owns
+    the repo and the environment, python3 answers for agentbench's command server, pip works offline."""
+    return "\n".join([
+        "ARG BASE", "FROM ${BASE}", "USER root",
+        "RUN (getent passwd 1000 >/dev/null || useradd --uid 1000 --create-home --shell /bin/bash agent) && "
+        f"chown -R 1000:1000 /testbed $(ls -d {ENVS}/testbed 2>/dev/null) && "
+        "(command -v python3 >/dev/null || ln -s /opt/miniconda3/bin/python3 /usr/local/bin/python3) && "
+        "git config --system --add safe.directory '*'",
+        "ENV PIP_NO_INDEX=1 PIP_NO_BUILD_ISOLATION=0", "USER 1000:1000", "WORKDIR /testbed"]) + "\n"
+
+
+def adapt_official(client: Any, image: str, log: Log = print) -> str:
+    """The official image as agentbench runs it (official_dockerfile), built once per image id."""
+    image_id = client.images.get(image).id
+    tag = f"{OFFICIAL_REPOSITORY}:" + _hash({"v": RECIPE_VERSION, "id": image_id, "df": official_dockerfile()})
+    if image_exists(client, tag):
+        return tag
+    with tempfile.TemporaryDirectory(prefix="agentbench-swe-") as tmp:
+        context = Path(tmp) / "swe-official"
+        context.mkdir()
+        (context / "Dockerfile").write_text(official_dockerfile())
+        return build_context_image(client, f"swe-official {image}", tag, context, image,
+                                   labels={"agentbench.swe.official": image}, log=log)
+
+
 def _context(tmp: Path, name: str) -> Path:
     context = tmp / name
     context.mkdir()
@@ -277,7 +304,7 @@ def ensure_env_image(client: Any, recipe_data: dict[str, Any], settings: EnvSett
     recipe = EnvRecipe.model_validate(recipe_data)
     official = resolve_official_image(client, recipe.image, settings.images, settings.registry, log)
     if official is not None:
-        return official
+        return adapt_official(client, official, log)
     reason = unbuildable_reason(recipe, settings)
     if reason is not None:
         raise EnvUnbuildable(recipe, reason)

@@ -152,3 +152,37 @@ def test_stage_repo_takes_one_commit_from_a_full_mirror_and_from_a_bundle(tmp_pa
     from_bundle = tmp_path / "from-bundle"
     stage_repo(str(bundle), shas[0], from_bundle, bare=True)
     assert _git("rev-parse", "refs/agentbench/commit", cwd=from_bundle) == shas[0]
+
+
+def test_an_official_image_from_a_registry_runs_the_row(tmp_path, docker_client):
+    """The pull path end to end: the row's environment pushed to a real registry on loopback under the
+    row's official `image` name, removed here, then a run with `swe_images: pull` pulls it and resolves."""
+    from agentbench.sandbox.registry import push_image, qualified
+    from agentbench.sandbox.swe_images import EnvSettings, ensure_env_image
+    from agentbench.suites.registry import load_suite
+    from agentbench.testing.registry import loopback_registry
+
+    _, tasks = load_suite("swe-lite")
+    task = next(t for t in tasks if t.id == "sympy__sympy-13480")
+    built = ensure_env_image(docker_client, task.sandbox.recipe, EnvSettings(images="build"), log=lambda _: None)
+    with loopback_registry(tmp_path / "registry") as registry:
+        official = task.metadata["image"]
+        pulled = qualified(official, registry)
+        push_image(docker_client, built, registry, official)
+        docker_client.images.remove(pulled, force=True)
+        assert not [i for i in docker_client.images.list() if pulled in i.tags]
+        out = tmp_path / "run"
+        run_cli("run", LITE, "--out", str(out), "--quiet", "--set", "graph=oracle", "--set",
+                "suite.ids=[sympy__sympy-13480]", "--set", "sandbox.swe_images=pull",
+                "--set", f"sandbox.swe_registry={registry}", timeout=1800)
+        summary = _summary(out)
+        assert summary["solved"] == 1 and summary["error"] == 0, summary["errors"]
+        assert docker_client.images.get(pulled).id == docker_client.images.get(built).id  # it came back by pull
+        docker_client.images.remove(pulled, force=True)
+    # no registry now: `pull` cannot work, and says so as the task's error (the run still finishes)
+    out = tmp_path / "run-down"
+    run_cli("run", LITE, "--out", str(out), "--quiet", "--set", "graph=oracle", "--set",
+            "suite.ids=[sympy__sympy-13480]", "--set", "sandbox.swe_images=pull",
+            "--set", f"sandbox.swe_registry={registry}", timeout=900)
+    summary = _summary(out)
+    assert summary["error"] == 1 and "pulling image" in summary["errors"][0]["error"], summary["errors"]

@@ -14,7 +14,7 @@ from agentbench.suites.recipe_table import markdown_table, offline_counts, offli
 from agentbench.suites.swe_recipes import RECIPES_PACKAGE, EnvSpec, builtin_specs, find_spec, parse_specs
 from agentbench.suites.swebench import load_specs
 
-DOC = Path(__file__).resolve().parents[2] / "docs" / "swebench-recipes.md"
+DOC = Path(__file__).resolve().parents[2] / "README.md"
 # repo -> number of versions in the harness's table (v4.1.0)
 VERSIONS = {"astropy/astropy": 17, "django/django": 20, "pallets/flask": 6, "matplotlib/matplotlib": 19,
             "pylint-dev/pylint": 14, "pytest-dev/pytest": 20, "psf/requests": 28, "scikit-learn/scikit-learn": 7,
@@ -197,8 +197,8 @@ def test_counts_and_table_shape():
 def test_docs_table_is_markdown_table_output():
     text = DOC.read_text(encoding="utf-8")
     match = re.search(r"<!-- recipes-table:start -->\n(.*)<!-- recipes-table:end -->", text, re.DOTALL)
-    assert match, "docs/swebench-recipes.md lost its recipes-table markers"
-    assert match.group(1) == markdown_table(), "regenerate the table in docs/swebench-recipes.md"
+    assert match, "README.md lost its recipes-table markers"
+    assert match.group(1) == markdown_table(), "regenerate the table in README.md"
 
 
 def test_suite_specs_yaml_overrides_the_builtin_entry(tmp_path):
