@@ -223,7 +223,8 @@ def _validate_suite(name: str, repo_mirror: Path | None) -> None:
                 broken = await asyncio.to_thread(provider.prepare, [task])
                 if task.id in broken:
                     results.append(Validation(instance_id=task.id, test_patch_applies=False, gold_resolves=False,
-                                              empty_fails=False, detail=f"environment: {broken[task.id]}"[-2000:]))
+                                              empty_fails=False, env_ok=False,
+                                              detail=f"environment: {broken[task.id]}"[-2000:]))
                 else:
                     results.append(await validate_instance(scorer, task))
                 bar.advance(job)
@@ -232,11 +233,13 @@ def _validate_suite(name: str, repo_mirror: Path | None) -> None:
 
     results = asyncio.run(run_all())
     table = Table(title=f"{name}: {len(results)} instances", header_style="bold")
-    for col in ("instance", "test patch applies", "gold resolves", "empty patch fails", "detail"):
+    for col in ("instance", "environment runs tests", "test patch applies", "gold resolves", "empty patch fails",
+                "detail"):
         table.add_column(col, overflow="fold")
     mark = lambda ok: "[green]yes[/]" if ok else "[bold red]NO[/]"  # noqa: E731
     for r in results:
-        table.add_row(r.instance_id, mark(r.test_patch_applies), mark(r.gold_resolves), mark(r.empty_fails), r.detail)
+        table.add_row(r.instance_id, mark(r.env_ok), mark(r.test_patch_applies), mark(r.gold_resolves),
+                      mark(r.empty_fails), r.detail, end_section=False)
     console.print(table)
     bad = [r for r in results if not r.ok]
     console.print(f"{len(results) - len(bad)} valid, {len(bad)} invalid")

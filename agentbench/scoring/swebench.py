@@ -1,45 +1,46 @@
 """SWE-bench grading, by the official harness's rules, in a fresh container from the task's image.
 
-1. The patch of an attempt is `git diff` of the sandbox repo against the base commit (new files included),
-   test files and caches excluded (`collect_patch`).
-2. Grading opens a fresh sandbox (same image, same base commit), applies the model patch the way the
-   official harness does (`git apply -v`, then `--3way`, then `patch --batch --fuzz=5 -p1`; a patch that is
-   already applied counts), then runs the eval script — the row's own (SWE-bench 5.x) unchanged, or one
-   made from the suite's recipe in the official shape: check out the test files, apply the test patch, run
-   the tests between `>>>>> Start Test Output` / `>>>>> End Test Output`, record the test command's exit
-   code, restore the test files.
+1. The patch of an attempt is `git diff` of the sandbox repo against the base commit, new files included,
+   caches excluded (`collect_patch`); it is graded as submitted, test files included (the eval script puts
+   the test patch's files back before applying the test patch, as the official one does).
+2. Grading opens a fresh sandbox (same image, same base commit), applies the patch with the official chain
+   (`git apply --verbose`, then `--reject`, then `patch --batch --fuzz=5 -p1 -i`, each on a clean tree),
+   then runs `make_eval_script(task)` (see `swebench_eval`).
 3. The log is parsed by swebench's own log parsers and graded by its `get_eval_report` (FULL / PARTIAL /
-   NO from `get_resolution_status`). A patch that does not apply is `failed`; an engine fault raises (the
-   attempt becomes `error`). The test log travels in the score's details (kept as the `score` event).
+   NO from `get_resolution_status`), with the row's `eval_type`. A patch that does not apply is `failed`;
+   an engine fault raises (the attempt becomes `error`).
+4. An unresolved run is checked for environment faults (`classify_eval_log`). An `environment` fault sets
+   `details["env_error"]`; an `ambiguous` one is settled by `check_environment`, the tests run without the
+   model's patch: a broken environment sets `env_error`, a sound one makes it the patch's failure
+   (`details["failure_reason"] = "patch_broke_tests: ..."`). The runner turns `env_error` into `error`.
 """
 
 from __future__ import annotations
 
+import asyncio
 import re
 import shlex
 import tempfile
-from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel
 
 from agentbench.protocols import Outcome, Sandbox, SandboxProvider, Score, Task
+from agentbench.scoring.swebench_eval import TIMED_OUT, EnvFault, classify_eval_log, make_eval_script
 from agentbench.suites.swebench import TESTBED, patch_files
 
-APPLY_COMMANDS = ("git apply --verbose", "git apply --verbose --3way", "patch --batch --forward --fuzz=5 -p1 -i")
+__all__ = ["APPLY_COMMANDS", "EnvCheck", "EnvFault", "SweBenchScorer", "Validation", "apply_patch",
+           "classify_eval_log", "collect_patch", "judge_environment", "make_eval_script", "resolution_report",
+           "split_diff", "status_map", "validate_instance"]
+
+APPLY_COMMANDS = ("git apply --verbose", "git apply --verbose --reject", "patch --batch --fuzz=5 -p1 -i")
+CLEAN_TREE = "git checkout -- . ; git clean -fdq"
 PATCH_PATH = "/tmp/agentbench-model.patch"
 EVAL_PATH = "/tmp/agentbench-eval.sh"
 LOG_PATH = "/tmp/agentbench-eval.log"
-HEREDOC = "EOF_114329324912"  # the delimiter SWE-bench's eval scripts use
 MAX_LOG_CHARS = 200_000
-_TEST_PATH = re.compile(r"(^|/)(tests?|testing)/|(^|/)test_[^/]*\.py$|_tests?\.py$|(^|/)conftest\.py$")
 _CACHE_EXCLUDES = ("':(exclude,glob)**/__pycache__/**'", "':(exclude,glob)**/*.pyc'",
-                   "':(exclude,glob).pytest_cache/**'", "':(exclude,glob)**/*.egg-info/**'")
-
-
-def is_test_path(path: str) -> bool:
-    """SWE-bench's notion of a test file: under a tests/testing folder, test_*.py, *_test(s).py, conftest.py."""
-    return bool(_TEST_PATH.search(path))
+                   "':(exclude,glob)**/.pytest_cache/**'", "':(exclude,glob)**/*.egg-info/**'")
 
 
 def split_diff(diff: str) -> list[tuple[str, str]]:
@@ -54,13 +55,9 @@ def split_diff(diff: str) -> list[tuple[str, str]]:
     return out
 
 
-def strip_test_files(diff: str) -> str:
-    """The diff without its sections on test files (the model's patch must not change the tests)."""
-    return "".join(section for path, section in split_diff(diff) if not is_test_path(path))
-
-
 async def collect_patch(sandbox: Sandbox, task: Task) -> str:
-    """The attempt's patch: every change in the repo since the base commit, test files excluded."""
+    """The attempt's patch: every change in the repo since the base commit (new files included), caches
+    excluded; nothing else is taken out."""
     base = shlex.quote(task.inputs.base_commit or "HEAD")
     out = "/tmp/agentbench-diff.patch"
     result = await sandbox.exec(
@@ -68,56 +65,98 @@ async def collect_patch(sandbox: Sandbox, task: Task) -> str:
         f"{' '.join(_CACHE_EXCLUDES)} > {out}", cwd=TESTBED, timeout=120)
     if result.exit_code != 0:
         raise RuntimeError(f"git diff in the sandbox failed ({result.exit_code}): {result.stderr.strip()[-500:]}")
-    return strip_test_files((await sandbox.read_file(out)).decode("utf-8", errors="replace"))
+    return (await sandbox.read_file(out)).decode("utf-8", errors="replace")
 
 
-def make_eval_script(task: Task) -> str:
-    """The row's eval_script unchanged, or one in the official shape made from the suite's recipe."""
-    from swebench.harness.utils import record_test_exit_code
-
-    meta = task.metadata
-    if meta.get("eval_script"):
-        return str(meta["eval_script"])
-    base = shlex.quote(task.inputs.base_commit or "HEAD")
-    test_files = " ".join(shlex.quote(f) for f in patch_files(meta.get("test_patch", "")))
-    directives = " ".join(shlex.quote(d) for d in meta.get("test_directives") or [])
-    body = [
-        "source /opt/miniconda3/bin/activate", "conda activate testbed", f"cd {TESTBED}",
-        "git status", "git show --stat HEAD", f"git -c core.fileMode=false diff {base}",
-        f"git checkout {base} {test_files}" if test_files else "true",
-        f"git apply -v - <<'{HEREDOC}'\n{meta.get('test_patch', '')}\n{HEREDOC}",
-        ": '>>>>> Start Test Output'", f"{meta.get('test_cmd', 'pytest -rA')} {directives}".strip(),
-        ": '>>>>> End Test Output'",
-        f"git checkout {base} {test_files}" if test_files else "true",
-    ]
-    return "\n".join(["#!/bin/bash", "set -uxo pipefail", *record_test_exit_code(body)]) + "\n"
+async def apply_patch(sandbox: Sandbox, patch: str) -> str | None:
+    """Apply the patch as submitted with the official chain; the command that worked, or None."""
+    await sandbox.write_file(PATCH_PATH, patch.encode())
+    for i, command in enumerate(APPLY_COMMANDS):
+        if i:  # a failed try (notably --reject) leaves partial state: start again from a clean tree
+            await sandbox.exec(CLEAN_TREE, cwd=TESTBED, timeout=120)
+        if (await sandbox.exec(f"{command} {PATCH_PATH}", cwd=TESTBED, timeout=120)).exit_code == 0:
+            return command
+    return None
 
 
-def resolution_report(task: Task, patch: str | None, log: str, model_name: str = "agentbench") -> dict[str, Any]:
-    """swebench's get_eval_report over the log: the official per-instance report (pure, apart from the
-    temp file the official function reads the log from)."""
-    from swebench.harness.grading import get_eval_report, get_resolution_status
+def _test_spec(task: Task) -> Any:
     from swebench.types import TestSpec
 
-    spec = TestSpec(instance_id=task.id, image="", eval_script_list=[], repo=task.metadata.get("repo", ""),
-                    version=str(task.metadata.get("version", "")), FAIL_TO_PASS=task.expected.fail_to_pass,
-                    PASS_TO_PASS=task.expected.pass_to_pass,
-                    log_parser=task.metadata.get("log_parser") or "parse_log_pytest", eval_type="pass_and_fail")
-    prediction = {"instance_id": task.id, "model_name_or_path": model_name, "model_patch": patch}
+    meta = task.metadata
+    return TestSpec(instance_id=task.id, image="", eval_script_list=[], repo=meta.get("repo", ""),
+                    version=str(meta.get("version", "")), FAIL_TO_PASS=task.expected.fail_to_pass,
+                    PASS_TO_PASS=task.expected.pass_to_pass, log_parser=meta.get("log_parser") or "parse_log_pytest",
+                    eval_type=meta.get("eval_type") or "pass_and_fail")
+
+
+def _graded(task: Task, log: str, patch: str | None, report: bool = True) -> tuple[dict[str, str], dict[str, Any]]:
+    """(get_logs_eval's status map, get_eval_report's report for `patch` plus `resolution`; {} without
+    `report`), from one temporary copy of the log (the official functions read files)."""
+    from swebench.harness.grading import get_eval_report, get_logs_eval, get_resolution_status
+
+    spec = _test_spec(task)
     with tempfile.NamedTemporaryFile("w", suffix=".log", encoding="utf-8") as fh:
         fh.write(log)
         fh.flush()
-        report = get_eval_report(spec, prediction, fh.name, include_tests_status=True)[task.id]
-    status = report.get("tests_status")
-    report["resolution"] = get_resolution_status(status) if status else "RESOLVED_NO"
-    return report
+        status = get_logs_eval(spec, fh.name)[0]
+        if not report:
+            return status, {}
+        prediction = {"instance_id": task.id, "model_name_or_path": "agentbench", "model_patch": patch}
+        graded = get_eval_report(spec, prediction, fh.name, include_tests_status=True)[task.id]
+    tests = graded.get("tests_status")
+    graded["resolution"] = get_resolution_status(tests) if tests else "RESOLVED_NO"
+    return status, graded
+
+
+def status_map(task: Task, log: str) -> dict[str, str]:
+    """The test statuses swebench's get_logs_eval reads from the log ({} when the run is not valid)."""
+    return _graded(task, log, None, report=False)[0]
+
+
+def resolution_report(task: Task, patch: str | None, log: str) -> dict[str, Any]:
+    """swebench's get_eval_report over the log (the row's log parser and eval_type), plus `resolution`
+    (get_resolution_status: RESOLVED_FULL / PARTIAL / NO)."""
+    return _graded(task, log, patch)[1]
 
 
 def _clip(text: str) -> str:
     if len(text) <= MAX_LOG_CHARS:
         return text
     half = MAX_LOG_CHARS // 2
-    return text[:half] + f"\n[... agentbench: {len(text) - 2 * half} chars of the test log dropped ...]\n" + text[-half:]
+    dropped = f"\n[... agentbench: {len(text) - 2 * half} chars of the test log dropped ...]\n"
+    return text[:half] + dropped + text[-half:]
+
+
+def _unapplied(reason: str, patch_is_none: bool) -> Score:
+    report = {"patch_is_None": patch_is_none, "patch_exists": not patch_is_none, "patch_successfully_applied": False,
+              "resolved": False, "resolution": "RESOLVED_NO"}
+    return Score(passed=False, details={"report": report, "applied_with": None, "test_log": "" if patch_is_none
+                                        else ">>>>> Patch Apply Failed", "tests_ran": 0, "env_fault": None,
+                                        "env_error": False, "failure_reason": reason})
+
+
+class EnvCheck(BaseModel):
+    """Whether the task's environment runs its tests (the eval script without the model's patch)."""
+
+    ok: bool
+    reason: str = ""
+    tests_ran: int
+    detail: str = ""
+
+
+def judge_environment(bare: Score, gold: Score | None = None) -> EnvCheck:
+    """The verdict on a run without the model's patch (`bare`): sound iff it shows no fault. An ambiguous
+    fault there is a broken environment, unless the gold patch resolves the task in the same environment
+    (`gold`): then the fault is the FAIL_TO_PASS tests failing as they should (say, a test module importing
+    the function the fix adds fails at collection)."""
+    fault = bare.details.get("env_fault")
+    ran = int(bare.details.get("tests_ran", 0))
+    if not fault:
+        return EnvCheck(ok=True, tests_ran=ran)
+    what = f"{fault['reason']}: {fault['detail']}"
+    if fault["tier"] == "ambiguous" and gold is not None and gold.passed:
+        return EnvCheck(ok=True, tests_ran=ran, detail=f"without a patch {what}; the gold patch resolves")
+    return EnvCheck(ok=False, reason=fault["reason"], tests_ran=ran, detail=what)
 
 
 class SweBenchScorer:
@@ -126,36 +165,71 @@ class SweBenchScorer:
     def __init__(self, provider: SandboxProvider, eval_timeout_s: float = 1800.0) -> None:
         self._provider = provider
         self._eval_timeout_s = eval_timeout_s
+        self._env_checks: dict[str, EnvCheck] = {}
+        self._env_locks: dict[str, asyncio.Lock] = {}
 
     async def score(self, task: Task, outcome: Outcome) -> Score:
         patch = outcome.patch if outcome.patch and outcome.patch.strip() else None
         if patch is None:  # nothing to grade: the official report's patch_is_None
-            report = {"patch_is_None": True, "patch_exists": False, "patch_successfully_applied": False,
-                      "resolved": False, "resolution": "RESOLVED_NO"}
-            return Score(passed=False, details={"report": report, "test_log": ""})
-        return await self.evaluate(task, patch)
+            return _unapplied("empty_patch", patch_is_none=True)
+        score = await self.evaluate(task, patch)
+        fault = score.details.get("env_fault")
+        if not fault:
+            return score
+        details = dict(score.details)
+        if fault["tier"] == "environment":
+            details.update(env_error=True, env_error_reason=fault["reason"])
+        else:
+            env = await self.check_environment(task)
+            details["env_check"] = env.model_dump()
+            if env.ok:
+                details["failure_reason"] = f"patch_broke_tests: {fault['reason']}"
+            else:
+                details.update(env_error=True, env_error_reason=env.reason)
+        return score.model_copy(update={"details": details})
 
     async def evaluate(self, task: Task, patch: str | None) -> Score:
-        """Apply `patch` (None: run the tests on the base commit as it is), run the eval script, grade."""
+        """Apply `patch` (None: run the tests on the base commit as it is), run the eval script, grade.
+        Details: `report`, `applied_with`, `test_log`, `tests_ran` (the status map's size), `env_fault`
+        (an unresolved run's EnvFault, dumped, or None) and `env_error` (False: `score` decides)."""
         async with self._provider.open(task) as sandbox:
             applied_with = "no patch"
             if patch is not None:
                 applied_with = await apply_patch(sandbox, patch)
                 if applied_with is None:
-                    report = {"patch_is_None": False, "patch_exists": True, "patch_successfully_applied": False,
-                              "resolved": False, "resolution": "RESOLVED_NO"}
-                    return Score(passed=False, details={"report": report, "test_log": ">>>>> Patch Apply Failed"})
+                    return _unapplied("patch_does_not_apply", patch_is_none=False)
             await sandbox.write_file(EVAL_PATH, make_eval_script(task).encode())
             run = await sandbox.exec(f"bash {EVAL_PATH} > {LOG_PATH} 2>&1", cwd=TESTBED, timeout=self._eval_timeout_s)
             log = (await sandbox.read_file(LOG_PATH)).decode("utf-8", errors="replace")
-            if run.timed_out:
-                log += "\n>>>>> Tests Timed Out\n"
-        report = resolution_report(task, patch if patch is not None else "", log)
+            if run.timed_out:  # agentbench's marker, then the official harness's words
+                log += f"\n{TIMED_OUT}\nTimeout error: {int(self._eval_timeout_s)} seconds exceeded.\n"
+        statuses, report = _graded(task, log, patch if patch is not None else "")
+        resolved = bool(report["resolved"])
+        fault = None if resolved else classify_eval_log(log, statuses)
         f2p = report.get("tests_status", {}).get("FAIL_TO_PASS", {})
         total = len(f2p.get("success", [])) + len(f2p.get("failure", []))
-        value = len(f2p.get("success", [])) / total if total else float(report["resolved"])
-        return Score(passed=bool(report["resolved"]), value=value,
-                     details={"report": report, "applied_with": applied_with, "test_log": _clip(log)})
+        value = len(f2p.get("success", [])) / total if total else float(resolved)
+        return Score(passed=resolved, value=value,
+                     details={"report": report, "applied_with": applied_with, "test_log": _clip(log),
+                              "tests_ran": len(statuses), "env_fault": fault.model_dump() if fault else None,
+                              "env_error": False})
+
+    async def check_environment(self, task: Task) -> EnvCheck:
+        """Whether the environment runs the task's tests: the eval script without the model's patch in a
+        fresh sandbox (and, only to settle an ambiguous fault there, with the gold patch). Once per task."""
+        async with self._env_locks.setdefault(task.id, asyncio.Lock()):
+            if task.id not in self._env_checks:
+                bare = await self.evaluate(task, None)
+                fault, gold_patch = bare.details.get("env_fault"), task.metadata.get("patch")
+                gold = await self.evaluate(task, gold_patch) if (fault and fault["tier"] == "ambiguous"
+                                                                 and gold_patch) else None
+                self._env_checks[task.id] = judge_environment(bare, gold)
+            return self._env_checks[task.id]
+
+    def remember_environment(self, task: Task, bare: Score, gold: Score | None) -> EnvCheck:
+        """check_environment's verdict from runs already made (validation makes both); cached the same way."""
+        check = self._env_checks[task.id] = judge_environment(bare, gold)
+        return check
 
     async def test_patch_applies(self, task: Task) -> bool:
         async with self._provider.open(task) as sandbox:
@@ -164,41 +238,32 @@ class SweBenchScorer:
 
 
 class Validation(BaseModel):
-    """`agentbench tasks validate`: the suite's own proof of one instance."""
+    """`agentbench tasks validate` / `run --validate-env`: the suite's own proof of one instance."""
 
     instance_id: str
     test_patch_applies: bool
     gold_resolves: bool
     empty_fails: bool
+    env_ok: bool
     detail: str = ""
 
     @property
     def ok(self) -> bool:
-        return self.test_patch_applies and self.gold_resolves and self.empty_fails
+        return self.test_patch_applies and self.gold_resolves and self.empty_fails and self.env_ok
 
 
 async def validate_instance(scorer: SweBenchScorer, task: Task) -> Validation:
     applies = await scorer.test_patch_applies(task)
     gold = await scorer.evaluate(task, task.metadata.get("patch") or "")
     empty = await scorer.evaluate(task, None)
+    env = scorer.remember_environment(task, empty, gold)
     detail = ""
-    if not gold.passed:
+    if not env.ok:
+        detail = f"environment broken: {env.detail}"[:2000]
+    elif not gold.passed:
         status = gold.details.get("report", {}).get("tests_status", {})
         detail = f"gold patch: {gold.details['report'].get('resolution')} {status}"[:2000]
     elif empty.passed:
         detail = "the tests pass without any patch: FAIL_TO_PASS is wrong"
     return Validation(instance_id=task.id, test_patch_applies=applies, gold_resolves=gold.passed,
-                      empty_fails=not empty.passed, detail=detail)
-
-
-async def apply_patch(sandbox: Sandbox, patch: str) -> str | None:
-    """Apply like the official harness; returns the command that worked, or None when none did."""
-    await sandbox.write_file(PATCH_PATH, (patch if patch.endswith("\n") else patch + "\n").encode())
-    for i, command in enumerate(APPLY_COMMANDS):
-        if i:  # a failed try can leave partial state: start again from a clean tree
-            await sandbox.exec("git checkout -- . && git clean -fdq", cwd=TESTBED, timeout=120)
-        if (await sandbox.exec(f"{command} {PATCH_PATH}", cwd=TESTBED, timeout=120)).exit_code == 0:
-            return command
-    if (await sandbox.exec(f"git apply --check --reverse {PATCH_PATH}", cwd=TESTBED, timeout=120)).exit_code == 0:
-        return "already applied"
-    return None
+                      empty_fails=not empty.passed, env_ok=env.ok, detail=detail)

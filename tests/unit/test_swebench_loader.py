@@ -1,4 +1,4 @@
-"""SWE-bench rows -> Tasks, the pure parts of grading (diff splitting, test-file exclusion, eval script)."""
+"""SWE-bench rows -> Tasks, the pure parts of grading (diff splitting, eval script, the official report)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from agentbench.scoring.swebench import is_test_path, make_eval_script, resolution_report, strip_test_files
+from agentbench.scoring.swebench import make_eval_script, resolution_report, split_diff
 from agentbench.suites.errors import SuiteError
 from agentbench.suites.registry import load_suite
 from agentbench.suites.swebench import patch_files, resolve_repo
@@ -79,7 +79,9 @@ def test_unknown_version_without_eval_script_is_an_error(tmp_path):
 def test_row_with_eval_script_needs_no_recipe_and_keeps_it(tmp_path):
     _, (task,) = load_suite(make_suite(tmp_path, [{**ROW, "version": "9", "eval_script": "#!/bin/bash\necho hi\n",
                                                    "log_parser": "parse_log_pytest_v2"}]))
-    assert make_eval_script(task) == "#!/bin/bash\necho hi\n"
+    # as swebench 5.0.2's make_test_spec runs a row's script: its commands under its own header lines
+    # (nothing else here: without an end marker there is no test exit code to record)
+    assert make_eval_script(task) == "#!/bin/bash\nset -uxo pipefail\necho hi\n"
     assert task.metadata["log_parser"] == "parse_log_pytest_v2"
 
 
@@ -94,14 +96,12 @@ def test_repo_without_mirror_entry_is_a_github_url(tmp_path):
     assert resolve_repo("acme/other", tmp_path) == str((tmp_path / "acme__other.git").resolve())
 
 
-def test_test_files_are_stripped_from_the_model_patch():
+def test_diff_sections_are_split_by_file_and_test_files_stay():
     assert patch_files(PATCH) == ["pkg/core.py", "tests/test_core.py"]
-    stripped = strip_test_files(PATCH)
-    assert patch_files(stripped) == ["pkg/core.py"] and stripped.endswith("+b\n")
-    for path in ("tests/test_x.py", "pkg/test_x.py", "pkg/x_test.py", "conftest.py", "a/testing/y.py"):
-        assert is_test_path(path), path
-    for path in ("pkg/core.py", "pkg/contest.py", "latest.py", "attestation/x.py"):
-        assert not is_test_path(path), path
+    sections = split_diff(PATCH)
+    assert [path for path, _ in sections] == ["pkg/core.py", "tests/test_core.py"]
+    assert "".join(section for _, section in sections) == PATCH  # nothing dropped: the patch is graded as submitted
+    assert sections[1][1].startswith("diff --git a/tests/test_core.py") and sections[1][1].endswith("+y\n")
 
 
 def test_generated_eval_script_has_the_official_shape(tmp_path):

@@ -1,0 +1,186 @@
+"""The pure half of SWE-bench grading: the eval script, and reading its log for environment faults.
+
+`make_eval_script(task)` is the script the official harness runs: the row's own `eval_script` (SWE-bench
+5.x) prepared as swebench 5.0.2's `make_test_spec` prepares it, or one made from the suite's recipe in
+the shape of the official builder (`make_eval_script_list_py`), wrapped the same way.
+
+`classify_eval_log(log, status_map)` tells a run whose tests could not run properly (an `EnvFault`) from
+one whose tests ran: `environment` faults cannot plausibly come from the patch; `ambiguous` ones can come
+from either, and the scorer settles them by running the environment without the model's patch.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Literal
+
+from pydantic import BaseModel
+
+from agentbench.protocols import Task
+from agentbench.suites.swebench import TESTBED
+
+HEREDOC = "EOF_114329324912"  # the delimiter the official eval scripts use for the test patch
+START = ">>>>> Start Test Output"
+END = ">>>>> End Test Output"
+TIMED_OUT = ">>>>> Tests Timed Out"  # what the scorer appends to the log of a run that timed out
+ENV = "testbed"
+_PASSING = frozenset({"PASSED", "XFAIL"})
+_DETAIL_CHARS = 300
+
+
+def test_patch_files(test_patch: str) -> tuple[list[str], list[str]]:
+    """(files the test patch modifies or deletes, files it creates), as the official builder splits them:
+    the first are reset with `git checkout BASE`, the second with `rm -f`."""
+    from swebench.utils import get_modified_files
+    from unidiff import PatchSet
+
+    if not test_patch.strip():
+        return [], []
+    new = [f.target_file.removeprefix("b/") for f in PatchSet(test_patch) if f.source_file == "/dev/null"]
+    return get_modified_files(test_patch), new
+
+
+def reset_commands(base_commit: str, test_patch: str) -> list[str]:
+    """Put the test patch's files back as they are at the base commit (the model's changes to them go)."""
+    modified, new = test_patch_files(test_patch)
+    return ([f"git checkout {base_commit} {' '.join(modified)}"] if modified else []) + \
+           ([f"rm -f {' '.join(new)}"] if new else [])
+
+
+def official_script(lines: list[str]) -> str:
+    """A command list as swebench 5.0.2 runs it: the test command's exit code recorded after the end marker
+    (`record_test_exit_code`), under `#!/bin/bash` / `set -uxo pipefail` (its `TestSpec.eval_script`)."""
+    from swebench.harness.utils import record_test_exit_code
+
+    return "\n".join(["#!/bin/bash", "set -uxo pipefail", *record_test_exit_code(lines)]) + "\n"
+
+
+def make_eval_script(task: Task) -> str:
+    """The eval script of `task`: the row's own, or the official shape made from the suite's recipe."""
+    from swebench.harness.utils import parse_eval_script
+
+    meta = task.metadata
+    if meta.get("eval_script"):  # what 5.0.2's make_test_spec does with a row's eval_script
+        return official_script(parse_eval_script(str(meta["eval_script"])))
+    base = meta.get("base_commit") or task.inputs.base_commit or "HEAD"
+    test_patch = meta.get("test_patch") or ""
+    reset = reset_commands(base, test_patch)
+    activate = ["source /opt/miniconda3/bin/activate", f"conda activate {ENV}"]
+    lines = [*activate, f"cd {TESTBED}", *(meta.get("eval_commands") or []),
+             f"git config --global --add safe.directory {TESTBED}", f"cd {TESTBED}",
+             "git status", "git show", f"git -c core.fileMode=false diff {base}",
+             *activate, *(meta.get("install") or []),
+             *reset,
+             f"git apply -v - <<'{HEREDOC}'\n{test_patch}\n{HEREDOC}",
+             f": '{START}'",
+             " ".join([meta.get("test_cmd") or "pytest -rA", *(meta.get("test_directives") or [])]),
+             f": '{END}'",
+             *reset]
+    return official_script(lines)
+
+
+class EnvFault(BaseModel):
+    """Why a test run says nothing about the patch: `environment` (not the patch's doing) or `ambiguous`."""
+
+    reason: str
+    tier: Literal["environment", "ambiguous"]
+    detail: str
+
+
+_NOT_FOUND = re.compile(r"^.*\bcommand not found\s*$", re.MULTILINE)  # bash: `script: line 9: cmd: command not found`
+_TEST_PATCH_ERROR = re.compile(r"^error: .*$", re.MULTILINE)  # git apply's own failure lines
+_IMPORT_AT_COLLECTION = re.compile(r"^ImportError while (?:importing test module|loading conftest) .*$", re.MULTILINE)
+_COLLECTING = re.compile(r"^_+ ERROR collecting .*$", re.MULTILINE)
+_IMPORT_LINE = re.compile(r"^E\s+(?:ImportError|ModuleNotFoundError)\b.*$", re.MULTILINE)
+
+
+def test_output(log: str) -> tuple[str, str, str] | None:
+    """(before the start marker, the test output section, after the end marker); None when the tests never
+    started. The first markers count, as in swebench's get_logs_eval; no end marker: the rest of the log."""
+    if START not in log:
+        return None
+    before, rest = log.split(START, 1)
+    section, _, after = rest.partition(END)
+    return before, section, after
+
+
+def _line(text: str, match: re.Match[str] | None) -> str:
+    if match is None:
+        return text.strip()[-_DETAIL_CHARS:]
+    start, end = text.rfind("\n", 0, match.start()) + 1, text.find("\n", match.end())
+    return text[start:end if end >= 0 else len(text)].strip()[:_DETAIL_CHARS]
+
+
+def _signature(section: str) -> EnvFault | None:
+    from swebench.harness.infra_failure import INFRA_FAILURE_SIGNATURES, classify_text
+
+    found = classify_text(section)
+    if found is None:
+        return None
+    reason, tier = found
+    pattern = next(p for r, _, p in INFRA_FAILURE_SIGNATURES if r == reason)
+    detail = _line(section, re.search(pattern, section, re.MULTILINE))
+    return EnvFault(reason=reason, tier="environment" if tier == "environment" else "ambiguous", detail=detail)
+
+
+def _import_at_collection(section: str) -> str | None:
+    """The line showing pytest failed to import a test module or conftest, if it did."""
+    hit = _IMPORT_AT_COLLECTION.search(section)
+    if hit is None and _COLLECTING.search(section):
+        hit = _IMPORT_LINE.search(section)
+    if hit is None:
+        return None
+    following = _IMPORT_LINE.search(section, hit.end())
+    return " | ".join(dict.fromkeys(_line(section, m) for m in (hit, following) if m is not None))[:_DETAIL_CHARS]
+
+
+def classify_eval_log(log: str, status_map: dict[str, str]) -> EnvFault | None:
+    """The environment fault an eval log shows, or None when its tests ran (passing or failing).
+
+    `status_map` is what grading parsed from the log. Checked in order:
+    - no `>>>>> Start Test Output`: the tests never ran (environment, `tests_not_run`), unless the run
+      timed out before them (ambiguous, `tests_timed_out`: the re-run install runs the patch's code too);
+    - git apply reported an error on the test patch (ambiguous, `test_patch_not_applied`: the patch reset
+      of the test files should make it apply, the bare environment tells);
+    - nothing parsed and the test command was not found (exit code 127, or bash's `command not found`)
+      (environment, `test_command_not_found`);
+    - no test passed, and the test output section shows: one of swebench's `infra_failure` signatures of
+      the environment tier (environment), an import error at pytest collection (ambiguous,
+      `collection_import_error`), a signature of the ambiguous tier (ambiguous);
+    - nothing parsed (ambiguous, `no_test_results`).
+    Signatures count only where no test passed: a run with passing tests demonstrably ran, whatever its
+    output mentions (a test named after ModuleNotFoundError, a test printing pytest's own messages).
+    """
+    from swebench.harness.grading import parse_test_exit_code
+
+    parts = test_output(log)
+    if parts is None:
+        if TIMED_OUT in log:  # the install re-run can hang on the patch's setup.py as well
+            return EnvFault(reason="tests_timed_out", tier="ambiguous",
+                            detail=f"timed out before '{START}': {log.strip()[-_DETAIL_CHARS:]}")
+        return EnvFault(reason="tests_not_run", tier="environment",
+                        detail=f"no '{START}' in the log: {log.strip()[-_DETAIL_CHARS:]}")
+    before, section, after = parts
+    applying = before.rfind("git apply -v -")
+    error = _TEST_PATCH_ERROR.search(before, applying) if applying >= 0 else None
+    if error is not None:
+        return EnvFault(reason="test_patch_not_applied", tier="ambiguous", detail=_line(before, error))
+    if not status_map:
+        exit_code = parse_test_exit_code(after)
+        missing = _NOT_FOUND.search(section)
+        if exit_code == 127 or missing is not None:
+            return EnvFault(reason="test_command_not_found", tier="environment",
+                            detail=_line(section, missing) if missing else "the test command exited with 127")
+    if not any(status in _PASSING for status in status_map.values()):
+        signature = _signature(section)
+        if signature is not None and signature.tier == "environment":
+            return signature
+        imports = _import_at_collection(section)
+        if imports is not None:
+            return EnvFault(reason="collection_import_error", tier="ambiguous", detail=imports)
+        if signature is not None:
+            return signature
+    if not status_map:
+        return EnvFault(reason="no_test_results", tier="ambiguous",
+                        detail=f"no test results parsed from the test output: {section.strip()[-_DETAIL_CHARS:]}")
+    return None
