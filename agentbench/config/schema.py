@@ -120,6 +120,12 @@ class RunSettings(_Strict):
         "tests", description="SWE-bench, before any attempt: tests = the tests run on each bare environment; "
                              "full = also the gold patch resolves and the empty one does not (--validate-env)")
 
+    @field_validator("env_check", mode="before")
+    @classmethod
+    def _yaml_off(cls, value: Any) -> Any:
+        """YAML reads a bare `off` as false (and `on` as true)."""
+        return {False: "off", True: "tests"}.get(value, value) if isinstance(value, bool) else value
+
 
 class ExperimentConfig(_Strict):
     name: str = "experiment"
