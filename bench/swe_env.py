@@ -109,13 +109,16 @@ def mirror_entry(client, full_mirror: Path, t: Task) -> None:
             context.mkdir()
             t0 = time.perf_counter()
             if way == "bundle":
+                # the default branch's whole history (`--all` also works where every ref's objects are there)
                 subprocess.run(["git", "-C", str(full_mirror), "bundle", "create", str(context / "repo.bundle"),
-                                "--all"], check=True, capture_output=True)
+                                "HEAD"], check=True, capture_output=True)
                 steps = ["COPY repo.bundle /tmp/repo.bundle",
                          f"RUN git clone -q /tmp/repo.bundle /tmp/repo && cd /tmp/repo && git checkout -q {recipe.commit}"]
             else:
-                stage_repo(str(full_mirror), recipe.commit, context / "repo")
-                steps = ["COPY repo /tmp/repo"]
+                stage_repo(str(full_mirror), recipe.commit, context / "commit.git", bare=True)
+                steps = ["COPY commit.git /tmp/commit.git",
+                         f"RUN git init -q /tmp/repo && cd /tmp/repo && git fetch -q --depth 1 file:///tmp/commit.git "
+                         f"{recipe.commit} && git checkout -q {recipe.commit}"]
             size = sum(p.stat().st_size for p in context.rglob("*") if p.is_file())
             (context / "Dockerfile").write_text("\n".join(["ARG BASE", "FROM ${BASE}", *steps]) + "\n")
             tag = f"agentbench/bench-mirror:{way}"

@@ -40,7 +40,7 @@ from agentbench.suites.swe_recipes import DEBIAN_PYTHON
 ENV_REPOSITORY = "agentbench/swe-env"
 INSTANCE_REPOSITORY = "agentbench/swe-inst"
 OFFICIAL_REPOSITORY = "agentbench/swe-official"
-RECIPE_VERSION = "swe-env-v2"
+RECIPE_VERSION = "swe-env-v3"
 BUILD_CA = "/opt/agentbench-build-ca.crt"
 ENVS = "/opt/miniconda3/envs"
 PythonSource = Literal["debian", "conda", "uv"]
@@ -182,9 +182,6 @@ def env_dockerfile(recipe: EnvRecipe, settings: EnvSettings, local: bool) -> str
     activate = f". /opt/miniconda3/bin/activate && conda activate testbed && export {_trust()}"
     apt = " ".join(sorted({"bash", "coreutils", "git", "python3", "python3-venv", "python3-pip", "patch", "procps",
                            "ca-certificates", *recipe.apt_packages}))
-    fetch = ("COPY --chown=1000:1000 repo /testbed" if local else
-             f"RUN {_trust()} git init -q /testbed && cd /testbed && git fetch -q --depth 1 "
-             f"{shlex.quote(recipe.source)} {shlex.quote(recipe.commit)}")
     pip = f"{activate} && python -m pip install -q"
     lines = [
         "ARG BASE", "FROM ${BASE}", "USER root",
@@ -198,8 +195,8 @@ def env_dockerfile(recipe: EnvRecipe, settings: EnvSettings, local: bool) -> str
         f"COPY build-ca.crt {BUILD_CA}",
         "USER 1000:1000",  # everything below is the agent's own: no chown layer doubling the image
         "ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1 PYTHONUNBUFFERED=1 LANG=C.UTF-8 HOME=/home/agent",
-        fetch,
-        f"RUN cd /testbed && git -c advice.detachedHead=false checkout -q -f {shlex.quote(recipe.commit)}",
+        "RUN git init -q /testbed",
+        *_fetch(recipe, recipe.commit, local),
         *_interpreter(recipe, settings),
         f"RUN {pip} --upgrade pip setuptools wheel",
     ]
@@ -216,14 +213,20 @@ def env_dockerfile(recipe: EnvRecipe, settings: EnvSettings, local: bool) -> str
     return "\n".join(lines) + "\n"
 
 
+def _fetch(recipe: EnvRecipe, commit: str, local: bool) -> list[str]:
+    """Dockerfile lines that bring `commit` (depth 1) into /testbed and check it out: from `commit.git` in
+    the context (staged on the host from the mirror), or fetched from the URL."""
+    sha = shlex.quote(commit)
+    fetch = (f"COPY --chown=1000:1000 commit.git /tmp/commit.git\nRUN cd /testbed && git fetch -q --depth 1 "
+             f"file:///tmp/commit.git {sha} && rm -rf /tmp/commit.git" if local else
+             f"RUN {_trust()} cd /testbed && git fetch -q --depth 1 {shlex.quote(recipe.source)} {sha}")
+    return [fetch, f"RUN cd /testbed && git -c advice.detachedHead=false checkout -q -f {sha}"]
+
+
 def instance_dockerfile(recipe: EnvRecipe, local: bool) -> str:
     activate = f". /opt/miniconda3/bin/activate && conda activate testbed && export {_trust()}"
-    base = shlex.quote(recipe.base_commit or recipe.commit)
-    fetch = (f"COPY --chown=1000:1000 base.git /tmp/base.git\nRUN cd /testbed && git fetch -q --depth 1 "
-             f"file:///tmp/base.git {base} && rm -rf /tmp/base.git" if local else
-             f"RUN {_trust()} cd /testbed && git fetch -q --depth 1 {shlex.quote(recipe.source)} {base}")
-    lines = ["ARG BASE", "FROM ${BASE}", "USER 1000:1000", fetch,
-             f"RUN cd /testbed && git -c advice.detachedHead=false checkout -q -f {base}"]
+    lines = ["ARG BASE", "FROM ${BASE}", "USER 1000:1000",
+             *_fetch(recipe, recipe.base_commit or recipe.commit, local)]
     if recipe.pre_install:  # as root (the official ones install Debian packages, edit setup files)
         lines += ["USER root", *(f"RUN cd /testbed && {command}" for command in recipe.pre_install),
                   "RUN chown -R 1000:1000 /testbed", "USER 1000:1000"]
@@ -319,7 +322,7 @@ def ensure_env_image(client: Any, recipe_data: dict[str, Any], settings: EnvSett
         if not image_exists(client, env):
             context = _context(Path(tmp), "swe-env")
             if local:
-                stage_repo(recipe.source, recipe.commit, context / "repo")
+                stage_repo(recipe.source, recipe.commit, context / "commit.git", bare=True)
             (context / "Dockerfile").write_text(env_dockerfile(recipe, settings, local))
             (context / "activate").write_text(_ACTIVATE_SHIM)
             shutil.copyfile(Path(__file__).with_name("requirements_flatten.py"), context / "requirements_flatten.py")
@@ -327,7 +330,7 @@ def ensure_env_image(client: Any, recipe_data: dict[str, Any], settings: EnvSett
                                 labels={"agentbench.swe.repo": recipe.repo}, log=log)
         context = _context(Path(tmp), "swe-inst")
         if local:
-            stage_repo(recipe.source, recipe.base_commit or recipe.commit, context / "base.git", bare=True)
+            stage_repo(recipe.source, recipe.base_commit or recipe.commit, context / "commit.git", bare=True)
         (context / "Dockerfile").write_text(instance_dockerfile(recipe, local))
         return build_context_image(client, f"swe-inst {recipe.repo}@{(recipe.base_commit or recipe.commit)[:10]}",
                                    inst, context, env, labels={"agentbench.swe.repo": recipe.repo}, log=log)
