@@ -22,7 +22,9 @@ class ServerConfig(_Strict):
 
     python: str | None = Field(None, description="python of the environment vLLM lives in; default: the embedded venv")
     model_path: str | None = Field(None, description="weights folder or hub name; default: the embedded SmolLM2")
-    dtype: str = "bfloat16"
+    dtype: str = Field("auto", description="auto: on the embedded CPU model bfloat16 only where the CPU computes it "
+                                           "natively (AVX-512 BF16 or AMX), else float32; vLLM's own auto on a "
+                                           "GPU; or any vLLM --dtype")
     max_model_len: int = 4096
     quantization: str | None = Field(None, description="--quantization (awq, gptq, fp8, ...)")
     gpu_memory_utilization: float | None = Field(None, gt=0, le=1, description="--gpu-memory-utilization")

@@ -99,7 +99,8 @@ async def open_endpoint(cfg: ModelConfig, log_dir: Path) -> AsyncIterator[Endpoi
         identity = ModelIdentity(
             provider=cfg.provider, served_model_name=cfg.name, base_url=server.base_url,
             weights_path=model_path, weights_hash=embedded.weights_hash(weights) if weights.is_dir() else None,
-            dtype=cfg.server.dtype, quantization=cfg.server.quantization or _flag(cfg.server.extra_args, "--quantization"),
+            dtype=_flag(spec.argv, "--dtype"),
+            quantization=cfg.server.quantization or _flag(cfg.server.extra_args, "--quantization"),
             engine_args=spec.argv[3:], server="vllm", server_version=version)
         yield Endpoint(base_url=server.base_url, model=cfg.name, api_key=api_key, identity=identity, server=server)
 
