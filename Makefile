@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: setup demo test bench clean-runs
+.PHONY: setup demo test bench clean-runs compose-build
 
 $(BIN)/agentbench: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -31,3 +31,17 @@ bench: setup
 
 clean-runs:
 	rm -rf runs
+
+# compose.yaml's `agentbench` image, FROM the local debootstrap rootfs (no registry): BASE is its tag; the
+# host's CA bundle goes into the build context for pip (the builder stage only, never the image).
+COMPOSE ?= $(shell command -v docker-compose >/dev/null 2>&1 && echo docker-compose || echo docker compose)
+
+compose-build:
+	test -x $(BIN)/agentbench || $(MAKE) $(BIN)/agentbench
+	bash sandboxes/ensure_engine.sh
+	$(BIN)/agentbench sandbox build rootfs
+	mkdir -p build/compose
+	$(BIN)/python -c "from agentbench.sandbox.swe_images import host_ca_bundle; print(host_ca_bundle() or '')" \
+	  | xargs -r -I{} cp {} build/compose/build-ca.crt
+	AGENTBENCH_BASE=$$($(BIN)/python -c "from agentbench.sandbox.images import image_tag; print(image_tag('rootfs'))") \
+	  $(COMPOSE) build agentbench

@@ -1,4 +1,7 @@
-"""The `agentbench` command line."""
+"""The `agentbench` command line: the app, and the commands run, report, show, tasks, model setup and
+sandbox build / check / prune. `compare` and `sweep` live in cli_compare.py and are registered here; the
+consoles and error helpers every command shares are in cli_common.py, a run's output files in
+report/outputs.py. Heavy imports happen inside the commands."""
 
 from __future__ import annotations
 
@@ -6,15 +9,17 @@ import asyncio
 import logging
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Optional
+from typing import Annotated, Optional
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
-if TYPE_CHECKING:
-    from agentbench.protocols import AttemptRecord
-    from agentbench.store import RunStore
+from agentbench.cli_common import console, err_console
+from agentbench.cli_common import fail as _fail
+from agentbench.cli_common import open_store as _open_store
+from agentbench.cli_common import user_errors as _user_errors
+from agentbench.cli_compare import compare, sweep
+from agentbench.report.outputs import write_run_outputs
 
 app = typer.Typer(help="Evaluate AI agents by task success next to speed and cost.", no_args_is_help=True,
                   pretty_exceptions_show_locals=False)
@@ -22,34 +27,6 @@ model_app = typer.Typer(help="The embedded model and model servers.", no_args_is
 app.add_typer(model_app, name="model")
 sandbox_app = typer.Typer(help="Sandbox images, the conformance suite, leftovers.", no_args_is_help=True)
 app.add_typer(sandbox_app, name="sandbox")
-console = Console()
-err_console = Console(stderr=True)
-
-
-def _user_errors() -> tuple[type[BaseException], ...]:
-    from agentbench.config.loader import ConfigError
-    from agentbench.models.embedded import SetupError
-    from agentbench.models.endpoint import EndpointError
-    from agentbench.models.server import ServerStartError
-    from agentbench.runner.graph_loader import GraphLoadError
-    from agentbench.runner.runner import RunError
-    from agentbench.suites.errors import SuiteError
-
-    return (ConfigError, SuiteError, EndpointError, ServerStartError, RunError, GraphLoadError, SetupError)
-
-
-def _fail(exc: BaseException) -> None:
-    err_console.print(f"[bold red]error:[/] {exc}", highlight=False)
-    raise typer.Exit(2)
-
-
-def _open_store(run_dir: Path):
-    from agentbench.store import DB_NAME, RunStore
-
-    if not (run_dir / DB_NAME).exists():
-        err_console.print(f"[bold red]error:[/] {run_dir}: not a run folder (no {DB_NAME})")
-        raise typer.Exit(2)
-    return RunStore.in_dir(run_dir)
 
 
 @app.command()
@@ -110,23 +87,15 @@ def run(
     console.print(f"report: {html_path}")
 
 
-def write_run_outputs(run_dir: Path, store: RunStore) -> tuple[dict, list[AttemptRecord], Path]:
-    """A finished run's summary.json (with its exports) and report.html, from one read of the attempts."""
-    from agentbench.report.html import write_html_report
-    from agentbench.report.summary import write_summary
-
-    attempts = store.attempts()
-    summary = write_summary(run_dir, store, attempts)
-    return summary, attempts, write_html_report(run_dir, store, summary, records=attempts)
-
-
 @app.command()
 def report(
     run_dir: Annotated[Path, typer.Argument(help="a run folder")],
     html: Annotated[bool, typer.Option("--html", help="also write report.html (self-contained; open it in a browser)")]
     = False,
 ) -> None:
-    """Print a run's summary and per-task table; write summary.json (and report.html with --html)."""
+    """Print a run's summary and per-task table; write summary.json and the exports (and report.html with
+    --html)."""
+    from agentbench.export.swebench import write_swebench_exports
     from agentbench.report.summary import write_summary
     from agentbench.report.terminal import print_summary
 
@@ -134,6 +103,7 @@ def report(
     try:
         attempts = store.attempts()
         summary = write_summary(run_dir, store, attempts)
+        write_swebench_exports(run_dir, store, attempts)
         print_summary(summary, attempts, console)
         if html:
             from agentbench.report.html import write_html_report
@@ -296,22 +266,16 @@ def sandbox_check(backend: Annotated[str, typer.Option(help="docker or local")] 
     """Run the sandbox conformance suite against a backend."""
     import tempfile
 
+    from agentbench.config.schema import SandboxConfig
+    from agentbench.runner.runner import make_sandbox_provider
     from agentbench.sandbox.conformance import conformance_task, format_results, run_conformance
 
-    if backend == "docker":
-        from agentbench.sandbox.docker import DockerSandboxConfig, DockerSandboxProvider
-        from agentbench.sandbox.images import ensure_image
-
-        client = _docker_or_exit()
-        image = ensure_image(client, "python", log=lambda line: None)
-        provider = DockerSandboxProvider(client, DockerSandboxConfig(max_output_bytes=4096), lambda name: image)
-    elif backend == "local":
-        from agentbench.sandbox.local import LocalSandboxConfig, LocalSandboxProvider
-
-        provider = LocalSandboxProvider(LocalSandboxConfig(max_output_bytes=4096))
-    else:
+    if backend not in ("docker", "local"):
         err_console.print(f"[bold red]error:[/] --backend {backend!r}: expected docker or local")
         raise typer.Exit(2)
+    if backend == "docker":
+        _docker_or_exit()
+    provider = make_sandbox_provider(SandboxConfig(backend=backend, max_output_bytes=4096), log=lambda line: None)
     with tempfile.TemporaryDirectory() as tmp:
         results = asyncio.run(run_conformance(provider, lambda: conformance_task(tmp)))
     console.print(format_results(results))
@@ -327,8 +291,6 @@ def sandbox_prune() -> None:
 
     console.print(f"removed {prune(_docker_or_exit())} container(s)")
 
-
-from agentbench.cli_compare import compare, sweep  # noqa: E402  (imports only typer and rich)
 
 app.command("compare")(compare)
 app.command("sweep")(sweep)

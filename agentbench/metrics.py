@@ -1,4 +1,4 @@
-"""DESIGN.md's metric definitions as pure functions over ``list[AttemptRecord]``. No I/O.
+"""The metric definitions of docs/metrics.md as pure functions over ``list[AttemptRecord]``. No I/O.
 
 Conventions (the outcome taxonomy decides everything):
 
@@ -12,13 +12,13 @@ Conventions (the outcome taxonomy decides everything):
 
 from __future__ import annotations
 
-import re
 import statistics
 from collections import defaultdict
 from collections.abc import Iterable
 
 from pydantic import BaseModel, Field
 
+from agentbench.commands import is_test_command  # noqa: F401 - the classifier behind first_test_step
 from agentbench.protocols import AttemptRecord
 from agentbench.stats import pass_at_k as _pass_at_k
 from agentbench.stats import pass_hat_k as _pass_hat_k
@@ -142,7 +142,7 @@ def pass_k_curves(attempts: list[AttemptRecord]) -> tuple[dict[int, float], dict
 
 
 class RunMetrics(BaseModel):
-    """One run's headline metrics (see DESIGN.md, Metric definitions)."""
+    """One run's headline metrics (see docs/metrics.md)."""
 
     attempts: int
     solved: int
@@ -210,10 +210,6 @@ def summarize(attempts: list[AttemptRecord], *, run_wall_clock_s: float) -> RunM
     )
 
 
-_TEST_COMMAND = re.compile(r"(^|[\s;&|(])(pytest|py\.test|tox|nox)\b|python[0-9.]*\s+(-\S+\s+)*-m\s+(pytest|unittest)\b"
-                           r"|\bmanage\.py\s+test\b|\bmake\s+(test|check)\b")
-
-
 def limit_grading(attempts: list[AttemptRecord]) -> dict[str, int]:
     """Attempts that hit a limit and whose working tree was graded anyway (`limits.on_limit: grade`):
     how many, and how many of those resolved the task (they count as solved)."""
@@ -224,11 +220,6 @@ def limit_grading(attempts: list[AttemptRecord]) -> dict[str, int]:
 def environment_errors(attempts: list[AttemptRecord]) -> int:
     """`error` attempts whose environment was broken (image build, tests not running), not the agent."""
     return sum(1 for a in attempts if a.status == "error" and (a.error or "").startswith("environment:"))
-
-
-def is_test_command(cmd: str) -> bool:
-    """Does a shell command run a test suite (pytest, unittest, tox, nox, `make test`...)?"""
-    return bool(_TEST_COMMAND.search(cmd))
 
 
 def step_efficiency(attempts: list[AttemptRecord], field: str) -> dict[str, float | int] | None:

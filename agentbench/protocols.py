@@ -155,7 +155,9 @@ class LimitExceeded(RuntimeError):
 class Score(BaseModel):
     passed: bool
     value: float = 0.0
-    details: dict[str, Any] = Field(default_factory=dict)
+    details: dict[str, Any] = Field(default_factory=dict, description="the scorer's evidence, for reports")
+    env_error: str | None = Field(None, description="why the environment, not the agent, failed (the attempt "
+                                                    "becomes `error`); None when the verdict is the agent's")
 
 
 class Outcome(BaseModel):
@@ -166,6 +168,11 @@ class Outcome(BaseModel):
 
 
 class Scorer(Protocol):
+    async def collect(self, task: Task, sandbox: Sandbox) -> Outcome:
+        """The part of the outcome that lives in the sandbox, taken before it closes (also at a limit):
+        SWE-bench the repo's diff as `patch`, GAIA nothing (its answer is the graph's)."""
+        ...
+
     async def score(self, task: Task, outcome: Outcome) -> Score:
         """Pure where it can be (GAIA); SWE-bench grading runs the tests in a fresh sandbox."""
         ...

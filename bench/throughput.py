@@ -54,7 +54,7 @@ from agentbench.models import embedded  # noqa: E402
 from agentbench.models.server import ManagedServer  # noqa: E402
 from agentbench.runner.episode import attempt_seed  # noqa: E402
 from agentbench.runner.runner import Runner  # noqa: E402
-from agentbench.runner.supervisor import ServerSupervisor  # noqa: E402
+from agentbench.models.supervisor import ServerSupervisor  # noqa: E402
 from agentbench.store import RunStore  # noqa: E402
 
 MAX_TOKENS = 256

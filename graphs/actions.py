@@ -13,6 +13,7 @@ from typing import Literal
 from pydantic import BaseModel
 
 from agentbench.protocols import ExecResult
+from agentbench.text import clip
 
 ActionKind = Literal["bash", "python", "final", "format_error"]
 
@@ -138,22 +139,14 @@ def parse_action(text: str) -> Action:
     return Action(kind=kind, code=code)
 
 
-def _trim(text: str, limit: int) -> str:
-    if len(text) <= limit:
-        return text
-    head = max(limit * 2 // 3, 0)
-    tail = max(limit - head, 0)
-    omitted = len(text) - head - tail
-    return f"{text[:head]}\n[... {omitted} characters omitted ...]\n{text[len(text) - tail:] if tail else ''}"
-
-
 def format_observation(result: ExecResult, max_chars: int = 4000) -> str:
     """Render a command's result for the model: exit code, stdout, stderr (trimmed), and notes."""
     stdout, stderr = result.stdout.rstrip(), result.stderr.rstrip()
     if len(stdout) + len(stderr) > max_chars:
         err_budget = min(len(stderr), max_chars // 3)
-        stderr = _trim(stderr, err_budget)
-        stdout = _trim(stdout, max_chars - err_budget)
+        out_budget = max_chars - err_budget
+        stderr = clip(stderr, err_budget, head=err_budget * 2 // 3)
+        stdout = clip(stdout, out_budget, head=out_budget * 2 // 3)
     parts = [f"exit code: {result.exit_code}"]
     if stdout:
         parts.append(f"stdout:\n{stdout}")

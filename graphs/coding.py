@@ -29,9 +29,10 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.graph.message import add_messages
 from langgraph.graph.state import CompiledStateGraph
 
+from agentbench.commands import is_test_command
 from agentbench.protocols import AgentContext, LimitExceeded
 from graphs.coding_actions import (CodingAction, HunkApplyError, apply_hunks, edit_failure, edit_observation,
-                                   format_observation, is_test_command, parse_coding_action)
+                                   format_observation, parse_coding_action)
 from graphs.planning import text_of
 
 F = "```"
@@ -80,7 +81,7 @@ class CodingState(TypedDict, total=False):
     steps: int  # model turns so far
     last_action: CodingAction | None  # the parsed last reply
     n_edits: int  # edits applied (files written)
-    n_test_runs: int  # shell commands that ran tests (see coding_actions.is_test_command)
+    n_test_runs: int  # shell commands that ran tests (see agentbench.commands.is_test_command)
     submitted: bool  # the model said SUBMIT
     answer: str | None  # always None: the harness reads the patch from the repository
 

@@ -15,12 +15,13 @@ from __future__ import annotations
 
 import difflib
 import re
-import shlex
 from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from agentbench.commands import is_test_command  # noqa: F401 - re-exported for older importers; owner: commands
 from agentbench.protocols import ExecResult
+from agentbench.text import clip
 from graphs.actions import format_observation as render_observation
 
 CodingKind = Literal["bash", "edit", "submit", "format_error"]
@@ -293,24 +294,15 @@ def apply_hunks(content: str | None, hunks: list[Hunk]) -> str:
 
 # -- observations ------------------------------------------------------------------------------------
 
-def _keep_tail(text: str, limit: int, head: int = 400) -> str:
-    """At most about `limit` characters of `text`: a short head and mostly the tail (test summaries)."""
-    if len(text) <= limit:
-        return text
-    head = min(head, limit // 4)
-    tail = max(limit - head, 0)
-    omitted = len(text) - head - tail
-    return f"{text[:head]}\n[... {omitted} characters omitted ...]\n{text[len(text) - tail:] if tail else ''}"
-
-
 def format_observation(result: ExecResult, max_chars: int = 3000) -> str:
     """Render a command's result for the model (exit code, stdout, stderr, notes), keeping about
     `max_chars` characters of output, mostly its end, where test summaries and tracebacks are."""
     stdout, stderr = result.stdout.rstrip(), result.stderr.rstrip()
     if len(stdout) + len(stderr) > max_chars:
         err_budget = min(len(stderr), max_chars // 3)
-        stderr = _keep_tail(stderr, err_budget)
-        stdout = _keep_tail(stdout, max_chars - err_budget)
+        out_budget = max_chars - err_budget  # each keeps a short head and mostly its tail (test summaries)
+        stderr = clip(stderr, err_budget, head=min(400, err_budget // 4))
+        stdout = clip(stdout, out_budget, head=min(400, out_budget // 4))
     trimmed = result.model_copy(update={"stdout": stdout, "stderr": stderr})
     return render_observation(trimmed, max_chars=max_chars + 200)  # already trimmed: only renders
 
@@ -325,81 +317,4 @@ def edit_observation(path: str, hunks: int, created: bool = False) -> str:
 def edit_failure(path: str, error: Exception, max_chars: int = 3000) -> str:
     """What the model sees after an edit that could not be applied (nothing was written)."""
     text = f"Edit of {path} failed, nothing was written: {error}"
-    return text if len(text) <= max_chars else text[:max_chars] + "\n[...]"
-
-
-# -- test runs ---------------------------------------------------------------------------------------
-
-_TEST_PROGRAMS = frozenset({"pytest", "py.test", "tox", "runtests.py"})
-_TEST_MODULES = frozenset({"pytest", "py.test", "unittest", "tox"})
-_PREFIXES = frozenset({"env", "time", "timeout", "nice", "sudo", "command", "exec", "xvfb-run"})
-_OPERATORS = re.compile(r"^[;&|()<>]+$")
-_PYTHON = re.compile(r"^python(?:\d+(?:\.\d+)?)?$")
-_ASSIGN = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=")
-
-
-def _words(line: str) -> list[str]:
-    try:
-        lexer = shlex.shlex(line, posix=True, punctuation_chars=True)
-        lexer.whitespace_split = True
-        return list(lexer)
-    except ValueError:  # unbalanced quotes: a rough split is enough to find the program
-        return re.split(r"\s+|(?=[;&|])|(?<=[;&|])", line)
-
-
-def _simple_commands(cmd: str) -> list[list[str]]:
-    """The words of each simple command in a shell line (split on newlines, ;, &&, ||, | and parens)."""
-    commands: list[list[str]] = []
-    for line in cmd.replace("\\\n", " ").split("\n"):
-        current: list[str] = []
-        for word in _words(line):
-            if not word:
-                continue
-            if _OPERATORS.match(word):
-                commands.append(current)
-                current = []
-            else:
-                current.append(word)
-        commands.append(current)
-    return [c for c in commands if c]
-
-
-def _runs_tests(words: list[str]) -> bool:
-    i = 0
-    while i < len(words) and (_ASSIGN.match(words[i]) or words[i] in _PREFIXES or words[i].startswith("-")
-                              or (i > 0 and words[i - 1] == "timeout" and words[i][:1].isdigit())):
-        i += 1
-    if i >= len(words):
-        return False
-    program = words[i].rsplit("/", 1)[-1]
-    if program in _TEST_PROGRAMS:
-        return True
-    if not _PYTHON.match(program) and program != "coverage":
-        return False
-    args = words[i + 1:]
-    if program == "coverage":  # coverage run [-m] pytest ...
-        args = args[1:] if args[:1] == ["run"] else []
-    skip = False
-    for j, arg in enumerate(args):
-        if skip:
-            skip = False
-            continue
-        if arg in ("-c", "-V", "--version", "-h", "--help"):  # inline code or no script: not a test run
-            return False
-        if arg in ("-W", "-X"):  # python options that take a value
-            skip = True
-            continue
-        if arg == "-m" and j + 1 < len(args):
-            return args[j + 1] in _TEST_MODULES
-        if arg.startswith("-m") and len(arg) > 2:
-            return arg[2:] in _TEST_MODULES
-        if not arg.startswith("-"):  # the script python runs
-            return arg.rsplit("/", 1)[-1] in _TEST_PROGRAMS
-    return False
-
-
-def is_test_command(cmd: str) -> bool:
-    """Whether a shell command runs tests: pytest / py.test, `python -m pytest`, `python -m unittest`,
-    tox, or Django's `runtests.py`, anywhere in a pipeline or command list. Mentioning them (grep pytest,
-    pip install pytest, cat tox.ini) does not count."""
-    return any(_runs_tests(words) for words in _simple_commands(cmd))
+    return clip(text, max_chars, head=max_chars, marker="\n[...]")

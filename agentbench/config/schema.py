@@ -78,12 +78,18 @@ class SuiteConfig(_Strict):
                                                       "owner__name (replaces the suite's own mirror)")
 
 
-class SandboxConfig(_Strict):
-    backend: Literal["auto", "local", "docker"] = Field(
-        "auto", description="auto: docker where an engine answers, else local (which does not isolate)")
-    command_timeout_s: float = 60.0
-    max_output_bytes: int = 16_384
-    # docker only: isolation, each on by default
+class CommandLimits(_Strict):
+    """What every sandbox backend takes: the one definition behind `sandbox.command_timeout_s` /
+    `sandbox.max_output_bytes` and the local and Docker backends' own config classes."""
+
+    command_timeout_s: float = Field(60.0, gt=0, description="default per-command timeout (seconds)")
+    max_output_bytes: int = Field(16_384, ge=0, description="bytes kept of stdout and of stderr, each (head + tail)")
+
+
+class DockerSettings(CommandLimits):
+    """The Docker backend's isolation, each on by default: the one definition behind the `sandbox` keys
+    below and `agentbench.sandbox.docker.DockerSandboxConfig` (which adds only `workdir`)."""
+
     network: Literal["none", "bridge"] = "none"
     memory: str = "1g"
     cpus: float = 1.0
@@ -91,7 +97,17 @@ class SandboxConfig(_Strict):
     user: str = "1000:1000"
     drop_capabilities: bool = True
     no_new_privileges: bool = True
-    # SWE-bench environments (docker)
+
+
+class _Backend(_Strict):
+    backend: Literal["auto", "local", "docker"] = Field(
+        "auto", description="auto: docker where an engine answers, else local (which does not isolate)")
+
+
+class SandboxConfig(DockerSettings, _Backend):  # bases in this order keep `backend` the first key
+    """The experiment's `sandbox` section: the backend, `DockerSettings` (command limits and isolation), and
+    the SWE-bench environment settings."""
+
     swe_images: Literal["auto", "pull", "build"] = Field(
         "auto", description="the row's official `image`: auto = a local image of that name, else pull it, else "
                             "build locally; pull = always the official image; build = always built here")
@@ -110,8 +126,13 @@ class SandboxConfig(_Strict):
         return {"python_source": self.swe_python, "images": self.swe_images, "registry": self.swe_registry,
                 "conda_installer_url": self.swe_conda_installer_url}
 
+    def docker_settings(self) -> dict[str, Any]:
+        """The fields of agentbench.sandbox.docker.DockerSandboxConfig this section sets (all but `workdir`)."""
+        return self.model_dump(include=set(DockerSettings.model_fields))
 
-SWE_FIELDS = frozenset({"swe_images", "swe_registry", "swe_python", "swe_conda_installer_url"})
+    def local_settings(self) -> dict[str, Any]:
+        """The fields of agentbench.sandbox.local.LocalSandboxConfig this section sets (the command limits)."""
+        return self.model_dump(include=set(CommandLimits.model_fields))
 
 
 class RunSettings(_Strict):

@@ -14,6 +14,10 @@ from pathlib import Path
 import httpx
 from pydantic import BaseModel, Field
 
+from agentbench.proc import kill_tree, log_tail
+
+LOG_TAIL_LINES = 30  # lines of the server's log in a ServerStartError
+
 
 class ServerStartError(RuntimeError):
     """The server did not come up; the message carries the tail of its log."""
@@ -43,14 +47,6 @@ def port_free(host: str, port: int) -> bool:
         except OSError:
             return False
     return True
-
-
-def log_tail(path: Path, lines: int = 30) -> str:
-    try:
-        text = path.read_text(errors="replace")
-    except FileNotFoundError:
-        return "(no log)"
-    return "\n".join(text.splitlines()[-lines:])
 
 
 def _die_with_parent() -> None:
@@ -122,7 +118,7 @@ class ManagedServer:
                 if self._proc.returncode is not None:
                     raise ServerStartError(
                         f"model server exited with code {self._proc.returncode} during start-up; "
-                        f"log {self.log_path}:\n{log_tail(self.log_path)}")
+                        f"log {self.log_path}:\n{log_tail(self.log_path, LOG_TAIL_LINES)}")
                 try:
                     resp = await client.get(self.root_url + self.spec.health_path)
                     if resp.status_code == 200:
@@ -132,19 +128,16 @@ class ManagedServer:
                 await asyncio.sleep(0.5)
         await self.stop()
         raise ServerStartError(f"model server not healthy after {self.spec.startup_timeout_s:.0f} s; "
-                               f"log {self.log_path}:\n{log_tail(self.log_path)}")
+                               f"log {self.log_path}:\n{log_tail(self.log_path, LOG_TAIL_LINES)}")
 
     async def stop(self) -> None:
         proc, self._proc = self._proc, None
-        if proc is not None and proc.returncode is None:
-            _signal_group(proc.pid, signal.SIGTERM)
-            try:
-                await asyncio.wait_for(proc.wait(), self.spec.stop_timeout_s)
-            except asyncio.TimeoutError:
-                _signal_group(proc.pid, signal.SIGKILL)
-                await proc.wait()
         if proc is not None:
-            _signal_group(proc.pid, signal.SIGKILL)  # stragglers in the group
+            if proc.returncode is None:  # SIGTERM, up to stop_timeout_s, then SIGKILL (the group: stragglers too)
+                await asyncio.to_thread(kill_tree, proc, self.spec.stop_timeout_s)
+            else:
+                kill_tree(proc)  # stragglers in the group of a server that died
+            await proc.wait()
         if self._log is not None:
             self._log.close()
             self._log = None
@@ -159,10 +152,3 @@ class ManagedServer:
 
     async def __aexit__(self, *exc: object) -> None:
         await asyncio.shield(self.stop())
-
-
-def _signal_group(pid: int, sig: int) -> None:
-    try:
-        os.killpg(pid, sig)
-    except (ProcessLookupError, PermissionError):
-        pass

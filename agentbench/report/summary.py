@@ -63,35 +63,7 @@ def server_load(samples: list[dict[str, float]]) -> dict[str, float] | None:
 
 
 def write_summary(run_dir: Path, store: RunStore, attempts: list[AttemptRecord] | None = None) -> dict[str, Any]:
-    attempts = store.attempts() if attempts is None else attempts  # read once: the summary and the exports share it
+    """Build summary.json and write it into `run_dir` (the SWE-bench exports are agentbench.export's)."""
     summary = build_summary(store, attempts)
     (Path(run_dir) / SUMMARY_NAME).write_text(json.dumps(summary, indent=2, default=str))
-    write_swebench_exports(Path(run_dir), attempts, summary.get("model") or "agentbench")
     return summary
-
-
-def swebench_exports(attempts: list[AttemptRecord], model_name: str) -> tuple[list[dict], dict[str, dict]]:
-    """SWE-bench's formats for the swe attempts (the latest epoch 0 try of each instance): prediction rows
-    (instance_id, model_name_or_path, model_patch) and per-instance reports with the official fields."""
-    predictions, reports = [], {}
-    for a in sorted(attempts, key=lambda a: (a.task_id, a.epoch)):
-        report = (a.score.details.get("report") if a.score else None)
-        if a.epoch != 0 or (report is None and a.patch is None):
-            continue
-        predictions.append({"instance_id": a.task_id, "model_name_or_path": model_name, "model_patch": a.patch})
-        if report is not None:
-            reports[a.task_id] = {k: report[k] for k in ("patch_is_None", "patch_exists", "patch_successfully_applied",
-                                                         "resolved", "tests_status") if k in report}
-    return predictions, reports
-
-
-def write_swebench_exports(run_dir: Path, attempts: list[AttemptRecord], model_name: str) -> None:
-    """predictions.jsonl and swebench/<instance_id>/report.json, to cross-check with the official harness."""
-    predictions, reports = swebench_exports(attempts, model_name)
-    if not predictions:
-        return
-    (run_dir / "predictions.jsonl").write_text("".join(json.dumps(p) + "\n" for p in predictions))
-    for instance_id, report in reports.items():
-        folder = run_dir / "swebench" / instance_id
-        folder.mkdir(parents=True, exist_ok=True)
-        (folder / "report.json").write_text(json.dumps({instance_id: report}, indent=2))

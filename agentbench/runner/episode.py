@@ -1,6 +1,6 @@
 """One attempt: a fresh sandbox, the graph built for it, the traced run, the score, one status.
 
-Status rules (DESIGN.md, Outcome taxonomy): a budget hit is `limit`; anything that is not the agent's
+Status rules (docs/design.md, Outcome taxonomy): a budget hit is `limit`; anything that is not the agent's
 doing — the model server unreachable after retries, the sandbox failing, the scorer crashing, the graph
 raising — is `error`, never `failed`.
 """
@@ -23,7 +23,6 @@ from pydantic import BaseModel
 from agentbench.protocols import (AgentContext, AttemptRecord, Event, GraphFactory, LimitExceeded, Limits,
                                   Outcome, SandboxProvider, Score, Scorer, Task)
 from agentbench.runner.tools import SandboxTools
-from agentbench.scoring.swebench import collect_patch, split_diff
 from agentbench.tracing.tracer import Tracer
 
 # The tracer of the attempt running in this asyncio task (model retries are recorded through it).
@@ -67,7 +66,13 @@ def is_context_overflow(exc: openai.BadRequestError) -> bool:
     return bool(_CONTEXT_OVERFLOW.search(str(exc)))
 
 
-PATCH_TIMEOUT_S = 180.0
+COLLECT_TIMEOUT_S = 180.0  # the scorer's `collect` (swe: git diff), outside the attempt's time budget
+_DIFF_FILE = re.compile(r"(?m)^diff --git ")
+
+
+def diff_files(patch: str) -> int:
+    """How many files a unified diff touches (its `diff --git` sections)."""
+    return len(_DIFF_FILE.findall(patch))
 
 
 def _is_limit(exc: BaseException, graph_budget: asyncio.Timeout | None) -> bool:
@@ -103,6 +108,7 @@ async def run_attempt(task: Task, epoch: int, deps: AttemptDeps) -> AttemptResul
     tracer.record("attempt_start", t0, task_id=task.id, epoch=epoch)
     answer: str | None = None
     patch: str | None = None
+    collected = Outcome()
     score = None
     error: str | None = None
     status = "error"
@@ -128,25 +134,29 @@ async def run_attempt(task: Task, epoch: int, deps: AttemptDeps) -> AttemptResul
                     if not _is_limit(exc, graph_budget):
                         raise
                     stopped, final = exc, {}
-                if task.kind == "swe" and (stopped is None or deps.limits.on_limit == "grade"):
-                    # the outcome is the repo's diff, taken before the sandbox closes (also at a limit)
-                    if stopped is None and isinstance(final, dict) and final.get("submitted", True):
+                if stopped is None or deps.limits.on_limit == "grade":
+                    # what of the sandbox is the outcome (swe: the repo's diff), taken before it closes
+                    # (also at a limit)
+                    if (task.kind == "swe" and stopped is None and isinstance(final, dict)
+                            and final.get("submitted", True)):
                         tracer.totals.submit_step = tracer.totals.model_calls
-                    t_patch = time.time()
-                    async with asyncio.timeout(PATCH_TIMEOUT_S):
-                        patch = await collect_patch(sandbox, task)
-                    tracer.record("patch", t_patch, time.time(), chars=len(patch), files=len(split_diff(patch)),
-                                  at_limit=stopped is not None)
+                    t_collect = time.time()
+                    async with asyncio.timeout(COLLECT_TIMEOUT_S):
+                        collected = await deps.scorer.collect(task, sandbox)
+                    patch = collected.patch
+                    if patch is not None:
+                        tracer.record("patch", t_collect, time.time(), chars=len(patch), files=diff_files(patch),
+                                      at_limit=stopped is not None)
                 if stopped is not None:
                     raise stopped
         answer = final.get("answer") if isinstance(final, dict) else None
         answer = None if answer is None else str(answer)
         t_score = time.time()
-        score, error = await _grade(deps, task, Outcome(answer=answer, patch=patch), tracer)
+        score, error = await _grade(deps, task, collected.model_copy(update={"answer": answer}), tracer)
         if score is not None:
             status = "solved" if score.passed else "failed"
-            if score.details.get("env_error"):
-                status, error = "error", f"environment: {score.details.get('env_fault', {}).get('reason', '?')}"
+            if score.env_error:  # the environment failed, not the agent
+                status, error = "error", f"environment: {score.env_error}"
     except LimitExceeded as exc:
         status, error = "limit", str(exc)
         tracer.record("error", time.time(), source="limit", which=exc.which, error=error)
@@ -175,8 +185,8 @@ async def run_attempt(task: Task, epoch: int, deps: AttemptDeps) -> AttemptResul
     metadata: dict[str, Any] = {"level": task.metadata.get("level")}
     if status == "limit" and patch and patch.strip() and deps.limits.on_limit == "grade":
         t_score = time.time()
-        graded, _ = await _grade(deps, task, Outcome(patch=patch), tracer)
-        metadata["limit_graded"] = graded is not None and not graded.details.get("env_error")
+        graded, _ = await _grade(deps, task, collected, tracer)
+        metadata["limit_graded"] = graded is not None and not graded.env_error
         if graded is not None:
             score = graded
             metadata["limit_resolved"] = bool(graded.passed and metadata["limit_graded"])

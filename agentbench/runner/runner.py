@@ -14,15 +14,15 @@ from pathlib import Path
 import httpx
 
 from agentbench.config.loader import dump_config
-from agentbench.config.schema import SWE_FIELDS, ExperimentConfig, SandboxConfig
+from agentbench.config.schema import ExperimentConfig, SandboxConfig
 from agentbench.models.client import ChatSettings, RetryInfo, RetryPolicy, build_chat_model, retrying_client
 from agentbench.models.endpoint import Endpoint, open_endpoint, resolve_api_key
 from agentbench.models.server import ManagedServer
-from agentbench.protocols import GraphFactory, Outcome, SandboxProvider, Score, Task
+from agentbench.models.supervisor import ServerDied, ServerSupervisor
+from agentbench.protocols import GraphFactory, Outcome, Sandbox, SandboxProvider, Score, Scorer, Task
 from agentbench.runner.episode import AttemptDeps, current_tracer, environment_error, run_attempt
 from agentbench.runner.graph_loader import load_graph_factory
 from agentbench.runner.progress import NullProgress, ProgressSink
-from agentbench.runner.supervisor import ServerDied, ServerSupervisor
 from agentbench.sandbox.base import run_shielded
 from agentbench.scoring.gaia import GaiaScorer
 from agentbench.scoring.swebench import SweBenchScorer, validate_instance
@@ -65,7 +65,7 @@ def make_sandbox_provider(cfg: SandboxConfig, log=print, run_id: str | None = No
             from agentbench.sandbox.images import ensure_image
             from agentbench.sandbox.swe_images import EnvSettings, ensure_env_image
 
-            docker_cfg = DockerSandboxConfig(**cfg.model_dump(exclude={"backend", *SWE_FIELDS}))
+            docker_cfg = DockerSandboxConfig(**cfg.docker_settings())
             settings = EnvSettings(**cfg.swe_settings())
             return DockerSandboxProvider(client, docker_cfg, lambda name: ensure_image(client, name, log=log),
                                          labels={"agentbench.run": run_id} if run_id else None,
@@ -74,8 +74,7 @@ def make_sandbox_provider(cfg: SandboxConfig, log=print, run_id: str | None = No
         if cfg.backend == "docker":
             raise RunError("sandbox.backend: docker, but no Docker engine answers (DOCKER_HOST or the default "
                            "socket); start one (see README: Docker engine) or use sandbox.backend: local")
-    return LocalSandboxProvider(LocalSandboxConfig(command_timeout_s=cfg.command_timeout_s,
-                                                   max_output_bytes=cfg.max_output_bytes))
+    return LocalSandboxProvider(LocalSandboxConfig(**cfg.local_settings()))
 
 
 class KindScorer:
@@ -83,7 +82,10 @@ class KindScorer:
 
     def __init__(self, sandboxes: SandboxProvider) -> None:
         self.swe = SweBenchScorer(sandboxes)
-        self._by_kind = {"qa": GaiaScorer(), "swe": self.swe}
+        self._by_kind: dict[str, Scorer] = {"qa": GaiaScorer(), "swe": self.swe}
+
+    async def collect(self, task: Task, sandbox: Sandbox) -> Outcome:
+        return await self._by_kind[task.kind].collect(task, sandbox)
 
     async def score(self, task: Task, outcome: Outcome) -> Score:
         return await self._by_kind[task.kind].score(task, outcome)

@@ -5,6 +5,10 @@
 - `truncate_output`: the same rule as a pure function over a finished byte string.
 - `truncation_marker` / `TRUNCATION_MARKER_RE`: the one marker every backend inserts where bytes were dropped.
 - `run_shielded`: run a cleanup awaitable to completion even if the caller is cancelled meanwhile.
+- `TIMEOUT_EXIT_CODE`: the exit code of a command killed at its timeout, on every backend.
+
+Text (not byte streams) is clipped by `agentbench.text.clip`; `exec_server.py` keeps its own copy of
+`OutputBuffer`'s rule (`Bounded`), since it runs stdlib-only inside containers.
 """
 
 from __future__ import annotations
@@ -14,6 +18,9 @@ import re
 from typing import Awaitable, TypeVar
 
 T = TypeVar("T")
+
+#: `ExecResult.exit_code` of a command killed at its timeout (`timed_out=True`), as coreutils `timeout`.
+TIMEOUT_EXIT_CODE = 124
 
 #: Matches the marker inserted where output was dropped; group 1 is the number of bytes dropped.
 TRUNCATION_MARKER_RE = re.compile(r"\n\[\.\.\. agentbench: (\d+) bytes truncated \.\.\.\]\n")

@@ -19,17 +19,17 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import wait as futures_wait
 from contextlib import asynccontextmanager
 from pathlib import Path, PurePosixPath
-from typing import Any, AsyncIterator, Callable, Literal
+from typing import Any, AsyncIterator, Callable
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel
 
+from agentbench.config.schema import DockerSettings
 from agentbench.protocols import ExecResult, Sandbox, SandboxError, Task
-from agentbench.sandbox.base import render_parts, run_shielded
+from agentbench.sandbox.base import TIMEOUT_EXIT_CODE, render_parts, run_shielded
 from agentbench.sandbox.images import ImageBuildError
 from agentbench.sandbox.registry import ImagePullError
 
 LABEL = "agentbench"
-TIMEOUT_EXIT_CODE = 124
 _ANSWER_GRACE_S = 15.0  # past a command's own timeout, a silent container counts as dead
 _SERVER_SOURCE = (Path(__file__).with_name("exec_server.py")).read_text(encoding="utf-8")
 #: The container's main process: agentbench's command server (needs python3 in the image, which every
@@ -37,19 +37,10 @@ _SERVER_SOURCE = (Path(__file__).with_name("exec_server.py")).read_text(encoding
 SERVER_COMMAND = ["python3", "-I", "-S", "-c", _SERVER_SOURCE]
 
 
-class DockerSandboxConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class DockerSandboxConfig(DockerSettings):
+    """The experiment's Docker settings (`DockerSettings`: command limits and isolation), plus:"""
 
-    network: Literal["none", "bridge"] = "none"
-    memory: str = "1g"
-    cpus: float = 1.0
-    pids_limit: int = 256
-    user: str = "1000:1000"
     workdir: str = "/workspace"
-    command_timeout_s: float = 60.0
-    max_output_bytes: int = 16_384
-    drop_capabilities: bool = True
-    no_new_privileges: bool = True
 
 
 def _tar_of(files: dict[str, bytes], uid: int = 1000, gid: int = 1000) -> bytes:

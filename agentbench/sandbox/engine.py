@@ -14,13 +14,13 @@ import shlex
 import shutil
 import subprocess
 import time
-from pathlib import Path
 from typing import Callable
 
 import docker
 from docker.errors import DockerException
 
 from agentbench.paths import cache_root
+from agentbench.proc import log_tail
 
 DEFAULT_SOCKET = "unix:///var/run/docker.sock"
 API_TIMEOUT_S = 120  # per-request HTTP timeout of the returned client (builds pass their own)
@@ -65,17 +65,6 @@ def _find_dockerd() -> str | None:
     return None
 
 
-def _tail(path: Path, start: int = 0, lines: int = 20) -> str:
-    """The last `lines` lines written to `path` after byte offset `start`."""
-    try:
-        with open(path, "rb") as fh:
-            fh.seek(start)
-            text = fh.read().decode(errors="replace")
-    except OSError:
-        return "(no log)"
-    return "\n".join(text.splitlines()[-lines:]) or "(empty log)"
-
-
 def ensure_engine(log: Callable[[str], None] = print, wait_s: float = 60) -> docker.DockerClient:
     """A client for a working engine. When none answers and we are root, start `dockerd` (already
     installed) in the background with `--storage-driver=overlay2` (override: $AGENTBENCH_DOCKERD_ARGS),
@@ -113,7 +102,7 @@ def ensure_engine(log: Callable[[str], None] = print, wait_s: float = 60) -> doc
             return client
         if proc.poll() is not None:
             raise EngineError(f"dockerd exited with status {proc.returncode} while starting; "
-                              f"last lines of {log_path}:\n{_tail(log_path, offset)}")
+                              f"last lines of {log_path}:\n{log_tail(log_path, start=offset)}")
         time.sleep(0.5)
     raise EngineError(f"dockerd (pid {proc.pid}) did not answer within {wait_s:.0f} s; it is left running. "
-                      f"Last lines of {log_path}:\n{_tail(log_path, offset)}")
+                      f"Last lines of {log_path}:\n{log_tail(log_path, start=offset)}")

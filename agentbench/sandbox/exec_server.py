@@ -17,6 +17,11 @@ the middle is only counted, so endless output never crosses the socket. A comman
 whatever it left running when it ended, are killed with its process group. EOF on stdin (the host went
 away) kills the running command and ends the server, and with it the container.
 This file is shipped as the `python3 -c` argument; it imports nothing from agentbench.
+
+The one allowed exception to "one owner per job": this file must stay stdlib-only and self-contained (it
+runs inside containers as a `python3 -c` string), so it keeps its own copies of two jobs owned elsewhere:
+`Bounded` (the head-and-tail rule of agentbench.sandbox.base.OutputBuffer, whose `render_parts` adds the
+marker on the host) and `kill_group` (agentbench.proc.kill_tree).
 """
 
 import os
@@ -30,6 +35,8 @@ POLL_S = 0.01  # only where pidfd_open is missing (Python < 3.9 or an old kernel
 
 
 class Bounded:
+    """Keep the first half and the last half of `limit` bytes (a copy: see the module docstring)."""
+
     def __init__(self, limit):
         self.head_limit = limit // 2
         self.tail_limit = limit - self.head_limit
@@ -79,6 +86,7 @@ def encode_answer(rid, code, timed_out, out, err):
 
 
 def kill_group(pgid):
+    """SIGKILL process group `pgid` (a copy of agentbench.proc.kill_tree: see the module docstring)."""
     for _ in range(3):  # a fork bomb may add members between two calls
         try:
             os.killpg(pgid, signal.SIGKILL)

@@ -27,10 +27,10 @@ from typing import Callable, Iterable, Iterator
 import docker
 from docker.errors import APIError, DockerException, ImageNotFound
 
-import agentbench
+from agentbench._bundled import bundled_dir
 from agentbench.sandbox.engine import cache_root
 
-RECIPES_DIR = Path(agentbench.__file__).resolve().parents[1] / "sandboxes"
+RECIPES_DIR = bundled_dir("sandboxes")  # the repository's sandboxes/, shipped in the wheel
 ROOTFS = "rootfs"
 BUILD_BASE_SCRIPT = "build_base.sh"
 REPOSITORY_PREFIX = "agentbench/"

@@ -21,14 +21,15 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import AsyncIterator
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
+from agentbench.config.schema import CommandLimits
+from agentbench.proc import kill_tree
 from agentbench.protocols import ExecResult, Sandbox, SandboxError, Task
-from agentbench.sandbox.base import OutputBuffer, run_shielded
+from agentbench.sandbox.base import TIMEOUT_EXIT_CODE, OutputBuffer, run_shielded
 
 _READ_CHUNK = 64 * 1024
 _DRAIN_GRACE_S = 1.0  # after the process group is killed, how long to wait for the pipes to reach EOF
-TIMEOUT_EXIT_CODE = 124  # as coreutils `timeout`
 
 _warned = False
 
@@ -37,21 +38,12 @@ class LocalSandboxWarning(UserWarning):
     """Emitted once per process when a local (non-isolating) sandbox provider is created."""
 
 
-class LocalSandboxConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class LocalSandboxConfig(CommandLimits):
+    """The limits every backend takes (`CommandLimits`, from the experiment's `sandbox` section), plus:"""
 
-    command_timeout_s: float = Field(60.0, gt=0, description="default per-command timeout (seconds)")
-    max_output_bytes: int = Field(16_384, ge=0, description="bytes kept of stdout and of stderr, each (head + tail)")
     path: str = Field("/usr/local/bin:/usr/bin:/bin", description="PATH inside the sandbox")
     keep_env: list[str] = Field(default_factory=list,
                                 description="host environment variables passed through by name (default none)")
-
-
-def _kill_group(pgid: int) -> None:
-    try:
-        os.killpg(pgid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
 
 
 def _rmtree(path: str) -> None:
@@ -133,11 +125,11 @@ class LocalSandbox(Sandbox):
                 await asyncio.wait_for(proto.exited.wait(), timeout=max(limit, 0))
             except TimeoutError:
                 timed_out = True
-            _kill_group(pgid)  # the timed-out command, or background jobs it left behind
+            kill_tree(pgid)  # the timed-out command, or background jobs it left behind
             await proto.exited.wait()
             await asyncio.wait(readers, timeout=_DRAIN_GRACE_S)
         finally:  # also on cancellation: nothing the command started survives it
-            _kill_group(pgid)
+            kill_tree(pgid)
             self._groups.discard(pgid)
             for reader in readers:
                 reader.cancel()
@@ -171,7 +163,7 @@ class LocalSandbox(Sandbox):
     def _kill_all(self) -> None:
         self._closed = True
         for pgid in list(self._groups):
-            _kill_group(pgid)
+            kill_tree(pgid)
         self._groups.clear()
 
 

@@ -35,7 +35,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from agentbench.sandbox.images import ImageBuildError, Log, build_context_image, ensure_rootfs, image_exists
-from agentbench.suites.swe_recipes import DEBIAN_PYTHON
+from agentbench.swebench_layout import DEBIAN_PYTHON
 
 ENV_REPOSITORY = "agentbench/swe-env"
 INSTANCE_REPOSITORY = "agentbench/swe-inst"

@@ -21,7 +21,7 @@ import re
 import string
 from typing import Any
 
-from agentbench.protocols import Outcome, Score, Task
+from agentbench.protocols import Outcome, Sandbox, Score, Task
 
 LIST_SEPARATORS = (",", ";")
 _NUMBER_NOISE = ("$", "%", ",")
@@ -104,6 +104,10 @@ def question_scorer(model_answer: str | None, ground_truth: str) -> bool:
 
 class GaiaScorer:
     """`Scorer` for qa tasks: GAIA quasi-exact match of the outcome's answer."""
+
+    async def collect(self, task: Task, sandbox: Sandbox) -> Outcome:
+        """Nothing: a GAIA outcome is the graph's answer, not the sandbox's state."""
+        return Outcome()
 
     async def score(self, task: Task, outcome: Outcome) -> Score:
         return self.grade(task, outcome)

@@ -12,7 +12,9 @@
 4. An unresolved run is checked for environment faults (`classify_eval_log`). An `environment` fault sets
    `details["env_error"]`; an `ambiguous` one is settled by `check_environment`, the tests run without the
    model's patch: a broken environment sets `env_error`, a sound one makes it the patch's failure
-   (`details["failure_reason"] = "patch_broke_tests: ..."`). The runner turns `env_error` into `error`.
+   (`details["failure_reason"] = "patch_broke_tests: ..."`). `Score.env_error` carries the reason
+   (`details["env_error_reason"]`, kept with `details["env_error"]` for reports); the attempt then becomes
+   `error`.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from pydantic import BaseModel
 
 from agentbench.protocols import Outcome, Sandbox, SandboxProvider, Score, Task
 from agentbench.scoring.swebench_eval import TIMED_OUT, EnvFault, classify_eval_log, make_eval_script
-from agentbench.suites.swebench import TESTBED, patch_files
+from agentbench.swebench_layout import TESTBED, patch_files
 
 __all__ = ["APPLY_COMMANDS", "EnvCheck", "EnvFault", "SweBenchScorer", "Validation", "apply_patch",
            "classify_eval_log", "collect_patch", "judge_environment", "make_eval_script", "resolution_report",
@@ -120,11 +122,10 @@ def resolution_report(task: Task, patch: str | None, log: str) -> dict[str, Any]
 
 
 def _clip(text: str) -> str:
-    if len(text) <= MAX_LOG_CHARS:
-        return text
-    half = MAX_LOG_CHARS // 2
-    dropped = f"\n[... agentbench: {len(text) - 2 * half} chars of the test log dropped ...]\n"
-    return text[:half] + dropped + text[-half:]
+    """The test log as stored: at most MAX_LOG_CHARS characters, its head and tail halves."""
+    from agentbench.text import clip  # here, not at the top: this module's imports are being reworked
+
+    return clip(text, MAX_LOG_CHARS, marker="\n[... agentbench: {dropped} chars of the test log dropped ...]\n")
 
 
 def _unapplied(reason: str, patch_is_none: bool) -> Score:
@@ -168,6 +169,10 @@ class SweBenchScorer:
         self._env_checks: dict[str, EnvCheck] = {}
         self._env_locks: dict[str, asyncio.Lock] = {}
 
+    async def collect(self, task: Task, sandbox: Sandbox) -> Outcome:
+        """The attempt's outcome in the sandbox: the repo's diff against the base commit (`collect_patch`)."""
+        return Outcome(patch=await collect_patch(sandbox, task))
+
     async def score(self, task: Task, outcome: Outcome) -> Score:
         patch = outcome.patch if outcome.patch and outcome.patch.strip() else None
         if patch is None:  # nothing to grade: the official report's patch_is_None
@@ -186,7 +191,8 @@ class SweBenchScorer:
                 details["failure_reason"] = f"patch_broke_tests: {fault['reason']}"
             else:
                 details.update(env_error=True, env_error_reason=env.reason)
-        return score.model_copy(update={"details": details})
+        env_error = (details.get("env_error_reason") or "unknown") if details.get("env_error") else None
+        return score.model_copy(update={"details": details, "env_error": env_error})
 
     async def evaluate(self, task: Task, patch: str | None) -> Score:
         """Apply `patch` (None: run the tests on the base commit as it is), run the eval script, grade.

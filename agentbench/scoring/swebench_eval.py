@@ -17,7 +17,7 @@ from typing import Literal
 from pydantic import BaseModel
 
 from agentbench.protocols import Task
-from agentbench.suites.swebench import TESTBED
+from agentbench.swebench_layout import TESTBED
 
 HEREDOC = "EOF_114329324912"  # the delimiter the official eval scripts use for the test patch
 START = ">>>>> Start Test Output"

@@ -1,8 +1,8 @@
 """Finding a suite by name or path and loading it by the `format` in its suite.yaml.
 
 A path that exists wins; otherwise the name is looked up among the bundled suites under the tasks root:
-`$AGENTBENCH_TASKS` when set, else `<repo root>/tasks`. A folder without suite.yaml but with GAIA's
-metadata.jsonl is read as `gaia`.
+`$AGENTBENCH_TASKS` when set, else the bundled `tasks/` (the repository's folder, shipped in the wheel as
+package data). A folder without suite.yaml but with GAIA's metadata.jsonl is read as `gaia`.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from typing import Callable
 
 import yaml
 
-import agentbench
+from agentbench._bundled import bundled_dir
 from agentbench.protocols import Task
 from agentbench.suites.errors import SuiteError
 from agentbench.suites.gaia import METADATA, load_gaia
@@ -26,7 +26,7 @@ LOADERS: dict[str, Callable[..., list[Task]]] = {"gaia": load_gaia, "swebench": 
 
 def default_tasks_root() -> Path:
     env = os.environ.get(TASKS_ENV)
-    return Path(env).expanduser() if env else Path(agentbench.__file__).resolve().parents[1] / "tasks"
+    return Path(env).expanduser() if env else bundled_dir("tasks")
 
 
 def available_suites(tasks_root: Path | None = None) -> list[str]:

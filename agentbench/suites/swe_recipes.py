@@ -15,9 +15,8 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from agentbench.suites.errors import SuiteError
+from agentbench.swebench_layout import DEBIAN_PYTHON
 
-#: The Debian releases agentbench builds environments from, and the python3 each ships.
-DEBIAN_PYTHON: dict[str, str] = {"bullseye": "3.9", "bookworm": "3.11", "trixie": "3.13"}
 DebianRelease = Literal["bullseye", "bookworm", "trixie"]
 RECIPES_PACKAGE = "agentbench.suites.swebench_recipes"
 

@@ -15,7 +15,6 @@ table a user can extend); rows with their own `eval_script` need only the enviro
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 from typing import Any, Literal
 
@@ -24,11 +23,11 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from agentbench.protocols import Task, TaskExpected, TaskInputs, TaskSandbox
 from agentbench.suites.errors import SuiteError
+from agentbench.swebench_layout import TESTBED, patch_files
 from agentbench.suites.swe_recipes import EnvSpec, Specs, find_spec, parse_specs
 
 CLASSIC_FIELDS = ("repo", "instance_id", "base_commit", "patch", "test_patch", "problem_statement", "hints_text",
                   "created_at", "version", "FAIL_TO_PASS", "PASS_TO_PASS", "environment_setup_commit")
-TESTBED = "/testbed"
 
 
 class SweRow(BaseModel):
@@ -166,14 +165,6 @@ def resolve_repo(repo: str, mirror: Path | None) -> str:
             if path.exists():
                 return str(path.resolve())
     return f"https://github.com/{repo}.git"
-
-
-_DIFF_PATH = re.compile(r"^diff --git a/(\S+) b/(\S+)$", re.MULTILINE)
-
-
-def patch_files(patch: str) -> list[str]:
-    """The paths a unified git diff touches (the `b/` side), in order, without duplicates."""
-    return list(dict.fromkeys(m.group(2) for m in _DIFF_PATH.finditer(patch)))
 
 
 # File kinds SWE-bench does not pass to the test command as directives (its NON_TEST_EXTS).

@@ -22,6 +22,8 @@ import urllib.request
 from pathlib import Path
 from typing import Iterator
 
+from agentbench.proc import kill_tree, log_tail
+
 PACKAGE = "docker-registry"
 BINARY_CANDIDATES = ("/usr/bin/docker-registry", "/usr/sbin/docker-registry", "/usr/local/bin/docker-registry")
 HOST = "127.0.0.1"  # loopback only, ever
@@ -106,12 +108,8 @@ def _answers(address: str) -> bool:
 def _stop(proc: subprocess.Popen) -> None:
     if proc.poll() is not None:
         return
-    proc.terminate()
-    try:
-        proc.wait(STOP_TIMEOUT_S)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(STOP_TIMEOUT_S)
+    kill_tree(proc, STOP_TIMEOUT_S)  # its own session: SIGTERM, then SIGKILL
+    proc.wait(STOP_TIMEOUT_S)
 
 
 def _start(binary: str, root: Path, storage: Path, env: dict[str, str]) -> tuple[subprocess.Popen, str]:
@@ -143,7 +141,7 @@ def _start(binary: str, root: Path, storage: Path, env: dict[str, str]) -> tuple
         fh.seek(offset)
         own_log = fh.read().decode(errors="replace")
     error = RegistryUnavailable(f"the loopback registry ({binary}) {why}; log {log_path}:\n"
-                                + ("\n".join(own_log.strip().splitlines()[-20:]) or "(empty log)"))
+                                + log_tail(log_path, 20, start=offset))
     error.port_taken = "address already in use" in own_log.lower()  # type: ignore[attr-defined]
     raise error
 

@@ -13,7 +13,7 @@ from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.messages import BaseMessage
 from langchain_core.outputs import LLMResult
 
-from agentbench.metrics import is_test_command
+from agentbench.commands import is_test_command
 from agentbench.protocols import AttemptTotals, Event, EventType, LimitExceeded, Usage
 
 

@@ -11,7 +11,7 @@ import sys
 import pytest
 
 from agentbench.models.server import ManagedServer, ServerSpec
-from agentbench.runner.supervisor import ServerDied, ServerSupervisor
+from agentbench.models.supervisor import ServerDied, ServerSupervisor
 
 
 def http_server(tmp_path) -> ManagedServer:

@@ -1,19 +1,17 @@
-"""The coding graph, driven by a scripted fake chat model and an in-memory fake repository."""
+"""The coding graph, driven by a scripted fake chat model and an in-memory fake repository (tests/unit/fakes.py)."""
 
 from __future__ import annotations
 
-import itertools
 from typing import Any
 
 import pytest
-from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
-from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
+from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
 from langgraph.graph.state import CompiledStateGraph
-from pydantic import Field
 
 from agentbench.protocols import AgentContext, ExecResult, LimitExceeded, Limits, Task
 from graphs import coding
 from graphs.coding import DROPPED_NOTE, FEW_SHOT, SYSTEM_PROMPT, fit_history
+from tests.unit.fakes import FakeTools, forever, last_text, scripted
 
 F = "```"
 ISSUE = "`add(a, b)` in calc.py returns a - b instead of a + b."
@@ -21,47 +19,7 @@ CALC = "def add(a, b):\n    return a - b\n"
 FIX = f"Fix it.\n{F}edit calc.py\n<<<<<<< SEARCH\n    return a - b\n=======\n    return a + b\n>>>>>>> REPLACE\n{F}"
 
 
-class ScriptedModel(GenericFakeChatModel):
-    """Replies from a script; records every input."""
-
-    inputs: list[list[BaseMessage]] = Field(default_factory=list)
-
-    def _generate(self, messages, stop=None, run_manager=None, **kwargs):
-        self.inputs.append(list(messages))
-        return super()._generate(messages, stop=stop, run_manager=run_manager, **kwargs)
-
-
-def scripted(*replies: str) -> ScriptedModel:
-    return ScriptedModel(messages=iter([AIMessage(r) for r in replies]))
-
-
-class FakeRepo:
-    """In-memory `Tools`: files in a dict, every call recorded; `bash` answers from canned results
-    (exit 0, stdout "ok" otherwise). Reading a missing file raises FileNotFoundError, as sandboxes do."""
-
-    def __init__(self, files: dict[str, str] | None = None, results: dict[str, ExecResult] | None = None) -> None:
-        self.files = dict(files or {})
-        self.results = results or {}
-        self.calls: list[str] = []
-
-    async def bash(self, cmd: str, timeout: float | None = None) -> ExecResult:
-        self.calls.append(cmd)
-        return self.results.get(cmd, ExecResult(exit_code=0, stdout="ok"))
-
-    async def read_file(self, path: str) -> str:
-        self.calls.append(f"read_file {path}")
-        if path.endswith("/"):
-            raise IsADirectoryError(path)
-        if path not in self.files:
-            raise FileNotFoundError(path)
-        return self.files[path]
-
-    async def write_file(self, path: str, content: str) -> None:
-        self.calls.append(f"write_file {path}")
-        self.files[path] = content
-
-
-def make_ctx(model: Any, tools: FakeRepo, max_steps: int = 10, **params: Any) -> AgentContext:
+def make_ctx(model: Any, tools: FakeTools, max_steps: int = 10, **params: Any) -> AgentContext:
     task = Task(id="calc-1", kind="swe", prompt=ISSUE)
     return AgentContext(model=model, tools=tools, task=task, limits=Limits(max_steps=max_steps), params=params)
 
@@ -72,16 +30,13 @@ async def run(ctx: AgentContext) -> dict:
     return await graph.ainvoke({"messages": [HumanMessage(ctx.task.prompt)]}, config={"recursion_limit": 100})
 
 
-def last_text(messages: list[BaseMessage]) -> str:
-    return str(messages[-1].content)
-
-
 async def test_explore_edit_test_submit():
     grep = 'grep -rn "def add" .'
     test = "python -m pytest -q tests/test_calc.py"
     model = scripted(f"Find it.\n{F}bash\n{grep}\n{F}", FIX, f"Test it.\n{F}bash\n{test}\n{F}", "Fixed.\nSUBMIT")
-    tools = FakeRepo({"calc.py": CALC}, {grep: ExecResult(exit_code=0, stdout="./calc.py:1:def add(a, b):"),
-                                         test: ExecResult(exit_code=0, stdout="2 passed in 0.01s")})
+    tools = FakeTools(files={"calc.py": CALC},
+                      results={grep: ExecResult(exit_code=0, stdout="./calc.py:1:def add(a, b):"),
+                               test: ExecResult(exit_code=0, stdout="2 passed in 0.01s")})
     ctx = make_ctx(model, tools)
     final = await run(ctx)
     assert final["submitted"] is True and final["answer"] is None
@@ -101,7 +56,7 @@ async def test_explore_edit_test_submit():
 
 async def test_format_error_is_fed_back_and_the_agent_recovers():
     model = scripted("The bug is in calc.py, I am sure.", FIX, "SUBMIT")
-    tools = FakeRepo({"calc.py": CALC})
+    tools = FakeTools(files={"calc.py": CALC})
     final = await run(make_ctx(model, tools))
     assert final["submitted"] is True and final["steps"] == 3
     feedback = model.inputs[1][-1]
@@ -113,7 +68,7 @@ async def test_format_error_is_fed_back_and_the_agent_recovers():
 
 async def test_empty_reply_is_a_format_error():
     model = scripted("", "SUBMIT")
-    final = await run(make_ctx(model, FakeRepo()))
+    final = await run(make_ctx(model, FakeTools()))
     assert final["submitted"] is True
     assert "reply was empty" in last_text(model.inputs[1])
 
@@ -121,7 +76,7 @@ async def test_empty_reply_is_a_format_error():
 async def test_failed_edit_is_reported_and_nothing_is_written():
     wrong = FIX.replace("    return a - b\n=", "    return a-b\n=")
     model = scripted(wrong, FIX, "SUBMIT")
-    tools = FakeRepo({"calc.py": CALC})
+    tools = FakeTools(files={"calc.py": CALC})
     final = await run(make_ctx(model, tools))
     error = last_text(model.inputs[1])
     assert error.startswith("Edit of calc.py failed, nothing was written") and "not found" in error
@@ -134,7 +89,7 @@ async def test_edit_creates_a_new_file_and_reports_bad_paths():
     create = f"{F}edit pkg/new.py\n<<<<<<< SEARCH\n=======\nVALUE = 1\n>>>>>>> REPLACE\n{F}"
     on_dir = f"{F}edit pkg/\n<<<<<<< SEARCH\n=======\nx\n>>>>>>> REPLACE\n{F}"
     model = scripted(create, on_dir, "SUBMIT")
-    tools = FakeRepo()
+    tools = FakeTools()
     await run(make_ctx(model, tools))
     assert tools.files == {"pkg/new.py": "VALUE = 1\n"}
     assert last_text(model.inputs[1]) == "Created pkg/new.py."
@@ -143,15 +98,15 @@ async def test_edit_creates_a_new_file_and_reports_bad_paths():
 
 async def test_submit_before_editing_is_allowed():
     model = scripted("Nothing to change.\nSUBMIT")
-    tools = FakeRepo({"calc.py": CALC})
+    tools = FakeTools(files={"calc.py": CALC})
     final = await run(make_ctx(model, tools))
     assert final["submitted"] is True and final["answer"] is None and final["steps"] == 1
     assert tools.calls == [] and tools.files["calc.py"] == CALC
 
 
 async def test_raises_at_max_steps():
-    model = ScriptedModel(messages=(AIMessage(f"{F}bash\npytest -k t{i}\n{F}") for i in itertools.count()))
-    tools = FakeRepo()
+    model = forever(lambda i: AIMessage(f"{F}bash\npytest -k t{i}\n{F}"))
+    tools = FakeTools()
     with pytest.raises(LimitExceeded) as info:
         await run(make_ctx(model, tools, max_steps=3))
     assert info.value.which == "steps" and "without SUBMIT" in str(info.value)
@@ -161,7 +116,7 @@ async def test_raises_at_max_steps():
 
 async def test_params_trim_observations_and_drop_the_worked_example():
     model = scripted(f"{F}bash\ncat big.log\n{F}", "SUBMIT")
-    tools = FakeRepo(results={"cat big.log": ExecResult(exit_code=0, stdout="x" * 10_000 + "THE END")})
+    tools = FakeTools(results={"cat big.log": ExecResult(exit_code=0, stdout="x" * 10_000 + "THE END")})
     await run(make_ctx(model, tools, max_observation_chars=500, few_shot=False))
     assert len(model.inputs[0]) == 2  # system prompt and the issue only
     observation = last_text(model.inputs[1])
@@ -170,7 +125,7 @@ async def test_params_trim_observations_and_drop_the_worked_example():
 
 async def test_history_is_cut_to_fit_but_keeps_the_issue():
     replies = [f"{F}bash\necho {i}\n{F}" for i in range(6)] + ["SUBMIT"]
-    tools = FakeRepo(results={f"echo {i}": ExecResult(exit_code=0, stdout=f"{i}" * 300) for i in range(6)})
+    tools = FakeTools(results={f"echo {i}": ExecResult(exit_code=0, stdout=f"{i}" * 300) for i in range(6)})
     model = scripted(*replies)
     await run(make_ctx(model, tools, max_history_chars=1000, few_shot=False))
     last_input = model.inputs[-1]
@@ -193,7 +148,7 @@ def test_fit_history_pure():
 
 
 def test_building_does_not_call_anything():
-    tools = FakeRepo()
+    tools = FakeTools()
     model = scripted()
     coding.build_graph(make_ctx(model, tools))
     assert tools.calls == [] and model.inputs == []

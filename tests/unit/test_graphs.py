@@ -3,66 +3,20 @@
 from __future__ import annotations
 
 import importlib.util
-import itertools
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import pytest
-from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
-from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage, ToolMessage
+from langchain_core.messages import AIMessage, HumanMessage, SystemMessage, ToolMessage
 from langgraph.graph.state import CompiledStateGraph
-from pydantic import Field
 
 from agentbench.protocols import AgentContext, ExecResult, LimitExceeded, Limits, Task, TaskExpected
 from graphs import null, oracle, planning, react
 from graphs.actions import STEP_FILE
+from tests.unit.fakes import FakeTools, forever, last_text, scripted
 
 ROOT = Path(__file__).resolve().parents[2]
 F = "```"
-
-
-class ScriptedModel(GenericFakeChatModel):
-    """Replies from a script; records every input; `bind_tools` records the tool names and returns self."""
-
-    inputs: list[list[BaseMessage]] = Field(default_factory=list)
-    bound_tools: list[str] = Field(default_factory=list)
-
-    def _generate(self, messages, stop=None, run_manager=None, **kwargs):
-        self.inputs.append(list(messages))
-        return super()._generate(messages, stop=stop, run_manager=run_manager, **kwargs)
-
-    def bind_tools(self, tools, **kwargs):
-        self.bound_tools = [tool.name for tool in tools]
-        return self
-
-
-def scripted(*replies: str | AIMessage) -> ScriptedModel:
-    return ScriptedModel(messages=iter([AIMessage(r) if isinstance(r, str) else r for r in replies]))
-
-
-def forever(make: Any) -> ScriptedModel:
-    return ScriptedModel(messages=(make(i) for i in itertools.count()))
-
-
-class FakeTools:
-    """Records every call; `bash` returns canned results by command (exit 0, stdout "ok" otherwise)."""
-
-    def __init__(self, results: dict[str, ExecResult] | None = None) -> None:
-        self.results = results or {}
-        self.calls: list[str] = []
-        self.files: dict[str, str] = {}
-
-    async def bash(self, cmd: str, timeout: float | None = None) -> ExecResult:
-        self.calls.append(cmd)
-        return self.results.get(cmd, ExecResult(exit_code=0, stdout="ok"))
-
-    async def read_file(self, path: str) -> str:
-        self.calls.append(f"read_file {path}")
-        return self.files[path]
-
-    async def write_file(self, path: str, content: str) -> None:
-        self.calls.append(f"write_file {path}")
-        self.files[path] = content
 
 
 def make_ctx(model: Any = None, tools: FakeTools | None = None, max_steps: int = 10, kind: str = "qa",
@@ -75,10 +29,6 @@ def make_ctx(model: Any = None, tools: FakeTools | None = None, max_steps: int =
 async def run(graph: CompiledStateGraph, ctx: AgentContext) -> dict:
     assert isinstance(graph, CompiledStateGraph)
     return await graph.ainvoke({"messages": [HumanMessage(ctx.task.prompt)]}, config={"recursion_limit": 100})
-
-
-def last_text(messages: Iterable[BaseMessage]) -> str:
-    return str(list(messages)[-1].content)
 
 
 def bash_call(command: str, call_id: str) -> AIMessage:

@@ -11,6 +11,7 @@ import pytest
 
 from agentbench.protocols import AttemptRecord, AttemptTotals, Event, Score, Usage
 from agentbench.report import html as report_html
+from agentbench.report import traces as report_traces
 from agentbench.report.plots import render_plots
 from agentbench.report.summary import build_summary
 from agentbench.store import RunStore
@@ -157,7 +158,7 @@ def test_hostile_text_stays_inside_its_json_blob(run):
 
 def test_embed_json_round_trips_and_never_closes_a_script():
     value = {"a": HOSTILE, "b": "x & y > z \u2028 é", "n": [1, 2.5, None]}
-    text = report_html.embed_json(value)
+    text = report_traces.embed_json(value)
     assert "<" not in text and ">" not in text and "&" not in text
     assert json.loads(text) == value
 
@@ -203,7 +204,7 @@ def test_table_has_every_attempt_with_status_and_sort_keys(run):
 def test_trace_dedupes_prompts_and_can_rebuild_them(run):
     _, store = run
     attempt = next(a for a in report_html.load_attempts(store) if a.record.task_id == "t-solved")
-    trace = report_html.trace_data(attempt)
+    trace = report_traces.trace_data(attempt)
     calls = [e for e in trace["ev"] if e[1] == "model_call"]
     first, second = calls[0][5], calls[1][5]
     assert (first["p_from"], first["p_r"], len(first["p_new"])) == (0, 0, 2)
@@ -221,7 +222,7 @@ def test_trace_dedupes_prompts_and_can_rebuild_them(run):
 def test_swe_trace_carries_diff_and_test_results(run):
     _, store = run
     attempt = next(a for a in report_html.load_attempts(store) if a.record.task_id == "repo__pkg-1")
-    trace = report_html.trace_data(attempt)
+    trace = report_traces.trace_data(attempt)
     assert trace["patch"] == PATCH
     assert trace["score"]["details"]["report"]["tests_status"] == SWE_REPORT["tests_status"]
     assert "test_still_broken" in trace["score"]["details"]["test_log"]
@@ -232,9 +233,9 @@ def test_swe_trace_carries_diff_and_test_results(run):
 
 def test_clip_and_redact():
     long = "a" * 30_000 + "TAIL"
-    clipped = report_html.clip(long, 1000)
+    clipped = report_traces.clip(long, 1000)
     assert len(clipped) < 1200 and clipped.endswith("TAIL") and "characters left out" in clipped
-    assert report_html.clip("short", 1000) == "short"
+    assert report_traces.clip("short", 1000) == "short"
     config = {"model": {"api_key": "sk-1", "api_key_env": "MY_KEY", "max_tokens": 512,
                         "server": {"env": {"HF_TOKEN": "hf_x", "CUDA_VISIBLE_DEVICES": "0"}}}}
     assert report_html.redact(config) == {"model": {"api_key": "[redacted]", "api_key_env": "MY_KEY", "max_tokens": 512,
@@ -269,7 +270,7 @@ def test_a_prompt_that_changed_is_stored_whole():
     changed = [{"role": "system", "content": "plan B"}, task, {"role": "ai", "content": "reply one"}]
     second = model_call(1, T0 + 2, changed, "reply two")
     record = AttemptRecord(task_id="t", epoch=0, status="failed")
-    trace = report_html.trace_data(report_html.AttemptData(id=1, record=record, events=[first, second]))
+    trace = report_traces.trace_data(report_traces.AttemptData(id=1, record=record, events=[first, second]))
     p = trace["ev"][1][5]
     assert (p["p_from"], p["p_r"], p["p_new"], p["p_len"]) == (0, 0, changed, 3)
     assert "messages" not in p and "latency_s" not in p and p["reply"]["content"] == "reply two"

@@ -6,8 +6,10 @@ import numpy as np
 import pytest
 from scipy.stats import bootstrap
 
-from agentbench.compare import (CompareError, LoadedRun, compare_html_section, compare_pair, compare_runs,
-                                config_diff, load_run, pair_attempts, show_command, trace_href)
+from agentbench.analysis.compare import compare_pair, compare_runs, config_diff, pair_attempts, show_command
+from agentbench.analysis.html import compare_html_section, trace_href
+from agentbench.analysis.io import load_run
+from agentbench.analysis.results import CompareError, LoadedRun
 from agentbench.protocols import AttemptRecord, AttemptTotals, Usage
 from agentbench.stats import mcnemar_exact, paired_bootstrap_ci, pareto_front
 
@@ -185,7 +187,7 @@ def test_compare_runs_needs_two_and_compares_the_first_to_each():
 
 
 def CompareResultRoundTrip(result) -> bool:
-    from agentbench.compare import CompareResult
+    from agentbench.analysis.results import CompareResult
 
     return CompareResult.model_validate_json(result.model_dump_json()) == result
 

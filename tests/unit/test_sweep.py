@@ -5,14 +5,11 @@ import numpy as np
 import pytest
 
 from agentbench.protocols import AttemptRecord, AttemptTotals, Usage
-from agentbench.sweep import (
-    Cell,
-    CellData,
-    Factor,
-    SweepError,
+from agentbench.analysis.io import claim_sweep_dir
+from agentbench.analysis.results import Cell, CellData, Factor, SweepError
+from agentbench.analysis.sweep import (
     analyze,
     cell_metric,
-    claim_sweep_dir,
     contrast,
     default_sweep_dir,
     interaction_weights,
@@ -186,7 +183,7 @@ def test_cell_labels():
 
 
 def test_load_cell_errors_name_the_folder(tmp_path):
-    from agentbench.sweep import load_cell
+    from agentbench.analysis.io import load_cell
 
     cell = Cell(name="graph-x", assignments={"graph": "x"})
     with pytest.raises(SweepError, match="graph-x: cell graph=x has no run store"):

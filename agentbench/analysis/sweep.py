@@ -1,8 +1,9 @@
 """Sweeps: every cell of a grid of config factors run on the same tasks and seeds, then attribution.
 
 A grid is factors (`--grid KEY=V1,V2`), each a dotted config key and its levels; the cells are their
-cartesian product, each a normal run folder under the sweep folder. The plan (`plan.json`) is fixed
-when the sweep starts: the same command finds the same folders and resumes them.
+cartesian product, each a normal run folder under the sweep folder (so an unfinished cell resumes like any
+run). The plan is fixed when the sweep starts (`analysis.io.claim_sweep_dir` writes `plan.json`): the same
+command finds the same folders and resumes them.
 
 Attribution on completion rate, tokens per success and wall-clock per attempt:
 - main effect of a factor's level = the mean of that metric over the cells with that level, minus
@@ -14,7 +15,8 @@ Attribution on completion rate, tokens per success and wall-clock per attempt:
 - the Pareto fronts of completion rate (higher is better) against tokens per success and against
   wall-clock per attempt (lower is better).
 
-Planning and analysis are pure; `load_cell` reads a cell's store. Running the cells is the CLI's job.
+Planning and analysis are pure; reading cells and the plan file is `analysis.io`, running the cells is
+the CLI's job (`cli_compare.sweep`).
 """
 
 from __future__ import annotations
@@ -23,65 +25,27 @@ import hashlib
 import itertools
 import json
 import re
-import sqlite3
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, Field
 
+from agentbench.analysis.results import (Cell, CellData, CellSummary, Effect, Factor, Metric, SweepError,
+                                         SweepPlan, SweepResult)
 from agentbench.metrics import completion_ci
-from agentbench.protocols import AttemptRecord
 from agentbench.stats import paired_bootstrap_draws, pareto_front, percentile_interval
-from agentbench.store import DB_NAME, RunStore
 
-PLAN_NAME = "plan.json"
-SWEEP_NAME = "sweep.json"
-Metric = Literal["completion_rate", "tokens_per_success", "wall_clock_per_attempt_s"]
 METRICS: tuple[Metric, ...] = ("completion_rate", "tokens_per_success", "wall_clock_per_attempt_s")
-
-
-class SweepError(ValueError):
-    """A malformed grid, or a sweep folder that holds another sweep; the message says which."""
+FEW_KEYS = 20  # below this many (task, epoch) keys, percentile bootstrap intervals run narrow: say so
 
 
 # ---- planning ------------------------------------------------------------------------------------
 
-class Factor(BaseModel):
-    key: str = Field(description="dotted config key, as in --set")
-    levels: list[str] = Field(description="override texts, as in --set KEY=LEVEL; the first is the baseline")
-
-
-class Cell(BaseModel):
-    name: str = Field(description="its run folder's name under the sweep folder")
-    assignments: dict[str, str] = Field(description="factor key -> level, in factor order")
-
-    @property
-    def label(self) -> str:
-        return " ".join(f"{k}={v}" for k, v in self.assignments.items())
-
-    def overrides(self) -> list[str]:
-        return [f"{k}={v}" for k, v in self.assignments.items()]
-
-
-class SweepPlan(BaseModel):
-    experiment: str | None
-    sets: list[str]
-    factors: list[Factor]
-    cells: list[Cell]
-    base_config: dict[str, Any] = Field(description="the resolved experiment with --set, before the grid")
-
-    def same_sweep(self, other: SweepPlan) -> bool:
-        return (self.factors, self.cells, self.base_config) == (other.factors, other.cells, other.base_config)
-
-    def digest(self) -> str:
-        blob = json.dumps([f.model_dump() for f in self.factors] + [self.base_config], sort_keys=True)
-        return hashlib.sha256(blob.encode()).hexdigest()[:8]
-
-
 def split_levels(text: str) -> list[str]:
     """Split on commas outside brackets and quotes: `a,[1, 2],'x,y'` -> ['a', '[1, 2]', "'x,y'"]."""
-    parts, depth, quote, current = [], 0, "", []
+    parts: list[str] = []
+    depth, quote, current = 0, "", []
     for ch in text:
         if quote:
             quote = "" if ch == quote else quote
@@ -100,7 +64,7 @@ def split_levels(text: str) -> list[str]:
     return parts
 
 
-def parse_grid(specs: list[str], sets: list[str] = ()) -> list[Factor]:
+def parse_grid(specs: Sequence[str], sets: Sequence[str] = ()) -> list[Factor]:
     """`--grid KEY=V1,V2` texts -> factors. SweepError on a malformed spec, a repeated key or level, or a
     key also given with --set."""
     if not specs:
@@ -144,7 +108,8 @@ def plan_cells(factors: list[Factor]) -> list[Cell]:
     return [Cell(name=n, assignments=a) for n, a in zip(names, cells)]
 
 
-def make_plan(experiment: Path | None, sets: list[str], factors: list[Factor], base_config: dict[str, Any]) -> SweepPlan:
+def make_plan(experiment: Path | None, sets: Sequence[str], factors: list[Factor],
+              base_config: dict[str, Any]) -> SweepPlan:
     return SweepPlan(experiment=None if experiment is None else str(experiment), sets=list(sets), factors=factors,
                      cells=plan_cells(factors), base_config=base_config)
 
@@ -155,87 +120,7 @@ def default_sweep_dir(name: str, plan: SweepPlan) -> Path:
     return Path("runs") / f"sweep-{name}-{plan.digest()}"
 
 
-def claim_sweep_dir(sweep_dir: Path, plan: SweepPlan) -> None:
-    """Write the plan into a new sweep folder, or check that an existing one holds this same sweep."""
-    path = Path(sweep_dir) / PLAN_NAME
-    if path.exists():
-        try:
-            stored = SweepPlan.model_validate_json(path.read_text())
-        except ValueError as exc:
-            raise SweepError(f"{sweep_dir}: unreadable sweep plan {path} ({exc})") from None
-        if not stored.same_sweep(plan):
-            raise SweepError(f"{sweep_dir} holds a different sweep (grid or experiment changed); rerun it with "
-                             "the same experiment, --set and --grid, or choose another --out")
-        return
-    if Path(sweep_dir).exists() and any(Path(sweep_dir).iterdir()):
-        raise SweepError(f"{sweep_dir} exists and holds no sweep ({PLAN_NAME}); choose another --out")
-    Path(sweep_dir).mkdir(parents=True, exist_ok=True)
-    path.write_text(plan.model_dump_json(indent=2))
-
-
 # ---- analysis ------------------------------------------------------------------------------------
-
-class CellData(BaseModel):
-    cell: Cell
-    path: str
-    attempts: list[AttemptRecord]
-    run_wall_clock_s: float = 0.0
-
-
-def load_cell(sweep_dir: Path, cell: Cell) -> CellData:
-    run_dir = Path(sweep_dir) / cell.name
-    if not (run_dir / DB_NAME).is_file():
-        raise SweepError(f"{run_dir}: cell {cell.label} has no run store ({DB_NAME}); run the sweep to create it")
-    try:
-        store = RunStore.in_dir(run_dir)
-        try:
-            return CellData(cell=cell, path=str(run_dir), attempts=store.attempts(),
-                            run_wall_clock_s=store.meta("wall_clock_s", 0.0))
-        finally:
-            store.close()
-    except (sqlite3.Error, ValueError) as exc:
-        raise SweepError(f"{run_dir}: unreadable run store of cell {cell.label} ({exc})") from None
-
-
-class CellSummary(BaseModel):
-    name: str
-    path: str
-    assignments: dict[str, str]
-    attempts: int
-    errors: int
-    completion_rate: float | None
-    completion_ci95: tuple[float, float]
-    tokens_per_success: float | None
-    wall_clock_per_attempt_s: float | None
-    run_wall_clock_s: float
-
-
-class Effect(BaseModel):
-    kind: Literal["main", "interaction"]
-    factors: list[str]
-    levels: list[str] = Field(description="the level of each factor this effect moves to")
-    baselines: list[str] = Field(description="each factor's baseline (first) level")
-    metric: Metric
-    estimate: float | None
-    ci95: tuple[float, float] | None
-    significant: bool | None = Field(description="the interval excludes 0")
-
-
-class SweepResult(BaseModel):
-    sweep_dir: str
-    factors: list[Factor]
-    cells: list[CellSummary]
-    effects: list[Effect]
-    pareto: dict[str, list[str]] = Field(description="completion rate vs `tokens_per_success` / "
-                                                     "`wall_clock_per_attempt_s`: the cells on the front")
-    confidence: float = 0.95
-    n_resamples: int = 2000
-    seed: int = 0
-    warnings: list[str] = Field(default_factory=list)
-
-
-FEW_KEYS = 20  # below this many (task, epoch) keys, percentile bootstrap intervals run narrow: say so
-
 
 def cell_arrays(cells: list[CellData]) -> tuple[list[tuple[str, int]], np.ndarray, np.ndarray, np.ndarray]:
     """Keys (task, epoch) over all cells, and per cell × key: solved (1/0), tokens, wall-clock — NaN where
@@ -291,9 +176,13 @@ def contrast(weights: np.ndarray, values: np.ndarray) -> np.ndarray:
         return np.tensordot(weights[used], values[used], axes=(0, 0))
 
 
-def effect_contrasts(factors: list[Factor], cells: list[Cell]) -> list[tuple[str, list[str], list[str], np.ndarray]]:
+EffectKind = Literal["main", "interaction"]
+
+
+def effect_contrasts(factors: list[Factor],
+                     cells: list[Cell]) -> list[tuple[EffectKind, list[str], list[str], np.ndarray]]:
     """(kind, factor keys, levels, weights) of every main effect and two-way interaction."""
-    out = []
+    out: list[tuple[EffectKind, list[str], list[str], np.ndarray]] = []
     for f in factors:
         for level in f.levels[1:]:
             out.append(("main", [f.key], [level], main_effect_weights(cells, f, level)))
@@ -304,7 +193,7 @@ def effect_contrasts(factors: list[Factor], cells: list[Cell]) -> list[tuple[str
     return out
 
 
-def _finite(x: float) -> float | None:
+def _finite(x: float | np.ndarray) -> float | None:
     return float(x) if np.isfinite(x) else None
 
 
@@ -332,8 +221,9 @@ def analyze(factors: list[Factor], cells: list[CellData], sweep_dir: str = "", *
         for m in METRICS:
             estimate = _finite(contrast(weights, point[m])) if keys and weights.any() else None
             ci = None
-            if estimate is not None and draws[m] is not None:
-                got = percentile_interval(contrast(weights, draws[m]), confidence)
+            drawn = draws[m]
+            if estimate is not None and drawn is not None:
+                got = percentile_interval(contrast(weights, drawn), confidence)
                 ci = None if got is None else (got.low, got.high)
             effects.append(Effect(kind=kind, factors=keys_, levels=levels, baselines=baselines, metric=m,
                                   estimate=estimate, ci95=ci,
@@ -352,4 +242,3 @@ def analyze(factors: list[Factor], cells: list[CellData], sweep_dir: str = "", *
         warnings.append(f"cells with missing or `error` attempts (left out of their figures): {', '.join(incomplete)}")
     return SweepResult(sweep_dir=sweep_dir, factors=factors, cells=summaries, effects=effects, pareto=pareto,
                        confidence=confidence, n_resamples=n_resamples, seed=seed, warnings=warnings)
-

@@ -21,7 +21,8 @@ from typing import Any, Callable
 
 from agentbench.models import server_metrics
 from agentbench.models.client import http_client
-from agentbench.models.server import ManagedServer, ServerStartError, log_tail
+from agentbench.models.server import ManagedServer, ServerStartError
+from agentbench.proc import log_tail
 
 SAMPLE_KEYS = ("requests_running", "requests_waiting", "kv_cache_usage", "generation_tokens", "prompt_tokens")
 

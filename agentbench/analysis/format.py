@@ -1,0 +1,48 @@
+"""Plain-text formatting of compare and sweep figures, shared by the terminal tables (`analysis.terminal`)
+and the HTML section (`analysis.html`): metric labels, values, intervals, run labels, summary lines.
+
+Pure string functions, no markup.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from agentbench.analysis.results import PairComparison, RunInfo
+
+LABELS = {"completion_rate": "completion rate", "tokens_per_success": "tokens per success",
+          "steps_per_attempt": "steps per attempt", "wall_clock_per_attempt_s": "wall-clock s per attempt"}
+
+
+def fmt_value(metric: str, value: float | None, signed: bool = False) -> str:
+    if value is None:
+        return "–"
+    sign = "+" if signed else ""
+    if metric == "completion_rate":
+        return f"{value * 100:{sign}.1f} pts" if signed else f"{value:.1%}"
+    if metric == "tokens_per_success":
+        return f"{value:{sign},.0f}"
+    return f"{value:{sign}.2f}"
+
+
+def fmt_ci(metric: str, ci: tuple[float, float] | None) -> str:
+    if ci is None:
+        return "–"
+    if metric == "completion_rate":
+        return f"[{ci[0] * 100:+.1f}, {ci[1] * 100:+.1f}] pts"
+    return f"[{fmt_value(metric, ci[0], True)}, {fmt_value(metric, ci[1], True)}]"
+
+
+def run_label(info: RunInfo) -> str:
+    return f"{info.run_id or Path(info.path).name} ({info.graph} · {info.model})"
+
+
+def pairs_line(c: PairComparison) -> str:
+    m = c.mcnemar
+    return (f"{c.pairs} shared attempts: solved in both {m.both_solved} · A only {m.only_a} · B only {m.only_b} · "
+            f"neither {m.neither}; {len(c.unpaired)} reported apart")
+
+
+def pass_curve(info: RunInfo) -> str:
+    return " · ".join(f"k={k}: pass@k {info.pass_at_k[k]:.2f}, pass^k {info.pass_hat_k[k]:.2f}"
+                      for k in sorted(info.pass_at_k))

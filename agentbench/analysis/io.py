@@ -1,0 +1,103 @@
+"""The files of compare and sweep: reading run stores (a compared run, a sweep cell), the sweep folder's
+`plan.json`, and writing `compare.json` and `sweep.json`.
+
+The only I/O of `agentbench.analysis`; nothing here writes into a run's store. Errors are CompareError /
+SweepError naming the folder or file.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Sequence
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from agentbench.analysis.results import (Cell, CellData, CompareError, CompareResult, LoadedRun, SweepError,
+                                         SweepPlan, SweepResult)
+from agentbench.store import DB_NAME, RunStore
+
+COMPARE_NAME = "compare.json"
+PLAN_NAME = "plan.json"
+SWEEP_NAME = "sweep.json"
+
+
+# ---- compare ---------------------------------------------------------------------------------------
+
+def load_run(run_dir: Path) -> LoadedRun:
+    """Read a run folder's store; CompareError naming the folder when it is missing or unreadable."""
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise CompareError(f"{run_dir}: no such run folder")
+    if not (run_dir / DB_NAME).is_file():
+        raise CompareError(f"{run_dir}: not a run folder (no {DB_NAME})")
+    try:
+        store = RunStore.in_dir(run_dir)
+        try:
+            config = store.meta("config") or {}
+            identity = store.meta("model_identity") or {}
+            return LoadedRun(
+                path=str(run_dir), abs_path=str(run_dir.resolve()), run_id=store.meta("run_id"),
+                graph=config.get("graph"),
+                model=identity.get("served_model_name") or (config.get("model") or {}).get("name"),
+                suite=(store.meta("suite") or {}).get("name"), config=config, attempts=store.attempts(),
+                attempt_ids={(r["task_id"], r["epoch"]): r["id"] for r in store.attempt_rows()})
+        finally:
+            store.close()
+    except (sqlite3.Error, ValidationError, ValueError) as exc:
+        raise CompareError(f"{run_dir}: unreadable run store {run_dir / DB_NAME} ({exc})") from None
+
+
+def write_compare(result: CompareResult, paths: Sequence[Path]) -> None:
+    """Write the comparison as JSON to each path in order (compare.json in the baseline folder, then
+    `--json`); CompareError naming the first path that cannot be written."""
+    text = result.model_dump_json(indent=2)
+    for path in paths:
+        try:
+            path.write_text(text)
+        except OSError as exc:
+            raise CompareError(f"{path}: cannot write the comparison ({exc.strerror or exc})") from None
+
+
+# ---- sweep -----------------------------------------------------------------------------------------
+
+def claim_sweep_dir(sweep_dir: Path, plan: SweepPlan) -> None:
+    """Write the plan into a new sweep folder, or check that an existing one holds this same sweep."""
+    path = Path(sweep_dir) / PLAN_NAME
+    if path.exists():
+        try:
+            stored = SweepPlan.model_validate_json(path.read_text())
+        except ValueError as exc:
+            raise SweepError(f"{sweep_dir}: unreadable sweep plan {path} ({exc})") from None
+        if not stored.same_sweep(plan):
+            raise SweepError(f"{sweep_dir} holds a different sweep (grid or experiment changed); rerun it with "
+                             "the same experiment, --set and --grid, or choose another --out")
+        return
+    if Path(sweep_dir).exists() and any(Path(sweep_dir).iterdir()):
+        raise SweepError(f"{sweep_dir} exists and holds no sweep ({PLAN_NAME}); choose another --out")
+    Path(sweep_dir).mkdir(parents=True, exist_ok=True)
+    path.write_text(plan.model_dump_json(indent=2))
+
+
+def load_cell(sweep_dir: Path, cell: Cell) -> CellData:
+    """Read a cell's run store; SweepError when the cell has none yet or it is unreadable."""
+    run_dir = Path(sweep_dir) / cell.name
+    if not (run_dir / DB_NAME).is_file():
+        raise SweepError(f"{run_dir}: cell {cell.label} has no run store ({DB_NAME}); run the sweep to create it")
+    try:
+        store = RunStore.in_dir(run_dir)
+        try:
+            return CellData(cell=cell, path=str(run_dir), attempts=store.attempts(),
+                            run_wall_clock_s=store.meta("wall_clock_s", 0.0))
+        finally:
+            store.close()
+    except (sqlite3.Error, ValueError) as exc:
+        raise SweepError(f"{run_dir}: unreadable run store of cell {cell.label} ({exc})") from None
+
+
+def write_sweep(sweep_dir: Path, result: SweepResult) -> Path:
+    """sweep.json in the sweep folder; its path."""
+    path = Path(sweep_dir) / SWEEP_NAME
+    path.write_text(json.dumps(result.model_dump(mode="json"), indent=2))
+    return path

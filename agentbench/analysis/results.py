@@ -1,0 +1,214 @@
+"""The data of compare and sweep: pydantic models of their inputs (a loaded run, a loaded sweep cell),
+the sweep plan (factors, cells), their results (compare.json, sweep.json) and their errors.
+
+Models only: no computation beyond a few derived names, no I/O.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from agentbench.protocols import AttemptRecord
+
+ALPHA = 0.05
+"""Default significance level of the McNemar test (the bootstrap intervals are at 1 − alpha)."""
+Metric = Literal["completion_rate", "tokens_per_success", "wall_clock_per_attempt_s"]
+"""The metrics a sweep attributes to its factors."""
+
+
+class CompareError(ValueError):
+    """A run that cannot be compared (missing or unreadable); the message names the run folder."""
+
+
+class SweepError(ValueError):
+    """A malformed grid, or a sweep folder that holds another sweep; the message says which."""
+
+
+# ---- compare ---------------------------------------------------------------------------------------
+
+class LoadedRun(BaseModel):
+    path: str = Field(description="the run folder as given")
+    abs_path: str
+    run_id: str | None = None
+    graph: str | None = None
+    model: str | None = None
+    suite: str | None = None
+    config: dict[str, Any] = Field(default_factory=dict)
+    attempts: list[AttemptRecord] = Field(default_factory=list)
+    attempt_ids: dict[tuple[str, int], int] = Field(default_factory=dict, description="(task, epoch) -> the "
+                                                    "store's id of its latest try (report.html's #attempt-ID)")
+
+
+class RunInfo(BaseModel):
+    path: str
+    abs_path: str
+    run_id: str | None
+    graph: str | None
+    model: str | None
+    suite: str | None
+    attempts: int
+    errors: int
+    epochs: int
+    completion_rate: float | None = Field(description="over all of the run's non-error attempts")
+    pass_at_k: dict[int, float] = Field(default_factory=dict)
+    pass_hat_k: dict[int, float] = Field(default_factory=dict)
+
+
+class McNemarTable(BaseModel):
+    both_solved: int
+    only_a: int = Field(description="solved in A, not in B (discordant)")
+    only_b: int = Field(description="solved in B, not in A (discordant)")
+    neither: int
+    p_value: float = Field(description="exact two-sided McNemar test: binomtest(only_a, only_a + only_b, 0.5)")
+
+
+class MetricDiff(BaseModel):
+    metric: Literal["completion_rate", "tokens_per_success", "steps_per_attempt", "wall_clock_per_attempt_s"]
+    a: float | None
+    b: float | None
+    diff: float | None = Field(description="b - a")
+    ci95: tuple[float, float] | None = Field(description="paired bootstrap interval of the difference")
+    p_value: float | None = Field(None, description="completion rate: exact McNemar p-value")
+    significant: bool | None = Field(description="completion: p < alpha; others: the interval excludes 0")
+
+
+class Flip(BaseModel):
+    task_id: str
+    epoch: int
+    a_status: str
+    b_status: str
+    change: Literal["lost", "gained"] = Field(description="lost: solved in A only; gained: solved in B only")
+    show_a: str
+    show_b: str
+    a_attempt_id: int | None = Field(None, description="the attempt's id in A's store")
+    b_attempt_id: int | None = None
+
+
+class Unpaired(BaseModel):
+    task_id: str
+    epoch: int
+    a_status: str | None = Field(description="None when A has no such attempt")
+    b_status: str | None
+    reason: Literal["only in A", "only in B", "error in A", "error in B", "error in both"]
+
+
+class TaskNoise(BaseModel):
+    task_id: str
+    a_solved: int
+    a_scored: int = Field(description="non-error attempts (epochs) of the task in A")
+    b_solved: int
+    b_scored: int
+    flaky: bool = Field(description="solved in some epochs and not in others, in either run")
+
+
+class PairComparison(BaseModel):
+    a: RunInfo
+    b: RunInfo
+    pairs: int = Field(description="(task, epoch) pairs both runs finished")
+    mcnemar: McNemarTable
+    metrics: list[MetricDiff]
+    flipped: list[Flip]
+    unpaired: list[Unpaired]
+    noise: list[TaskNoise] = Field(default_factory=list, description="per task, when either run has epochs > 1")
+    config_diff: dict[str, tuple[Any, Any]] = Field(default_factory=dict, description="dotted key: (A, B)")
+    warnings: list[str] = Field(default_factory=list)
+    verdict: str
+
+
+class CompareResult(BaseModel):
+    """compare.json."""
+
+    baseline: str
+    alpha: float = ALPHA
+    confidence: float = 0.95
+    n_resamples: int = 2000
+    seed: int = 0
+    comparisons: list[PairComparison]
+
+
+# ---- sweep: the plan -------------------------------------------------------------------------------
+
+class Factor(BaseModel):
+    key: str = Field(description="dotted config key, as in --set")
+    levels: list[str] = Field(description="override texts, as in --set KEY=LEVEL; the first is the baseline")
+
+
+class Cell(BaseModel):
+    name: str = Field(description="its run folder's name under the sweep folder")
+    assignments: dict[str, str] = Field(description="factor key -> level, in factor order")
+
+    @property
+    def label(self) -> str:
+        return " ".join(f"{k}={v}" for k, v in self.assignments.items())
+
+    def overrides(self) -> list[str]:
+        return [f"{k}={v}" for k, v in self.assignments.items()]
+
+
+class SweepPlan(BaseModel):
+    """plan.json: fixed when the sweep starts, so the same command finds and resumes the same folders."""
+
+    experiment: str | None
+    sets: list[str]
+    factors: list[Factor]
+    cells: list[Cell]
+    base_config: dict[str, Any] = Field(description="the resolved experiment with --set, before the grid")
+
+    def same_sweep(self, other: SweepPlan) -> bool:
+        return (self.factors, self.cells, self.base_config) == (other.factors, other.cells, other.base_config)
+
+    def digest(self) -> str:
+        blob = json.dumps([f.model_dump() for f in self.factors] + [self.base_config], sort_keys=True)
+        return hashlib.sha256(blob.encode()).hexdigest()[:8]
+
+
+# ---- sweep: cells and the result -------------------------------------------------------------------
+
+class CellData(BaseModel):
+    cell: Cell
+    path: str
+    attempts: list[AttemptRecord]
+    run_wall_clock_s: float = 0.0
+
+
+class CellSummary(BaseModel):
+    name: str
+    path: str
+    assignments: dict[str, str]
+    attempts: int
+    errors: int
+    completion_rate: float | None
+    completion_ci95: tuple[float, float]
+    tokens_per_success: float | None
+    wall_clock_per_attempt_s: float | None
+    run_wall_clock_s: float
+
+
+class Effect(BaseModel):
+    kind: Literal["main", "interaction"]
+    factors: list[str]
+    levels: list[str] = Field(description="the level of each factor this effect moves to")
+    baselines: list[str] = Field(description="each factor's baseline (first) level")
+    metric: Metric
+    estimate: float | None
+    ci95: tuple[float, float] | None
+    significant: bool | None = Field(description="the interval excludes 0")
+
+
+class SweepResult(BaseModel):
+    """sweep.json."""
+
+    sweep_dir: str
+    factors: list[Factor]
+    cells: list[CellSummary]
+    effects: list[Effect]
+    pareto: dict[str, list[str]] = Field(description="completion rate vs `tokens_per_success` / "
+                                                     "`wall_clock_per_attempt_s`: the cells on the front")
+    confidence: float = 0.95
+    n_resamples: int = 2000
+    seed: int = 0
+    warnings: list[str] = Field(default_factory=list)

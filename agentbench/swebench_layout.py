@@ -1,0 +1,19 @@
+"""SWE-bench facts shared by the loader, the image builder and the grader: where the repo lives in an
+environment, which Debian release ships which python3, and which files a diff touches. A leaf: imports
+nothing from agentbench, so suites, sandbox and scoring each use it without importing one another."""
+
+from __future__ import annotations
+
+import re
+
+#: The repo's folder in every SWE-bench environment (official images and ours).
+TESTBED = "/testbed"
+#: The Debian releases agentbench builds environments from, and the python3 each ships.
+DEBIAN_PYTHON: dict[str, str] = {"bullseye": "3.9", "bookworm": "3.11", "trixie": "3.13"}
+
+_DIFF_PATH = re.compile(r"^diff --git a/(\S+) b/(\S+)$", re.MULTILINE)
+
+
+def patch_files(patch: str) -> list[str]:
+    """The paths a unified git diff touches (the `b/` side), in order, without duplicates."""
+    return list(dict.fromkeys(m.group(2) for m in _DIFF_PATH.finditer(patch)))
