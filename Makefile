@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: setup demo test bench clean-runs compose-build
+.PHONY: setup demo test test-unit bench clean-runs compose-build
 
 $(BIN)/agentbench: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -19,6 +19,10 @@ setup: $(BIN)/agentbench
 
 demo: setup
 	$(BIN)/agentbench run experiments/demo.yaml
+
+# the fast lane: pure tests only (no engine, no model server, no browser), under a minute
+test-unit: $(BIN)/agentbench
+	$(BIN)/python -m pytest -q tests/unit
 
 test: setup
 	bash tests/ensure_tools.sh

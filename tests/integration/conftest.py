@@ -97,3 +97,41 @@ def no_container_left_behind():
         leftovers = [c for c in client.containers.list(all=True, filters={"label": "agentbench"})
                      if dt.datetime.fromisoformat(c.attrs["Created"][:26].rstrip("Z") + "+00:00") >= started]
         assert leftovers == [], f"containers left behind: {[c.name for c in leftovers]}"
+
+
+# What each integration module needs, beyond `integration` (every test here is one): `engine` a Docker
+# engine, `model` the embedded vLLM server, `browser` headless Chromium. `make test-unit` needs none.
+NEEDS: dict[str, tuple[str, ...]] = {
+    "test_compare_sweep.py": (),
+    "test_compose.py": ("engine",),
+    "test_docker_sandbox.py": ("engine",),
+    "test_embedded_run.py": ("engine", "model"),
+    "test_episode.py": (),
+    "test_images.py": ("engine",),
+    "test_local_sandbox.py": (),
+    "test_model_faults.py": (),
+    "test_reference_graphs.py": ("engine",),
+    "test_registry.py": ("engine",),
+    "test_report_browser.py": ("browser",),
+    "test_resume.py": ("engine",),
+    "test_sandbox_conformance.py": ("engine",),
+    "test_server_faults.py": ("model",),
+    "test_supervisor.py": ("model",),
+    "test_swebench.py": ("engine", "model"),
+    "test_swebench_real.py": ("engine",),
+    "test_tracer.py": (),
+    "test_user_graph.py": ("model",),
+    "test_wheel.py": (),
+}
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        path = Path(str(item.fspath))
+        if path.parent != Path(__file__).parent:
+            continue
+        if path.name not in NEEDS:
+            raise pytest.UsageError(f"{path.name}: add it to NEEDS in tests/integration/conftest.py "
+                                    f"(which of engine, model, browser it needs)")
+        for name in ("integration", *NEEDS[path.name]):
+            item.add_marker(getattr(pytest.mark, name))
