@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from agentbench.cli_common import console, err_console
@@ -20,6 +21,14 @@ from agentbench.cli_common import open_store as _open_store
 from agentbench.cli_common import user_errors as _user_errors
 from agentbench.cli_compare import compare, sweep
 from agentbench.report.outputs import write_run_outputs
+
+class _Plain(Exception):
+    """An exception's text for `fail`, with rich markup escaped: messages quote user data (ids, paths, model
+    text) where `[/]` or `[red]` must print as written, not be read as markup."""
+
+    def __init__(self, exc: BaseException) -> None:
+        super().__init__(escape(str(exc)))
+
 
 app = typer.Typer(help="Evaluate AI agents by task success next to speed and cost.", no_args_is_help=True,
                   pretty_exceptions_show_locals=False)
@@ -42,6 +51,10 @@ def run(
     validate_env: Annotated[bool, typer.Option(
         "--validate-env", help="SWE-bench: before the agent starts, also check that each gold patch resolves "
                                "and the empty patch does not (same as --set run.env_check=full)")] = False,
+    allow_changed_suite: Annotated[bool, typer.Option(
+        "--allow-changed-suite", help="with --resume: go on although the suite's tasks changed since the run "
+                                      "started (ids added or removed, content changed); the change is recorded")]
+    = False,
 ) -> None:
     """Run an experiment: every task × epoch, traced into the run folder, then the report."""
     from agentbench.config.loader import ConfigError, load_experiment, validate
@@ -69,15 +82,17 @@ def run(
         else:
             if experiment is None:
                 raise ConfigError("give an EXPERIMENT file, or --resume RUN_DIR")
+            if allow_changed_suite:
+                raise ConfigError("--allow-changed-suite goes with --resume RUN_DIR (a new run has nothing to change)")
             cfg = load_experiment(experiment, set_)
             run_dir = new_run_dir(cfg, out)
             if (run_dir / "run.sqlite").exists():
                 raise ConfigError(f"--out {run_dir} already holds a run; use --resume {run_dir}")
         progress = NullProgress() if quiet else RichProgress(err_console)
-        err_console.print(f"run folder: [bold]{run_dir}[/]")
-        store = asyncio.run(Runner(cfg, run_dir, progress=progress).run())
+        err_console.print(f"run folder: [bold]{escape(str(run_dir))}[/]")
+        store = asyncio.run(Runner(cfg, run_dir, progress=progress, allow_changed_suite=allow_changed_suite).run())
     except _user_errors() as exc:
-        _fail(exc)
+        _fail(_Plain(exc))
     try:
         summary, attempts, html_path = write_run_outputs(run_dir, store)
         print_summary(summary, attempts, console)
@@ -128,7 +143,9 @@ def show(
     found = store.find_attempt(task_id, epoch)
     if found is None:
         ids = sorted({a.task_id for a in store.attempts()})
-        err_console.print(f"[bold red]error:[/] no attempt of {task_id!r} in {run_dir}; tasks: {', '.join(ids)}")
+        store.close()
+        message = f"no attempt of {task_id!r} in {run_dir}; tasks: {', '.join(ids)}"
+        err_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False)
         raise typer.Exit(2)
     attempt_id, record = found
     events = list(store.events(attempt_id))

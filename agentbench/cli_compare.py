@@ -25,13 +25,14 @@ def compare(
                                                     "compared to it (differences are B − A)")],
     json_path: Annotated[Optional[Path], typer.Option("--json", help="also write the result as JSON to this file")]
     = None,
-    alpha: Annotated[float, typer.Option(help="significance level: of the McNemar test, and the bootstrap "
-                                              "intervals are at 1 − alpha")] = 0.05,
+    alpha: Annotated[float, typer.Option(help="significance level: of the completion test (exact McNemar with "
+                                              "one epoch, exact sign-flip over tasks with more), and the "
+                                              "bootstrap intervals are at 1 − alpha")] = 0.05,
     resamples: Annotated[int, typer.Option(help="bootstrap resamples")] = 2000,
     seed: Annotated[int, typer.Option(help="seed of the bootstrap")] = 0,
 ) -> None:
     """Paired comparison of runs on the (task, epoch) attempts they share: completion rate (exact McNemar
-    test, bootstrap interval), tokens per success, steps, wall-clock; the tasks that flipped; the attempts
+    with one epoch, exact sign-flip test over tasks with more; bootstrap interval, clustered on the task), tokens per success, steps, wall-clock; the tasks that flipped; the attempts
     reported apart. Writes compare.json into the first run folder."""
     from agentbench.analysis.compare import compare_runs
     from agentbench.analysis.io import COMPARE_NAME, load_run, write_compare

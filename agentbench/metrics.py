@@ -15,6 +15,7 @@ from __future__ import annotations
 import statistics
 from collections import defaultdict
 from collections.abc import Iterable
+from typing import Literal
 
 from pydantic import BaseModel, Field
 
@@ -22,7 +23,7 @@ from agentbench.commands import is_test_command  # noqa: F401 - the classifier b
 from agentbench.protocols import AttemptRecord
 from agentbench.stats import pass_at_k as _pass_at_k
 from agentbench.stats import pass_hat_k as _pass_hat_k
-from agentbench.stats import wilson_interval
+from agentbench.stats import clustered_proportion_ci, wilson_interval
 
 
 def _scored(attempts: Iterable[AttemptRecord]) -> list[AttemptRecord]:
@@ -52,10 +53,26 @@ def completion_rate(attempts: list[AttemptRecord]) -> float | None:
     return len(_solved(scored)) / len(scored) if scored else None
 
 
+CiMethod = Literal["wilson", "cluster_bootstrap"]
+
+
+def completion_ci_method(attempts: list[AttemptRecord]) -> CiMethod:
+    """How `completion_ci` computes the interval: `cluster_bootstrap` when the non-error attempts span
+    more than one epoch (a task's epochs are correlated), else `wilson`."""
+    return "cluster_bootstrap" if epochs(_scored(attempts)) > 1 else "wilson"
+
+
 def completion_ci(attempts: list[AttemptRecord], confidence: float = 0.95) -> tuple[float, float]:
-    """Wilson interval of the completion rate; (0.0, 1.0) when there is no non-error attempt."""
+    """Interval of the completion rate; (0.0, 1.0) when there is no non-error attempt.
+
+    One epoch: the Wilson interval. More epochs: the cluster bootstrap over tasks (each task with all
+    its epochs; 2000 resamples, seed 0) joined with the Wilson interval (`stats.clustered_proportion_ci`).
+    """
     scored = _scored(attempts)
-    return wilson_interval(len(_solved(scored)), len(scored), confidence)
+    if completion_ci_method(attempts) == "wilson":
+        return wilson_interval(len(_solved(scored)), len(scored), confidence)
+    groups = sorted(_by_task(scored).items())
+    return clustered_proportion_ci([len(_solved(g)) for _, g in groups], [len(g) for _, g in groups], confidence)
 
 
 def steps_per_solved(attempts: list[AttemptRecord]) -> float | None:
@@ -150,7 +167,9 @@ class RunMetrics(BaseModel):
     limit: int
     error: int
     completion_rate: float | None = Field(description="solved / (solved + failed + limit)")
-    completion_ci95: tuple[float, float] = Field(description="Wilson 95% interval of completion_rate")
+    completion_ci95: tuple[float, float] = Field(description="95% interval of completion_rate: Wilson, or with "
+                                                 "epochs > 1 the cluster bootstrap over tasks (∪ Wilson)")
+    completion_ci95_method: CiMethod = Field("wilson", description="`wilson` or `cluster_bootstrap`")
     steps_per_solved: float | None
     steps_per_solved_median: float | None
     tokens_total: int
@@ -187,6 +206,7 @@ def summarize(attempts: list[AttemptRecord], *, run_wall_clock_s: float) -> RunM
         error=counts["error"],
         completion_rate=completion_rate(attempts),
         completion_ci95=completion_ci(attempts),
+        completion_ci95_method=completion_ci_method(attempts),
         steps_per_solved=steps_per_solved(attempts),
         steps_per_solved_median=steps_per_solved_median(attempts),
         tokens_total=tokens_total(attempts),

@@ -216,5 +216,8 @@ class AttemptRecord(BaseModel):
     patch: str | None = None
     score: Score | None = None
     error: str | None = None
+    reason: str | None = Field(None, description="why, as a code: `agent_error` (failed: the graph's own code "
+                                                 "raised); `steps` / `tokens` / `time` (limit); `model`, `auth`, "
+                                                 "`sandbox`, `scorer`, `environment`, `infra` (error)")
     totals: AttemptTotals = Field(default_factory=AttemptTotals)
     metadata: dict[str, Any] = Field(default_factory=dict)

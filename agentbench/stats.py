@@ -1,5 +1,7 @@
-"""Pure statistics helpers: binomial confidence intervals, pass@k / pass^k estimators, and for paired
-comparisons the exact McNemar test, a paired bootstrap interval and the Pareto front."""
+"""Pure statistics helpers: binomial confidence intervals (Wilson; over clusters of correlated trials),
+pass@k / pass^k estimators, and for paired comparisons the exact McNemar test, a paired bootstrap interval
+and p-value, Holm's adjustment and the Pareto front. Cluster resampling of paired data and the sign-flip
+test over tasks are in `agentbench.stats_cluster`."""
 
 from __future__ import annotations
 
@@ -9,14 +11,14 @@ from typing import NamedTuple
 
 import numpy as np
 from numpy.typing import ArrayLike
-from scipy.stats import binomtest, norm
+from scipy.stats import binomtest
 
 
 def wilson_interval(successes: int, n: int, confidence: float = 0.95) -> tuple[float, float]:
-    """Wilson score interval for a binomial proportion ``successes / n``.
-
-    Returns ``(0.0, 1.0)`` when ``n == 0`` (nothing observed, nothing excluded). Matches
+    """Wilson score interval for a binomial proportion ``successes / n``:
     ``scipy.stats.binomtest(successes, n).proportion_ci(confidence, method="wilson")``.
+
+    Returns ``(0.0, 1.0)`` when ``n == 0`` (nothing observed, nothing excluded).
     """
     if n < 0 or not 0 <= successes <= max(n, 0):
         raise ValueError(f"need 0 <= successes <= n, got successes={successes}, n={n}")
@@ -24,13 +26,8 @@ def wilson_interval(successes: int, n: int, confidence: float = 0.95) -> tuple[f
         raise ValueError(f"confidence must be in (0, 1), got {confidence}")
     if n == 0:
         return (0.0, 1.0)
-    z = float(norm.ppf(0.5 + confidence / 2.0))
-    p = successes / n
-    z2 = z * z
-    denom = 1.0 + z2 / n
-    center = (p + z2 / (2.0 * n)) / denom
-    half = z * math.sqrt(p * (1.0 - p) / n + z2 / (4.0 * n * n)) / denom
-    return (max(0.0, center - half), min(1.0, center + half))
+    ci = binomtest(successes, n).proportion_ci(confidence_level=confidence, method="wilson")
+    return (max(0.0, float(ci.low)), min(1.0, float(ci.high)))
 
 
 def _check(n: int, c: int, k: int) -> None:
@@ -154,6 +151,75 @@ def paired_bootstrap_ci(
         return None
     draws = paired_bootstrap_draws(columns, statistic, n_resamples=n_resamples, seed=seed)
     return percentile_interval(draws, confidence, max_undefined)
+
+
+def bootstrap_p_value(draws: ArrayLike, null: float = 0.0) -> float | None:
+    """Two-sided bootstrap p-value of ``statistic == null``: twice the smaller share of finite draws on
+    either side of ``null`` (a draw equal to it counts on both), with the usual +1 in numerator and
+    denominator so that it is never 0; capped at 1. It is the smallest alpha at which the percentile
+    interval at 1 − alpha would (about) exclude ``null``. None when no draw is finite."""
+    values = np.asarray(draws, dtype=float).ravel()
+    finite = values[np.isfinite(values)]
+    if finite.size == 0:
+        return None
+    below, above = int(np.sum(finite <= null)), int(np.sum(finite >= null))
+    return min(1.0, 2.0 * (min(below, above) + 1) / (finite.size + 1))
+
+
+def holm(p_values: Sequence[float]) -> list[float]:
+    """Holm's step-down adjustment (family-wise error rate) of m p-values, in input order:
+    the i-th smallest becomes ``max_{j <= i} min(1, (m − j + 1) · p_(j))``."""
+    p = np.asarray(p_values, dtype=float)
+    if p.ndim != 1 or np.any(np.isnan(p)) or np.any((p < 0) | (p > 1)):
+        raise ValueError(f"p-values must be a list of numbers in [0, 1], got {list(p_values)}")
+    m = p.size
+    order = np.argsort(p, kind="stable")
+    stepped = np.minimum(1.0, np.maximum.accumulate((m - np.arange(m)) * p[order]))
+    out = np.empty(m)
+    out[order] = stepped
+    return [float(v) for v in out]
+
+
+# ---- proportions over clusters (a task's epochs are correlated) ----------------------------------
+
+
+def cluster_bootstrap_proportion(successes: ArrayLike, trials: ArrayLike, confidence: float = 0.95, *,
+                                 n_resamples: int = 2000, seed: int = 0) -> BootstrapInterval | None:
+    """Percentile cluster bootstrap interval of the pooled proportion ``Σ successes / Σ trials``.
+
+    One entry per cluster (a task: its solved and scored attempts over the epochs); a resample draws
+    clusters with replacement, each with all its trials. Clusters without a trial are left out; None
+    when none is left.
+    """
+    s, n = np.asarray(successes, dtype=float), np.asarray(trials, dtype=float)
+    if s.shape != n.shape or s.ndim != 1 or np.any(s < 0) or np.any(s > n):
+        raise ValueError("need one (successes, trials) per cluster, 0 <= successes <= trials")
+    keep = n > 0
+    if not keep.any():
+        return None
+    draws = paired_bootstrap_draws((s[keep], n[keep]), _pooled, n_resamples=n_resamples, seed=seed)
+    return percentile_interval(draws, confidence)
+
+
+def _pooled(s: np.ndarray, n: np.ndarray) -> np.ndarray:
+    return s.sum(axis=-1) / n.sum(axis=-1)
+
+
+def clustered_proportion_ci(successes: ArrayLike, trials: ArrayLike, confidence: float = 0.95, *,
+                            n_resamples: int = 2000, seed: int = 0) -> tuple[float, float]:
+    """The interval of a proportion whose trials come in correlated clusters (a task's epochs): the
+    union of the cluster bootstrap interval (`cluster_bootstrap_proportion`: the variance between tasks)
+    and the Wilson interval of the pooled counts (which keeps the interval from collapsing to a point
+    when every resample agrees, e.g. everything solved). ``(0.0, 1.0)`` with no trial at all."""
+    s, n = np.asarray(successes, dtype=float), np.asarray(trials, dtype=float)
+    wilson = wilson_interval(int(s.sum()), int(n.sum()), confidence)
+    boot = cluster_bootstrap_proportion(s, n, confidence, n_resamples=n_resamples, seed=seed)
+    if boot is None:
+        return wilson
+    return (max(0.0, min(wilson[0], boot.low)), min(1.0, max(wilson[1], boot.high)))
+
+
+# ---- Pareto front ------------------------------------------------------------------------------
 
 
 def pareto_front(points: Sequence[Sequence[float]], maximize: Sequence[bool]) -> list[int]:

@@ -4,6 +4,11 @@ Tables: `run` (key → JSON: resolved config, versions, model identity, server m
 `attempt` (one row per try of a (task, epoch); the newest try is the attempt's result),
 `event` (attempt id, seq, type, node, times, JSON payload). An attempt and its events are written
 in one transaction when the attempt ends, so a killed run leaves only whole attempts behind.
+
+Every string written goes through the store's `Redactor` (agentbench.redact): meta values, the attempt's
+record and task id, event nodes and payloads, so no secret reaches the file. The runner passes the one
+built from the run's own config; a store opened without one builds it from the stored config (and the
+environment) when it first writes.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from agentbench.protocols import AttemptRecord, Event
+from agentbench.redact import Redactor
 
 DB_NAME = "run.sqlite"
 FINISHED = ("solved", "failed", "limit")
@@ -39,16 +45,24 @@ CREATE VIEW IF NOT EXISTS latest_attempt AS
 
 
 class RunStore:
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, redactor: Redactor | None = None) -> None:
         self.path = Path(path)
+        self._redactor = redactor
         self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(SCHEMA)
 
     @classmethod
-    def in_dir(cls, run_dir: Path) -> RunStore:
-        return cls(Path(run_dir) / DB_NAME)
+    def in_dir(cls, run_dir: Path, redactor: Redactor | None = None) -> RunStore:
+        return cls(Path(run_dir) / DB_NAME, redactor)
+
+    @property
+    def redactor(self) -> Redactor:
+        """What masks secrets in everything written from this store (its files' writers use it too)."""
+        if self._redactor is None:
+            self._redactor = Redactor.from_config(self.meta("config"))
+        return self._redactor
 
     def close(self) -> None:
         self._db.close()
@@ -56,7 +70,7 @@ class RunStore:
     # -- run metadata --------------------------------------------------------------------------
     def set_meta(self, key: str, value: Any) -> None:
         self._db.execute("INSERT INTO run(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value=excluded.value",
-                         (key, json.dumps(value)))
+                         (key, self.redactor.dumps(value)))
 
     def meta(self, key: str, default: Any = None) -> Any:
         row = self._db.execute("SELECT value FROM run WHERE key = ?", (key,)).fetchone()
@@ -65,19 +79,21 @@ class RunStore:
     # -- attempts --------------------------------------------------------------------------------
     def add_attempt(self, record: AttemptRecord, events: list[Event], t_start: float, t_end: float) -> int:
         """Append one try of (task, epoch) with its events, atomically. Returns the attempt id."""
-        db = self._db
+        db, r = self._db, self.redactor
+        task_id = r.text(record.task_id)
+        record_json = r.json_text(record.model_dump_json())
+        rows = [(e.seq, e.type, e.node and r.text(e.node), e.t_start, e.t_end, r.dumps(e.payload)) for e in events]
         db.execute("BEGIN IMMEDIATE")
         try:
             (n,) = db.execute("SELECT COALESCE(MAX(try), -1) + 1 FROM attempt WHERE task_id = ? AND epoch = ?",
-                              (record.task_id, record.epoch)).fetchone()
+                              (task_id, record.epoch)).fetchone()
             cur = db.execute(
                 "INSERT INTO attempt(task_id, epoch, try, status, record, t_start, t_end) VALUES (?,?,?,?,?,?,?)",
-                (record.task_id, record.epoch, n, record.status, record.model_dump_json(), t_start, t_end))
+                (task_id, record.epoch, n, record.status, record_json, t_start, t_end))
             attempt_id = cur.lastrowid
             db.executemany(
                 "INSERT INTO event(attempt_id, seq, type, node, t_start, t_end, payload) VALUES (?,?,?,?,?,?,?)",
-                [(attempt_id, e.seq, e.type, e.node, e.t_start, e.t_end, json.dumps(e.payload, default=str))
-                 for e in events])
+                [(attempt_id, *row) for row in rows])
             db.execute("COMMIT")
         except BaseException:
             db.execute("ROLLBACK")

@@ -14,6 +14,20 @@ DEBIAN_PYTHON: dict[str, str] = {"bullseye": "3.9", "bookworm": "3.11", "trixie"
 _DIFF_PATH = re.compile(r"^diff --git a/(\S+) b/(\S+)$", re.MULTILINE)
 
 
+def patch_problem(patch: str) -> str | None:
+    """Why `patch` is not a unified diff the grader can use (None when it is, or when it is empty)."""
+    if not patch.strip():
+        return None
+    from unidiff import PatchSet  # swebench's own diff parser; imported here so the leaf stays light
+    from unidiff.errors import UnidiffParseError
+
+    try:
+        PatchSet(patch)
+    except (UnidiffParseError, ValueError, IndexError) as exc:
+        return f"not a unified diff: {exc}"[:300]
+    return None
+
+
 def patch_files(patch: str) -> list[str]:
     """The paths a unified git diff touches (the `b/` side), in order, without duplicates."""
     return list(dict.fromkeys(m.group(2) for m in _DIFF_PATH.finditer(patch)))

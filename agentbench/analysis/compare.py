@@ -4,10 +4,14 @@ The first run is the baseline A; every other run B is compared to it and every d
 Only pairs where both attempts ended (solved, failed or limit) enter the statistics; attempts present in
 one run only, or `error` in either, are listed apart — never silently dropped.
 
-- completion rate: the difference on the shared pairs, an exact McNemar test on the discordant pairs
-  (the verdict: not significant when p >= alpha) and a paired bootstrap interval;
+- completion rate: the difference on the shared pairs, a paired test (the verdict: not significant when
+  p >= alpha) and a paired bootstrap interval;
 - tokens per success, steps and wall-clock per attempt: differences with paired bootstrap intervals
   (not significant when the interval contains 0);
+- every bootstrap resamples *tasks*, each with all its shared epochs (a task's epochs are correlated);
+  with one epoch that is resampling the pairs. The completion test: with one epoch the exact McNemar
+  test on the discordant pairs; when the pairs span more epochs, the exact sign-flip permutation test
+  over tasks of the per-task differences in solved epochs (`stats_cluster.sign_flip_test`);
 - the tasks that flipped (solved in one run only) with the commands that show both traces;
 - with epochs > 1: per-task success frequency, pass@k and pass^k of each run.
 
@@ -24,13 +28,15 @@ from typing import Any
 
 import numpy as np
 
-from agentbench.analysis.results import (ALPHA, CompareError, CompareResult, Flip, LoadedRun, McNemarTable,
-                                         MetricDiff, PairComparison, RunInfo, TaskNoise, Unpaired)
+from agentbench.analysis.results import (ALPHA, TEST_LABELS, CompareError, CompareResult, CompletionTest, Flip,
+                                         LoadedRun, McNemarTable, MetricDiff, PairComparison, RunInfo, TaskNoise,
+                                         Unpaired)
 from agentbench.metrics import completion_rate, count_status, epochs, pass_k_curves
 from agentbench.protocols import AttemptRecord
-from agentbench.stats import mcnemar_exact, paired_bootstrap_ci
+from agentbench.stats import mcnemar_exact, percentile_interval
+from agentbench.stats_cluster import cluster_bootstrap_draws, cluster_codes, sign_flip_test
 
-FEW_PAIRS = 20  # below this many pairs, percentile bootstrap intervals run narrow: say so
+FEW_PAIRS = 20  # below this many pairs (tasks, when clustered), percentile bootstrap intervals run narrow: say so
 
 Pair = tuple[AttemptRecord, AttemptRecord]
 
@@ -68,8 +74,25 @@ def mcnemar_table(pairs: list[Pair]) -> McNemarTable:
                         neither=cells[(False, False)], p_value=mcnemar_exact(only_a, only_b))
 
 
-def _mean_diff(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    return b.mean(axis=-1) - a.mean(axis=-1)
+def clustered(pairs: list[Pair]) -> bool:
+    """Whether the pairs span more than one epoch: then a task's pairs are correlated, and the test of
+    the completion difference is the sign-flip test over tasks rather than McNemar's."""
+    return len({x.epoch for x, _ in pairs}) > 1
+
+
+def completion_test(pairs: list[Pair]) -> tuple[CompletionTest, float]:
+    """The test of the completion difference and its two-sided p-value: exact McNemar on the discordant
+    pairs with one epoch; with more, the exact sign-flip test over tasks of Σ_epochs (solved B − solved A)."""
+    if not clustered(pairs):
+        return "mcnemar_exact", mcnemar_table(pairs).p_value
+    per_task: dict[str, int] = defaultdict(int)
+    for x, y in pairs:
+        per_task[x.task_id] += int(y.status == "solved") - int(x.status == "solved")
+    return "sign_flip_tasks", sign_flip_test(list(per_task.values()))
+
+
+def _mean_diff(n: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return b.sum(axis=-1) / n.sum(axis=-1) - a.sum(axis=-1) / n.sum(axis=-1)
 
 
 def _ratio_diff(tok_a: np.ndarray, sol_a: np.ndarray, tok_b: np.ndarray, sol_b: np.ndarray) -> np.ndarray:
@@ -78,29 +101,34 @@ def _ratio_diff(tok_a: np.ndarray, sol_a: np.ndarray, tok_b: np.ndarray, sol_b: 
 
 def metric_diffs(pairs: list[Pair], *, alpha: float = ALPHA, confidence: float = 0.95, n_resamples: int = 2000,
                  seed: int = 0) -> list[MetricDiff]:
-    """Completion rate, tokens per success, steps and wall-clock per attempt on the pairs, B − A."""
+    """Completion rate, tokens per success, steps and wall-clock per attempt on the pairs, B − A; the
+    intervals from the cluster bootstrap over tasks (statistics of per-task totals)."""
     def col(f: Callable[[AttemptRecord], float]) -> tuple[np.ndarray, np.ndarray]:
         return (np.array([f(x) for x, _ in pairs], dtype=float), np.array([f(y) for _, y in pairs], dtype=float))
 
     sol_a, sol_b = col(lambda r: r.status == "solved")
     tok_a, tok_b = col(lambda r: r.totals.usage.total_tokens)
-    boot: dict[str, Any] = dict(confidence=confidence, n_resamples=n_resamples, seed=seed)
+    ones = np.ones(len(pairs))
+    codes = cluster_codes([x.task_id for x, _ in pairs])[1]
 
     def ci(columns: tuple[np.ndarray, ...], statistic: Callable[..., np.ndarray]) -> tuple[float, float] | None:
-        got = paired_bootstrap_ci(columns, statistic, **boot) if pairs else None
+        if not pairs:
+            return None
+        draws = cluster_bootstrap_draws(columns, codes, statistic, n_resamples=n_resamples, seed=seed)
+        got = percentile_interval(draws, confidence)
         return None if got is None else (got.low, got.high)
 
     def excludes_zero(interval: tuple[float, float] | None) -> bool | None:
         return None if interval is None else not (interval[0] <= 0.0 <= interval[1])
 
     out: list[MetricDiff] = []
-    table = mcnemar_table(pairs)
+    test, p_value = completion_test(pairs) if pairs else (None, None)
     rate_a = float(sol_a.mean()) if pairs else None
     rate_b = float(sol_b.mean()) if pairs else None
     out.append(MetricDiff(metric="completion_rate", a=rate_a, b=rate_b,
                           diff=None if rate_a is None or rate_b is None else rate_b - rate_a,
-                          ci95=ci((sol_a, sol_b), _mean_diff), p_value=table.p_value if pairs else None,
-                          significant=table.p_value < alpha if pairs else None))
+                          ci95=ci((ones, sol_a, sol_b), _mean_diff), p_value=p_value, test=test,
+                          significant=None if p_value is None else p_value < alpha))
     tps_a = float(tok_a.sum() / sol_a.sum()) if sol_a.sum() else None
     tps_b = float(tok_b.sum() / sol_b.sum()) if sol_b.sum() else None
     interval = ci((tok_a, sol_a, tok_b, sol_b), _ratio_diff) if tps_a is not None and tps_b is not None else None
@@ -111,7 +139,7 @@ def metric_diffs(pairs: list[Pair], *, alpha: float = ALPHA, confidence: float =
         ("steps_per_attempt", lambda r: r.totals.steps), ("wall_clock_per_attempt_s", lambda r: r.totals.wall_clock_s))
     for metric, field in fields:
         xa, xb = col(field)
-        interval = ci((xa, xb), _mean_diff)
+        interval = ci((ones, xa, xb), _mean_diff)
         ma, mb = (float(xa.mean()), float(xb.mean())) if pairs else (None, None)
         out.append(MetricDiff(metric=metric, a=ma, b=mb, diff=None if ma is None or mb is None else mb - ma,
                               ci95=interval, significant=excludes_zero(interval)))
@@ -169,13 +197,15 @@ def config_diff(a: dict[str, Any], b: dict[str, Any]) -> dict[str, tuple[Any, An
             if k != "name" and fa.get(k) != fb.get(k)}
 
 
-def verdict(diff: MetricDiff, pairs: int, alpha: float) -> str:
+def verdict(diff: MetricDiff, pairs: int, alpha: float, tasks: int | None = None) -> str:
     if not pairs or diff.diff is None:
         return "no shared finished attempts: nothing to compare"
-    points = f"completion {diff.diff * 100:+.1f} pts on {pairs} shared attempts"
+    on_tasks = f" of {tasks} tasks" if tasks is not None and diff.test == "sign_flip_tasks" else ""
+    points = f"completion {diff.diff * 100:+.1f} pts on {pairs} shared attempts{on_tasks}"
+    test = TEST_LABELS[diff.test or "mcnemar_exact"]
     if diff.significant:
-        return f"{points}: significant (McNemar p = {diff.p_value:.4g} < {alpha})"
-    return f"{points}: not significant (McNemar p = {diff.p_value:.4g} ≥ {alpha}: within run-to-run noise)"
+        return f"{points}: significant ({test} p = {diff.p_value:.4g} < {alpha})"
+    return f"{points}: not significant ({test} p = {diff.p_value:.4g} ≥ {alpha}: within run-to-run noise)"
 
 
 def compare_pair(a: LoadedRun, b: LoadedRun, *, alpha: float = ALPHA, confidence: float = 0.95,
@@ -186,16 +216,21 @@ def compare_pair(a: LoadedRun, b: LoadedRun, *, alpha: float = ALPHA, confidence
     warnings = []
     if a.suite != b.suite:
         warnings.append(f"the runs use different suites ({a.suite} and {b.suite})")
+    tasks = len({x.task_id for x, _ in pairs})
     if not pairs:
         warnings.append("the runs share no finished (task, epoch) attempt")
-    elif len(pairs) < FEW_PAIRS:
+    elif clustered(pairs) and tasks < FEW_PAIRS:
+        warnings.append(f"only {tasks} shared tasks: bootstrap intervals over so few tasks run narrow; "
+                        "the exact sign-flip test over tasks decides the completion rate")
+    elif not clustered(pairs) and len(pairs) < FEW_PAIRS:
         warnings.append(f"only {len(pairs)} shared attempts: bootstrap intervals over so few pairs run narrow; "
                         "the exact McNemar test decides the completion rate")
     noise = task_noise(a.attempts, b.attempts) if max(info_a.epochs, info_b.epochs) > 1 else []
-    return PairComparison(a=info_a, b=info_b, pairs=len(pairs), mcnemar=mcnemar_table(pairs), metrics=diffs,
+    return PairComparison(a=info_a, b=info_b, pairs=len(pairs), tasks=tasks, clustered=clustered(pairs),
+                          mcnemar=mcnemar_table(pairs), metrics=diffs,
                           flipped=flips(pairs, a.path, b.path, a.attempt_ids, b.attempt_ids), unpaired=apart, noise=noise,
                           config_diff=config_diff(a.config, b.config), warnings=warnings,
-                          verdict=verdict(diffs[0], len(pairs), alpha))
+                          verdict=verdict(diffs[0], len(pairs), alpha, tasks))
 
 
 def compare_runs(runs: list[LoadedRun], *, alpha: float = ALPHA, confidence: float = 0.95, n_resamples: int = 2000,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from agentbench.analysis.results import PairComparison, RunInfo
+from agentbench.analysis.results import TEST_LABELS, MetricDiff, PairComparison, RunInfo, SweepResult
 
 LABELS = {"completion_rate": "completion rate", "tokens_per_success": "tokens per success",
           "steps_per_attempt": "steps per attempt", "wall_clock_per_attempt_s": "wall-clock s per attempt"}
@@ -31,6 +31,28 @@ def fmt_ci(metric: str, ci: tuple[float, float] | None) -> str:
     if metric == "completion_rate":
         return f"[{ci[0] * 100:+.1f}, {ci[1] * 100:+.1f}] pts"
     return f"[{fmt_value(metric, ci[0], True)}, {fmt_value(metric, ci[1], True)}]"
+
+
+def test_label(diff: MetricDiff) -> str:
+    """`McNemar p=0.0625`, `sign-flip test over tasks p=0.03`; `bootstrap` for the interval-only metrics."""
+    if diff.p_value is None:
+        return "bootstrap"
+    return f"{TEST_LABELS[diff.test or 'mcnemar_exact']} p={diff.p_value:.4g}"
+
+
+def methods_line(c: PairComparison) -> str:
+    """What the p-value and the intervals of a comparison are."""
+    if c.clustered:
+        return (f"p: exact sign-flip permutation test over the {c.tasks} tasks (per-task solved epochs, B − A); "
+                "intervals: paired bootstrap over tasks, each with all its epochs")
+    return "p: exact McNemar test on the flipped attempts; intervals: paired bootstrap over (task, epoch)"
+
+
+def sweep_methods_line(result: SweepResult) -> str:
+    unit = "tasks, each with all its epochs" if result.clustered else "(task, epoch) keys"
+    tested = sum(e.p_holm is not None for e in result.effects)
+    return (f"intervals: paired bootstrap over {unit}, the same draw in every cell; p: two-sided bootstrap "
+            f"p-value, Holm-adjusted over all {tested} effects; passes: Holm p < {result.alpha:g}")
 
 
 def run_label(info: RunInfo) -> str:

@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import quote
 
-from agentbench.analysis.format import LABELS, fmt_ci, fmt_value, pairs_line, pass_curve, run_label
+from agentbench.analysis.format import (LABELS, fmt_ci, fmt_value, methods_line, pairs_line, pass_curve, run_label,
+                                        test_label)
 from agentbench.analysis.results import CompareResult
 
 
@@ -43,13 +44,14 @@ def compare_html_section(result: CompareResult, relative_to: str | Path | None =
         parts.append("<table><thead><tr><th>metric</th><th>A</th><th>B</th><th>B − A</th>"
                      f"<th>{e(f'{result.confidence:.0%}')} interval</th><th>test</th><th></th></tr></thead><tbody>")
         for d in c.metrics:
-            test = f"McNemar p={d.p_value:.4g}" if d.p_value is not None else "bootstrap"
+            test = test_label(d)
             sig = "n/a" if d.significant is None else ("significant" if d.significant else "not significant")
             parts.append(f"<tr><td>{e(LABELS[d.metric])}</td><td>{e(fmt_value(d.metric, d.a))}</td>"
                          f"<td>{e(fmt_value(d.metric, d.b))}</td><td>{e(fmt_value(d.metric, d.diff, True))}</td>"
                          f"<td>{e(fmt_ci(d.metric, d.ci95))}</td><td>{e(test)}</td><td>{e(sig)}</td></tr>")
         parts.append("</tbody></table>")
         parts.append(f"<p>{e(pairs_line(c))}</p>")
+        parts.append(f"<p class=\"methods\">{e(methods_line(c))}</p>")
         for w in c.warnings:
             parts.append(f"<p class=\"warning\">warning: {e(w)}</p>")
         if c.config_diff:

@@ -16,6 +16,7 @@ from pydantic import ValidationError
 
 from agentbench.analysis.results import (Cell, CellData, CompareError, CompareResult, LoadedRun, SweepError,
                                          SweepPlan, SweepResult)
+from agentbench.redact import Redactor
 from agentbench.store import DB_NAME, RunStore
 
 COMPARE_NAME = "compare.json"
@@ -49,10 +50,24 @@ def load_run(run_dir: Path) -> LoadedRun:
         raise CompareError(f"{run_dir}: unreadable run store {run_dir / DB_NAME} ({exc})") from None
 
 
+def run_redactor(run_dirs: Sequence[str | Path]) -> Redactor:
+    """The secrets of these runs (their stored configs and the environment; agentbench.redact), merged."""
+    redactors = []
+    for run_dir in dict.fromkeys(str(d) for d in run_dirs):
+        if (Path(run_dir) / DB_NAME).is_file():
+            store = RunStore.in_dir(Path(run_dir))
+            try:
+                redactors.append(store.redactor)
+            finally:
+                store.close()
+    return Redactor().merge(*redactors)
+
+
 def write_compare(result: CompareResult, paths: Sequence[Path]) -> None:
     """Write the comparison as JSON to each path in order (compare.json in the baseline folder, then
-    `--json`); CompareError naming the first path that cannot be written."""
-    text = result.model_dump_json(indent=2)
+    `--json`), its secrets masked; CompareError naming the first path that cannot be written."""
+    redactor = run_redactor([run.abs_path for c in result.comparisons for run in (c.a, c.b)])
+    text = redactor.json_text(result.model_dump_json(indent=2), indent=2)
     for path in paths:
         try:
             path.write_text(text)
@@ -65,6 +80,9 @@ def write_compare(result: CompareResult, paths: Sequence[Path]) -> None:
 def claim_sweep_dir(sweep_dir: Path, plan: SweepPlan) -> None:
     """Write the plan into a new sweep folder, or check that an existing one holds this same sweep."""
     path = Path(sweep_dir) / PLAN_NAME
+    redactor = Redactor.from_config(plan.base_config)  # plan.json holds no secret (agentbench.redact)
+    plan = SweepPlan.model_validate_json(redactor.json_text(
+        plan.model_copy(update={"base_config": redactor.config(plan.base_config)}).model_dump_json()))
     if path.exists():
         try:
             stored = SweepPlan.model_validate_json(path.read_text())
@@ -99,5 +117,6 @@ def load_cell(sweep_dir: Path, cell: Cell) -> CellData:
 def write_sweep(sweep_dir: Path, result: SweepResult) -> Path:
     """sweep.json in the sweep folder; its path."""
     path = Path(sweep_dir) / SWEEP_NAME
-    path.write_text(json.dumps(result.model_dump(mode="json"), indent=2))
+    redactor = run_redactor([cell.path for cell in result.cells])
+    path.write_text(redactor.dumps(result.model_dump(mode="json"), indent=2))
     return path

@@ -15,7 +15,12 @@ from pydantic import BaseModel, Field
 from agentbench.protocols import AttemptRecord
 
 ALPHA = 0.05
-"""Default significance level of the McNemar test (the bootstrap intervals are at 1 − alpha)."""
+"""Default significance level of the completion test (the bootstrap intervals are at 1 − alpha)."""
+CompletionTest = Literal["mcnemar_exact", "sign_flip_tasks"]
+"""The paired test of the completion difference: exact McNemar (one epoch), or the exact sign-flip
+permutation test over tasks of the per-task solved differences (the pairs span more epochs)."""
+TEST_LABELS: dict[str, str] = {"mcnemar_exact": "McNemar", "sign_flip_tasks": "sign-flip test over tasks"}
+"""How the views name each CompletionTest."""
 Metric = Literal["completion_rate", "tokens_per_success", "wall_clock_per_attempt_s"]
 """The metrics a sweep attributes to its factors."""
 
@@ -63,7 +68,8 @@ class McNemarTable(BaseModel):
     only_a: int = Field(description="solved in A, not in B (discordant)")
     only_b: int = Field(description="solved in B, not in A (discordant)")
     neither: int
-    p_value: float = Field(description="exact two-sided McNemar test: binomtest(only_a, only_a + only_b, 0.5)")
+    p_value: float = Field(description="exact two-sided McNemar test: binomtest(only_a, only_a + only_b, 0.5); "
+                                       "with epochs > 1 for reference only (it treats epochs as independent)")
 
 
 class MetricDiff(BaseModel):
@@ -71,8 +77,10 @@ class MetricDiff(BaseModel):
     a: float | None
     b: float | None
     diff: float | None = Field(description="b - a")
-    ci95: tuple[float, float] | None = Field(description="paired bootstrap interval of the difference")
-    p_value: float | None = Field(None, description="completion rate: exact McNemar p-value")
+    ci95: tuple[float, float] | None = Field(description="paired bootstrap interval of the difference "
+                                                         "(resampling tasks, each with all its epochs)")
+    p_value: float | None = Field(None, description="completion rate: the p-value of `test`")
+    test: CompletionTest | None = Field(None, description="completion rate: the paired test behind p_value")
     significant: bool | None = Field(description="completion: p < alpha; others: the interval excludes 0")
 
 
@@ -109,6 +117,9 @@ class PairComparison(BaseModel):
     a: RunInfo
     b: RunInfo
     pairs: int = Field(description="(task, epoch) pairs both runs finished")
+    tasks: int = Field(0, description="distinct tasks among the pairs: the bootstrap's resampled unit")
+    clustered: bool = Field(False, description="the pairs span more than one epoch: the completion test is the "
+                                               "sign-flip test over tasks")
     mcnemar: McNemarTable
     metrics: list[MetricDiff]
     flipped: list[Flip]
@@ -183,6 +194,7 @@ class CellSummary(BaseModel):
     errors: int
     completion_rate: float | None
     completion_ci95: tuple[float, float]
+    completion_ci95_method: Literal["wilson", "cluster_bootstrap"] = "wilson"
     tokens_per_success: float | None
     wall_clock_per_attempt_s: float | None
     run_wall_clock_s: float
@@ -196,7 +208,11 @@ class Effect(BaseModel):
     metric: Metric
     estimate: float | None
     ci95: tuple[float, float] | None
-    significant: bool | None = Field(description="the interval excludes 0")
+    significant: bool | None = Field(description="the interval excludes 0 (not adjusted for multiplicity)")
+    p_value: float | None = Field(None, description="two-sided bootstrap p-value of estimate = 0, from the same "
+                                                    "draws as the interval")
+    p_holm: float | None = Field(None, description="p_value Holm-adjusted over every effect of the sweep with one")
+    significant_holm: bool | None = Field(None, description="p_holm < alpha")
 
 
 class SweepResult(BaseModel):
@@ -209,6 +225,9 @@ class SweepResult(BaseModel):
     pareto: dict[str, list[str]] = Field(description="completion rate vs `tokens_per_success` / "
                                                      "`wall_clock_per_attempt_s`: the cells on the front")
     confidence: float = 0.95
+    alpha: float = Field(ALPHA, description="level of the Holm-adjusted tests: 1 − confidence")
+    clustered: bool = Field(False, description="the attempts span more than one epoch (the bootstrap resamples "
+                                               "tasks either way)")
     n_resamples: int = 2000
     seed: int = 0
     warnings: list[str] = Field(default_factory=list)

@@ -11,7 +11,9 @@ Attribution on completion rate, tokens per success and wall-clock per attempt:
 - two-way interaction of levels (i of F, j of G) = the difference of differences
   y(Fi, Gj) − y(F0, Gj) − y(Fi, G0) + y(F0, G0), y averaged over the other factors' cells:
   how much the effect of F changes when G moves off its baseline;
-- each with a paired bootstrap interval: resampling the (task, epoch) keys, the same draw in every cell;
+- each with a paired bootstrap interval: resampling tasks (each with all its epochs; with one epoch, the
+  (task, epoch) keys), the same draw in every cell; and a two-sided bootstrap p-value from the same draws,
+  Holm-adjusted over every effect of the sweep (all metrics, main effects and interactions);
 - the Pareto fronts of completion rate (higher is better) against tokens per success and against
   wall-clock per attempt (lower is better).
 
@@ -33,11 +35,12 @@ import numpy as np
 
 from agentbench.analysis.results import (Cell, CellData, CellSummary, Effect, Factor, Metric, SweepError,
                                          SweepPlan, SweepResult)
-from agentbench.metrics import completion_ci
-from agentbench.stats import paired_bootstrap_draws, pareto_front, percentile_interval
+from agentbench.metrics import completion_ci, completion_ci_method
+from agentbench.stats import bootstrap_p_value, holm, pareto_front, percentile_interval
+from agentbench.stats_cluster import cluster_bootstrap_draws, cluster_codes
 
 METRICS: tuple[Metric, ...] = ("completion_rate", "tokens_per_success", "wall_clock_per_attempt_s")
-FEW_KEYS = 20  # below this many (task, epoch) keys, percentile bootstrap intervals run narrow: say so
+FEW_KEYS = 20  # below this many (task, epoch) keys (tasks, with epochs > 1), percentile intervals run narrow
 
 
 # ---- planning ------------------------------------------------------------------------------------
@@ -150,6 +153,18 @@ def cell_metric(metric: Metric, solved: np.ndarray, tokens: np.ndarray, wall: np
         return np.nansum(wall, axis=-1) / np.sum(~np.isnan(wall), axis=-1)
 
 
+def metric_of_totals(metric: Metric, scored: np.ndarray, solved: np.ndarray, tokens: np.ndarray,
+                     walled: np.ndarray, wall: np.ndarray) -> np.ndarray:
+    """`cell_metric` from totals (per task, or per key): reduces the last axis of each; ``scored`` and
+    ``walled`` count the entries of ``solved`` and ``wall`` that are there. NaN/inf where undefined."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if metric == "completion_rate":
+            return solved.sum(axis=-1) / scored.sum(axis=-1)
+        if metric == "tokens_per_success":
+            return tokens.sum(axis=-1) / solved.sum(axis=-1)
+        return wall.sum(axis=-1) / walled.sum(axis=-1)
+
+
 def _mean_of(cells: list[Cell], where: dict[str, str]) -> np.ndarray:
     """Weights that average the cells matching every `key: level` in `where`."""
     mask = np.array([all(c.assignments[k] == v for k, v in where.items()) for c in cells], dtype=float)
@@ -199,18 +214,21 @@ def _finite(x: float | np.ndarray) -> float | None:
 
 def analyze(factors: list[Factor], cells: list[CellData], sweep_dir: str = "", *, confidence: float = 0.95,
             n_resamples: int = 2000, seed: int = 0) -> SweepResult:
-    """Cell summaries, main effects and two-way interactions with paired bootstrap intervals, Pareto fronts."""
+    """Cell summaries, main effects and two-way interactions with cluster (task) bootstrap intervals and
+    Holm-adjusted bootstrap p-values, Pareto fronts."""
     keys, solved, tokens, wall = cell_arrays(cells)
     point = {m: cell_metric(m, solved, tokens, wall) for m in METRICS}
-    draws = {m: (paired_bootstrap_draws((solved, tokens, wall), lambda s, t, w, m=m: cell_metric(m, s, t, w),
-                                        n_resamples=n_resamples, seed=seed) if keys else None) for m in METRICS}
+    columns = (~np.isnan(solved) * 1.0, solved, tokens, ~np.isnan(wall) * 1.0, wall)
+    codes = cluster_codes([task for task, _ in keys])[1]
+    draws = {m: (cluster_bootstrap_draws(columns, codes, lambda *t, m=m: metric_of_totals(m, *t),
+                                         n_resamples=n_resamples, seed=seed) if keys else None) for m in METRICS}
     summaries = []
     for i, c in enumerate(cells):
         summaries.append(CellSummary(
             name=c.cell.name, path=c.path, assignments=c.cell.assignments, attempts=len(c.attempts),
             errors=sum(a.status == "error" for a in c.attempts),
             completion_rate=_finite(point["completion_rate"][i]) if keys else None,
-            completion_ci95=completion_ci(c.attempts),
+            completion_ci95=completion_ci(c.attempts), completion_ci95_method=completion_ci_method(c.attempts),
             tokens_per_success=_finite(point["tokens_per_success"][i]) if keys else None,
             wall_clock_per_attempt_s=_finite(point["wall_clock_per_attempt_s"][i]) if keys else None,
             run_wall_clock_s=c.run_wall_clock_s))
@@ -220,25 +238,37 @@ def analyze(factors: list[Factor], cells: list[CellData], sweep_dir: str = "", *
         baselines = [next(f.levels[0] for f in factors if f.key == k) for k in keys_]
         for m in METRICS:
             estimate = _finite(contrast(weights, point[m])) if keys and weights.any() else None
-            ci = None
+            ci, p_value = None, None
             drawn = draws[m]
             if estimate is not None and drawn is not None:
-                got = percentile_interval(contrast(weights, drawn), confidence)
-                ci = None if got is None else (got.low, got.high)
+                effect_draws = contrast(weights, drawn)
+                got = percentile_interval(effect_draws, confidence)
+                if got is not None:
+                    ci, p_value = (got.low, got.high), bootstrap_p_value(effect_draws)
             effects.append(Effect(kind=kind, factors=keys_, levels=levels, baselines=baselines, metric=m,
-                                  estimate=estimate, ci95=ci,
+                                  estimate=estimate, ci95=ci, p_value=p_value,
                                   significant=None if ci is None else not (ci[0] <= 0.0 <= ci[1])))
+    alpha = round(1.0 - confidence, 12)
+    tested = [e for e in effects if e.p_value is not None]
+    for e, adjusted in zip(tested, holm([e.p_value for e in tested if e.p_value is not None])):
+        e.p_holm, e.significant_holm = adjusted, adjusted < alpha
     pareto = {}
     for cost in ("tokens_per_success", "wall_clock_per_attempt_s"):
         points = [(np.nan if s.completion_rate is None else s.completion_rate,
                    np.nan if getattr(s, cost) is None else getattr(s, cost)) for s in summaries]
         pareto[cost] = [summaries[i].name for i in pareto_front(points, (True, False))] if points else []
     warnings = []
-    if len(keys) < FEW_KEYS:
-        warnings.append(f"only {len(keys)} (task, epoch) keys: bootstrap intervals run narrow on so few; "
-                        "read the effects as descriptive")
+    clustered = len({epoch for _, epoch in keys}) > 1
+    tasks = int(codes.max()) + 1 if keys else 0
+    if clustered and tasks < FEW_KEYS:
+        warnings.append(f"only {tasks} tasks: bootstrap intervals and p-values over so few tasks run narrow "
+                        "(small p-values included); read the effects as descriptive")
+    elif not clustered and len(keys) < FEW_KEYS:
+        warnings.append(f"only {len(keys)} (task, epoch) keys: bootstrap intervals and p-values run narrow on so "
+                        "few (small p-values included); read the effects as descriptive")
     incomplete = [s.name for s in summaries if s.attempts < len(keys) or s.errors]
     if incomplete:
         warnings.append(f"cells with missing or `error` attempts (left out of their figures): {', '.join(incomplete)}")
     return SweepResult(sweep_dir=sweep_dir, factors=factors, cells=summaries, effects=effects, pareto=pareto,
-                       confidence=confidence, n_resamples=n_resamples, seed=seed, warnings=warnings)
+                       confidence=confidence, alpha=alpha, clustered=clustered, n_resamples=n_resamples, seed=seed,
+                       warnings=warnings)

@@ -7,8 +7,9 @@ from rich.console import RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from agentbench.analysis.format import LABELS, fmt_ci, fmt_value, pairs_line, pass_curve, run_label
-from agentbench.analysis.results import CompareResult, MetricDiff, SweepResult
+from agentbench.analysis.format import (LABELS, fmt_ci, fmt_value, methods_line, pairs_line, pass_curve, run_label,
+                                        sweep_methods_line)
+from agentbench.analysis.results import CompareResult, Effect, MetricDiff, SweepResult
 
 
 def _significance(value: bool | None) -> Text:
@@ -19,6 +20,12 @@ def _significance(value: bool | None) -> Text:
 
 def _p(diff: MetricDiff) -> str:
     return "–" if diff.p_value is None else f"{diff.p_value:.3g}"
+
+
+def _holm(e: Effect) -> Text:
+    if e.significant_holm is None:
+        return Text("n/a", style="dim")
+    return Text("passes", style="bold") if e.significant_holm else Text("does not pass", style="yellow")
 
 
 def compare_tables(result: CompareResult) -> list[RenderableType]:
@@ -37,8 +44,7 @@ def compare_tables(result: CompareResult) -> list[RenderableType]:
         out.append(table)
         out.append(Text(f"  {c.verdict}", style="bold"))
         out.append(Text(f"  {pairs_line(c)}"))
-        out.append(Text("  p: exact McNemar test on the flipped attempts; intervals: paired bootstrap over "
-                        "(task, epoch)", style="dim"))
+        out.append(Text(f"  {methods_line(c)}", style="dim"))
         for key, (va, vb) in c.config_diff.items():
             out.append(Text(f"  config {key}: {va!r} → {vb!r}", style="dim"))
         for w in c.warnings:
@@ -73,8 +79,10 @@ def compare_tables(result: CompareResult) -> list[RenderableType]:
 
 def sweep_tables(result: SweepResult) -> list[RenderableType]:
     """The cells (with the Pareto fronts they are on), then every main effect and two-way interaction."""
+    interval = ("; interval: cluster bootstrap over tasks joined with Wilson" if
+                any(s.completion_ci95_method == "cluster_bootstrap" for s in result.cells) else "; interval: Wilson")
     cells = Table(title=f"sweep {result.sweep_dir}: {len(result.cells)} cells", header_style="bold",
-                  caption="front: Pareto-optimal in completion vs tok/success (tok) or wall s (wall)")
+                  caption="front: Pareto-optimal in completion vs tok/success (tok) or wall s (wall)" + interval)
     for col, just in (("cell", "left"), ("attempts", "right"), ("errors", "right"), ("completion", "right"),
                       ("95% interval", "right"), ("tok/success", "right"), ("wall s", "right"), ("front", "left")):
         cells.add_column(col, justify=just)
@@ -89,10 +97,12 @@ def sweep_tables(result: SweepResult) -> list[RenderableType]:
     effects = Table(title=f"effects vs each factor's first level, paired bootstrap {result.confidence:.0%} intervals",
                     header_style="bold")
     for col, just in (("effect", "left"), ("metric", "left"), ("estimate", "right"), ("interval", "right"),
-                      ("", "left")):
+                      ("p (Holm)", "right"), (f"Holm at {result.alpha:g}", "left")):
         effects.add_column(col, justify=just)
     for e in result.effects:
         name = " × ".join(f"{k}={lv} (vs {b})" for k, lv, b in zip(e.factors, e.levels, e.baselines))
         effects.add_row(("" if e.kind == "main" else "interaction ") + name, LABELS[e.metric],
-                        fmt_value(e.metric, e.estimate, True), fmt_ci(e.metric, e.ci95), _significance(e.significant))
-    return [cells, effects, *(Text(f"warning: {w}", style="yellow") for w in result.warnings)]
+                        fmt_value(e.metric, e.estimate, True), fmt_ci(e.metric, e.ci95),
+                        "–" if e.p_holm is None else f"{e.p_holm:.3g}", _holm(e))
+    return [cells, effects, Text(sweep_methods_line(result), style="dim"),
+            *(Text(f"warning: {w}", style="yellow") for w in result.warnings)]

@@ -9,6 +9,8 @@ import yaml
 from pydantic import ValidationError
 
 from agentbench.config.schema import ExperimentConfig
+from agentbench.redact import Redactor
+from agentbench.safe_parse import ParseError, read_text, yaml_text
 
 
 class ConfigError(ValueError):
@@ -20,11 +22,14 @@ def parse_override(text: str) -> tuple[list[str], Any]:
     key, sep, raw = text.partition("=")
     if not sep or not key.strip():
         raise ConfigError(f"--set {text!r}: expected KEY=VALUE, e.g. model.temperature=0.2")
+    path = [part for part in key.strip().split(".")]
+    if _is_plain_str_field(path):  # taken verbatim, never parsed
+        return path, raw
     try:
-        value = yaml.safe_load(raw) if raw.strip() else ""
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"--set {text!r}: value is not valid YAML: {exc}") from exc
-    return [part for part in key.strip().split(".")], value
+        value = yaml_text(raw) if raw.strip() else ""
+    except ParseError as exc:
+        raise ConfigError(f"--set {text!r}: value is not valid YAML: {exc}") from None
+    return path, value
 
 
 def _is_plain_str_field(path: list[str]) -> bool:
@@ -84,10 +89,10 @@ def load_experiment(path: Path | None, overrides: list[str] = ()) -> ExperimentC
     if path is not None:
         source = str(path)
         try:
-            loaded = yaml.safe_load(Path(path).read_text())
+            loaded = yaml_text(read_text(Path(path)))
         except FileNotFoundError:
             raise ConfigError(f"{path}: no such experiment file") from None
-        except yaml.YAMLError as exc:
+        except ParseError as exc:
             raise ConfigError(f"{path}: not valid YAML: {exc}") from None
         if loaded is None:
             loaded = {}
@@ -96,14 +101,14 @@ def load_experiment(path: Path | None, overrides: list[str] = ()) -> ExperimentC
         data = loaded
     for text in overrides:
         key_path, value = parse_override(text)
-        if _is_plain_str_field(key_path):
-            value = text.partition("=")[2]
         data = apply_override(data, key_path, value)
     if overrides:
         source += f" (with --set {', '.join(overrides)})"
     return validate(data, source)
 
 
-def dump_config(cfg: ExperimentConfig) -> str:
-    """The resolved config as YAML (it holds no secrets: keys are named by environment variable)."""
-    return yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False)
+def dump_config(cfg: ExperimentConfig, redactor: Redactor | None = None) -> str:
+    """The resolved config as YAML, as it may be written: its secrets masked (agentbench.redact; the
+    `redactor` built from `cfg` itself when not given)."""
+    redactor = Redactor.from_config(cfg) if redactor is None else redactor
+    return yaml.safe_dump(redactor.config(cfg), sort_keys=False)

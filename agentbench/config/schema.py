@@ -1,10 +1,14 @@
 """The experiment file, as typed models. Every section forbids unknown keys.
 
-Secrets never live here: a key is named by the environment variable that holds it (`api_key_env`).
+A key is best named by the environment variable that holds it (`api_key_env`). Fields that can carry a
+secret say so with `json_schema_extra={"secret": KIND}` (`env`: names a variable whose value is secret;
+`values`: every value of the mapping; `args`: the values of secret-looking flags; `url`: its userinfo);
+agentbench.redact masks them (and the values they lead to) in everything a run writes.
 """
 
 from __future__ import annotations
 
+import os
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -39,9 +43,12 @@ class ServerConfig(_Strict):
     max_restarts: int = Field(2, ge=0, description="restarts of a server that dies mid-run before the run stops")
     metrics_interval_s: float = Field(5.0, gt=0, description="how often /metrics is sampled during a run")
     extra_args: list[str] = Field(default_factory=list, description="further vLLM engine arguments, verbatim "
-                                  "(stored with the run: no secrets; the key goes through model.api_key_env)")
+                                  "(the values of secret-looking flags, --*token*, --*key*, --*secret*, "
+                                  "--*password*, are masked in what the run writes; the API key goes "
+                                  "through model.api_key_env)", json_schema_extra={"secret": "args"})
     env: dict[str, str] = Field(default_factory=dict, description="extra environment for the server process "
-                                "(stored with the run: no secrets; the server inherits agentbench's environment)")
+                                "(the server inherits agentbench's environment; every value is masked in "
+                                "what the run writes)", json_schema_extra={"secret": "values"})
 
     @field_validator("extra_args")
     @classmethod
@@ -56,9 +63,12 @@ class ServerConfig(_Strict):
 class ModelConfig(_Strict):
     provider: Literal["embedded", "openai", "vllm"] = "embedded"
     name: str = Field("smollm2-135m-instruct", description="model name sent to the endpoint (served name)")
-    base_url: str | None = Field(None, description="OpenAI-compatible base URL, e.g. http://127.0.0.1:8000/v1 (provider openai)")
+    base_url: str | None = Field(None, description="OpenAI-compatible base URL, e.g. http://127.0.0.1:8000/v1 "
+                                                   "(provider openai; userinfo is masked in what the run writes)",
+                                 json_schema_extra={"secret": "url"})
     api_key_env: str | None = Field(None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$",
-                                    description="NAME of the environment variable holding the API key; never the key")
+                                    description="NAME of the environment variable holding the API key; never the key",
+                                    json_schema_extra={"secret": "env"})
     temperature: float = 0.0
     top_p: float | None = None
     max_tokens: int = Field(512, description="completion tokens per model call")
@@ -86,22 +96,40 @@ class CommandLimits(_Strict):
     max_output_bytes: int = Field(16_384, ge=0, description="bytes kept of stdout and of stderr, each (head + tail)")
 
 
+_SIZE = r"^\s*\d+(\.\d+)?\s*([kKmMgGtT][iI]?[bB]?|[bB])?\s*$"  # 512m, 1g, 1.5GiB, 1048576
+
+
 class DockerSettings(CommandLimits):
     """The Docker backend's isolation, each on by default: the one definition behind the `sandbox` keys
     below and `agentbench.sandbox.docker.DockerSandboxConfig` (which adds only `workdir`)."""
 
     network: Literal["none", "bridge"] = "none"
-    memory: str = "1g"
+    memory: str = Field("1g", description="memory limit (no swap); what the attempt writes to its tmpfs "
+                                          "mounts (workdir, /tmp) counts toward it")
     cpus: float = 1.0
     pids_limit: int = 256
-    user: str = "1000:1000"
+    user: str = Field("1000:1000", description="the agent's numeric uid[:gid]: every command runs as it, under a "
+                                               "command server (root, only CAP_SETUID/SETGID/KILL) it cannot signal")
     drop_capabilities: bool = True
     no_new_privileges: bool = True
+    read_only_root: bool = Field(True, description="the image's filesystem is read-only; only the workdir, /tmp "
+                                                   "and writable_paths take writes")
+    tmp_size: str = Field("256m", pattern=_SIZE, description="size of the /tmp tmpfs")
+    disk_limit: str | None = Field(
+        "512m", pattern=_SIZE, description="room to write in the workdir (and in each of writable_paths) on top "
+                                           "of the image's content there: a tmpfs filled from the image; null = "
+                                           "the workdir stays in the image's filesystem, uncapped (needs "
+                                           "read_only_root: false)")
+    writable_paths: list[str] = Field(default_factory=list, description="more absolute paths kept writable (filled "
+                                      "from the image, disk_limit room each); SWE-bench tasks add their "
+                                      "environment, /opt/miniconda3/envs/testbed")
+    nofile: int = Field(4096, ge=64, description="open files per process (ulimit -n, soft = hard)")
 
 
 class _Backend(_Strict):
     backend: Literal["auto", "local", "docker"] = Field(
-        "auto", description="auto: docker where an engine answers, else local (which does not isolate)")
+        "auto", description="auto or docker: the Docker sandbox (an engine must answer, else the run stops); "
+                            "local: commands run on this host, NOT isolated (named explicitly only)")
 
 
 class SandboxConfig(DockerSettings, _Backend):  # bases in this order keep `backend` the first key
@@ -135,13 +163,32 @@ class SandboxConfig(DockerSettings, _Backend):  # bases in this order keep `back
         return self.model_dump(include=set(CommandLimits.model_fields))
 
 
+def available_cpus() -> int:
+    """CPUs this process may run on (its affinity mask where the OS has one)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
+def auto_concurrency(cpus: int | None = None) -> int:
+    """`run.concurrency: auto`: 4 attempts per CPU, at least 2, at most 16. On the README's 2-core machine
+    (bench/throughput.py) attempts/min rose 12.0, 14.6, 14.0, 18.0, 23.1 at N = 1, 2, 4, 8, 16 with the
+    runner at the server's ceiling throughout: a CPU model server batches, so N well above the core count
+    pays (N = 8 there, +23% over N = 2 or 4); 16 is the largest level measured."""
+    return max(2, min(16, 4 * (available_cpus() if cpus is None else cpus)))
+
+
 class RunSettings(_Strict):
-    concurrency: int = Field(4, ge=1)
+    concurrency: int = Field(4, ge=1, description="attempts at once, or `auto` (4 per CPU, 2 to 16; resolved "
+                                                  "when the config is read, so the run stores the number)")
     epochs: int = Field(1, ge=1)
     seed: int = 0
     env_check: Literal["tests", "full", "off"] = Field(
         "tests", description="SWE-bench, before any attempt: tests = the tests run on each bare environment; "
                              "full = also the gold patch resolves and the empty one does not (--validate-env)")
+
+    @field_validator("concurrency", mode="before")
+    @classmethod
+    def _auto(cls, value: Any) -> Any:
+        return auto_concurrency() if isinstance(value, str) and value.strip().lower() == "auto" else value
 
     @field_validator("env_check", mode="before")
     @classmethod

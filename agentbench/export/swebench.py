@@ -44,12 +44,12 @@ def write_swebench_exports(run_dir: Path, store: RunStore, attempts: list[Attemp
     predictions, reports = swebench_exports(attempts, model_name(store))
     if not predictions:
         return []
-    run_dir = Path(run_dir)
+    run_dir, redactor = Path(run_dir), store.redactor  # secrets masked (agentbench.redact)
     written = [run_dir / PREDICTIONS_NAME]
-    written[0].write_text("".join(json.dumps(p) + "\n" for p in predictions))
+    written[0].write_text("".join(redactor.dumps(p) + "\n" for p in predictions))
     for instance_id, report in reports.items():
         folder = run_dir / REPORTS_DIR / instance_id
         folder.mkdir(parents=True, exist_ok=True)
-        (folder / "report.json").write_text(json.dumps({instance_id: report}, indent=2))
+        (folder / "report.json").write_text(redactor.dumps({instance_id: report}, indent=2))
         written.append(folder / "report.json")
     return written

@@ -6,8 +6,11 @@ Retrying in an httpx transport (rather than wrapping the chat model) keeps the o
 
 from __future__ import annotations
 
+import datetime as dt
+import email.utils
 import functools
 import ssl
+import time
 from typing import Callable
 
 import httpx
@@ -52,6 +55,31 @@ class RetryInfo(BaseModel):
     url: str
 
 
+def retry_after_s(response: httpx.Response, now: float | None = None) -> float | None:
+    """The wait a response asks for: `retry-after-ms` (OpenAI's), else `Retry-After` as seconds or an
+    HTTP date; None when it asks for none (or the value cannot be read)."""
+    millis = response.headers.get("retry-after-ms")
+    if millis is not None:
+        try:
+            return max(0.0, float(millis) / 1000)
+        except ValueError:
+            pass
+    value = response.headers.get("retry-after")
+    if value is None:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=dt.timezone.utc)
+    return max(0.0, when.timestamp() - (time.time() if now is None else now))
+
+
 def _reason(state: RetryCallState) -> str:
     outcome = state.outcome
     if outcome is None:
@@ -63,7 +91,8 @@ def _reason(state: RetryCallState) -> str:
 
 
 class RetryTransport(httpx.AsyncBaseTransport):
-    """Retries connection errors, 429 and 5xx with jittered, capped exponential backoff.
+    """Retries connection errors, 429 and 5xx with jittered, capped exponential backoff; a response's
+    `Retry-After` (or `retry-after-ms`) replaces the backoff for that wait, capped by `backoff_max_s`.
 
     After the last try the final response (or exception) is passed through unchanged, so the
     OpenAI client raises its usual typed error.
@@ -108,9 +137,20 @@ class RetryTransport(httpx.AsyncBaseTransport):
                 self._on_retry(RetryInfo(attempt=state.attempt_number, reason=_reason(state),
                                          wait_s=wait, url=str(request.url)))
 
+        backoff = wait_random_exponential(multiplier=self._policy.backoff_initial_s, max=self._policy.backoff_max_s)
+
+        def wait(state: RetryCallState) -> float:
+            """The server's Retry-After (429 / 503) when it gives one, capped by backoff_max_s; else backoff."""
+            outcome = state.outcome
+            if outcome is not None and not outcome.failed:
+                asked = retry_after_s(outcome.result())
+                if asked is not None:
+                    return min(asked, self._policy.backoff_max_s)
+            return backoff(state)
+
         retrying = AsyncRetrying(
             stop=stop_after_attempt(self._policy.retries + 1),
-            wait=wait_random_exponential(multiplier=self._policy.backoff_initial_s, max=self._policy.backoff_max_s),
+            wait=wait,
             retry=retry_if_exception_type(RETRY_EXCEPTIONS) | retry_if_result(lambda r: r.status_code in RETRY_STATUSES),
             before_sleep=before_sleep,
             retry_error_callback=lambda state: state.outcome.result(),

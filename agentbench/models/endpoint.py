@@ -71,6 +71,18 @@ async def server_version(root_url: str) -> str | None:
     return None
 
 
+async def preflight(base_url: str, api_key: SecretStr | None, timeout_s: float = 10.0) -> int | None:
+    """One `GET {base_url}/models` with the run's key, before any attempt: the HTTP status, or None when
+    nothing answered (the attempts then meet that fault themselves, retried). Costs no tokens."""
+    headers = {"Authorization": f"Bearer {api_key.get_secret_value()}"} if api_key is not None else {}
+    try:
+        async with http_client(timeout=timeout_s) as client:
+            resp = await client.get(base_url.rstrip("/") + "/models", headers=headers)
+    except httpx.HTTPError:
+        return None
+    return resp.status_code
+
+
 @asynccontextmanager
 async def open_endpoint(cfg: ModelConfig, log_dir: Path) -> AsyncIterator[Endpoint]:
     api_key = resolve_api_key(cfg)

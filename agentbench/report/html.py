@@ -21,13 +21,13 @@ from __future__ import annotations
 
 import html
 import json
-import re
 from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from agentbench.protocols import AttemptRecord
+from agentbench.redact import SECRET_KEY
 from agentbench.report import plots as plots_mod
 from agentbench.report.summary import build_summary
 from agentbench.report.traces import AttemptData, clip, embed_json, trace_data
@@ -35,7 +35,6 @@ from agentbench.store import RunStore
 
 REPORT_NAME = "report.html"
 STATUSES = ("solved", "failed", "limit", "error")
-_SECRET_KEY = re.compile(r"(?i)(api[_-]?key|secret|password|passwd|authorization|bearer|credential|(^|_)token)$")
 WALL_PARTS = (("model", "model_time_s"), ("sandbox", "sandbox_time_s"), ("overhead", "overhead_s"))
 _CSP = ("default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:; "
         "base-uri 'none'; form-action 'none'")
@@ -43,9 +42,11 @@ _CSP = ("default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inlin
 
 # -- data (pure) -------------------------------------------------------------------------------------
 def redact(value: Any) -> Any:
-    """A copy with the string values of secret-looking keys (api_key, token, password...) replaced."""
+    """A copy with the string values of secret-looking keys (api_key, token, password...) shown as
+    `[redacted]` (agentbench.redact.SECRET_KEY, the names the one redaction pass masks; the page as a whole
+    goes through the store's Redactor when written)."""
     if isinstance(value, dict):
-        return {k: "[redacted]" if isinstance(v, str) and v and _SECRET_KEY.search(str(k)) else redact(v)
+        return {k: "[redacted]" if isinstance(v, str) and v and SECRET_KEY.search(str(k)) else redact(v)
                 for k, v in value.items()}
     if isinstance(value, list):
         return [redact(v) for v in value]
@@ -302,6 +303,6 @@ def write_html_report(run_dir: Path, store: RunStore, summary: dict[str, Any] | 
                          extra_sections)
     path = Path(run_dir) / REPORT_NAME
     tmp = path.with_suffix(".html.tmp")
-    tmp.write_text(page, encoding="utf-8")
+    tmp.write_text(store.redactor.text(page), encoding="utf-8")  # the one redaction pass (agentbench.redact)
     tmp.replace(path)
     return path

@@ -63,7 +63,8 @@ def server_load(samples: list[dict[str, float]]) -> dict[str, float] | None:
 
 
 def write_summary(run_dir: Path, store: RunStore, attempts: list[AttemptRecord] | None = None) -> dict[str, Any]:
-    """Build summary.json and write it into `run_dir` (the SWE-bench exports are agentbench.export's)."""
-    summary = build_summary(store, attempts)
+    """Build summary.json and write it into `run_dir` (the SWE-bench exports are agentbench.export's); the
+    summary as written, its secrets masked by the store's redactor (agentbench.redact)."""
+    summary = store.redactor.value(build_summary(store, attempts))
     (Path(run_dir) / SUMMARY_NAME).write_text(json.dumps(summary, indent=2, default=str))
     return summary

@@ -102,46 +102,61 @@ def _content(content: Any) -> str:
     return str(content)
 
 
+def _line(*parts: str | tuple[str, str] | Text) -> Text:
+    """A line built from plain pieces and (text, style) pairs: what comes from the run is never markup."""
+    return Text.assemble(*parts)
+
+
 def render_event(e: Event, full: bool) -> Any:
+    """One event as a renderable. Everything from the run (model text, commands, output, payloads, node
+    names) goes in as plain Text, so `[/]` or `[red]` in it prints as written."""
     p = e.payload
     dur = f"{e.t_end - e.t_start:.3f}s"
-    where = f"[dim]{_clock(e.t_start)} #{e.seq} {e.node or ''}[/]"
+    where = Text(f"{_clock(e.t_start)} #{e.seq} {e.node or ''}", style="dim")
+    cancelled = " · CANCELLED (cut off by a limit)" if p.get("cancelled") else ""
     if e.type == "model_call":
-        reply = _content(p.get("reply", {}).get("content", ""))
-        body = [Text(reply if full else reply[:1200])]
-        if p.get("reply", {}).get("tool_calls"):
+        reply = _content((p.get("reply") or {}).get("content", ""))
+        body: list[Any] = [Text(reply if full else reply[:1200])]
+        if (p.get("reply") or {}).get("tool_calls"):
             body.append(Text(f"tool calls: {p['reply']['tool_calls']}", style="cyan"))
         if full:
-            prompt = "\n".join(f"[{m['role']}] {_content(m['content'])}" for m in p.get("messages", []))
+            prompt = "\n".join(f"[{m.get('role')}] {_content(m.get('content'))}" for m in p.get("messages") or [])
             body.insert(0, Panel(Text(prompt), title="prompt", border_style="dim"))
-        title = f"{where} model · {p.get('prompt_tokens')}+{p.get('completion_tokens')} tokens · {dur}"
-        return Panel(Group(*body), title=title, title_align="left", border_style="blue")
+        title = _line(where, f" model · {p.get('prompt_tokens')}+{p.get('completion_tokens')} tokens · {dur}{cancelled}")
+        return Panel(Group(*body), title=title, title_align="left", border_style="yellow" if cancelled else "blue")
     if e.type == "sandbox_exec":
-        out = (p.get("stdout") or "") + (("\n[stderr]\n" + p["stderr"]) if p.get("stderr") else "")
+        out = str(p.get("stdout") or "") + (("\n[stderr]\n" + str(p["stderr"])) if p.get("stderr") else "")
         flags = " · truncated" if p.get("truncated") else ""
         flags += " · TIMED OUT" if p.get("timed_out") else ""
-        title = f"{where} sandbox · exit {p.get('exit_code')} · {dur}{flags}"
+        title = _line(where, f" sandbox · exit {p.get('exit_code')} · {dur}{flags}{cancelled}")
         return Panel(Group(Text("$ " + str(p.get("command")), style="bold"), Text(out if full else out[:1500])),
                      title=title, title_align="left", border_style="green" if p.get("exit_code") == 0 else "red")
     if e.type in ("node_start", "node_end"):
         suffix = f" ({dur})" if e.type == "node_end" else ""
-        err = f" [red]{p['error']}[/]" if p.get("error") else ""
-        return Text.from_markup(f"{where} [magenta]{e.type.replace('_', ' ')}[/]{suffix}{err}")
+        return _line(where, " ", (e.type.replace("_", " "), "magenta"), suffix + cancelled,
+                     (f" {p['error']}", "red") if p.get("error") else "")
     if e.type == "score":
-        return Text.from_markup(f"{where} [bold]score[/] passed={p.get('passed')} details={p.get('details')}")
+        return _line(where, " ", ("score", "bold"), f" passed={p.get('passed')} details={p.get('details')}")
     if e.type in ("error", "retry"):
-        return Text.from_markup(f"{where} [red]{e.type}[/] {p}")
-    return Text.from_markup(f"{where} {e.type} {p}")
+        shown = {k: v for k, v in p.items() if k != "traceback"}
+        line = _line(where, " ", (e.type, "red"), f" {shown}")
+        if p.get("traceback") and full:
+            return Group(line, Text(str(p["traceback"]), style="dim"))
+        return line
+    return _line(where, f" {e.type} {p}")
 
 
 def print_trace(record: AttemptRecord, events: list[Event], console: Console, full: bool = False) -> None:
     style = STATUS_STYLE[record.status]
-    console.print(Panel(
-        f"task {record.task_id} · epoch {record.epoch} · [{style}]{record.status}[/] · "
-        f"answer {record.answer!r} · steps {record.totals.steps} · tokens {record.totals.usage.total_tokens:,} · "
-        f"wall {record.totals.wall_clock_s:.1f}s (model {record.totals.model_time_s:.1f}s, "
-        f"sandbox {record.totals.sandbox_time_s:.1f}s)" + (f"\n[red]{record.error}[/]" if record.error else ""),
-        title="attempt"))
+    t = record.totals
+    head = _line(f"task {record.task_id} · epoch {record.epoch} · ", (record.status, style),
+                 f" ({record.reason})" if record.reason else "",
+                 f" · answer {record.answer!r} · steps {t.steps} · tokens {t.usage.total_tokens:,} · "
+                 f"wall {t.wall_clock_s:.1f}s (model {t.model_time_s:.1f}s, sandbox {t.sandbox_time_s:.1f}s)")
+    if record.error:
+        head.append("\n")
+        head.append(record.error, style="red")
+    console.print(Panel(head, title="attempt"))
     for event in events:
         if event.type == "node_start" and not full:
             continue

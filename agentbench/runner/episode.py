@@ -1,8 +1,9 @@
 """One attempt: a fresh sandbox, the graph built for it, the traced run, the score, one status.
 
-Status rules (docs/design.md, Outcome taxonomy): a budget hit is `limit`; anything that is not the agent's
-doing — the model server unreachable after retries, the sandbox failing, the scorer crashing, the graph
-raising — is `error`, never `failed`.
+Status rules (docs/design.md, Outcome taxonomy; the attribution rule is `attribute`, docs/metrics.md): a
+budget hit is `limit`; an exception raised by the graph's own code is the agent's (`failed`, reason
+`agent_error`); anything that is not the agent's doing — the model endpoint failing after retries, the
+sandbox failing, the scorer crashing — is `error`, never `failed`.
 """
 
 from __future__ import annotations
@@ -15,13 +16,14 @@ import traceback
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+import httpx
 import openai
 from langchain_core.messages import HumanMessage
 from langgraph.errors import GraphRecursionError
 from pydantic import BaseModel
 
 from agentbench.protocols import (AgentContext, AttemptRecord, Event, GraphFactory, LimitExceeded, Limits,
-                                  Outcome, SandboxProvider, Score, Scorer, Task)
+                                  Outcome, SandboxError, SandboxProvider, Score, Scorer, Task)
 from agentbench.runner.tools import SandboxTools
 from agentbench.tracing.tracer import Tracer
 
@@ -66,6 +68,7 @@ def is_context_overflow(exc: openai.BadRequestError) -> bool:
     return bool(_CONTEXT_OVERFLOW.search(str(exc)))
 
 
+TRACEBACK_FRAMES = 15  # the innermost frames of an error's traceback kept in its `error` event
 COLLECT_TIMEOUT_S = 180.0  # the scorer's `collect` (swe: git diff), outside the attempt's time budget
 _DIFF_FILE = re.compile(r"(?m)^diff --git ")
 
@@ -75,13 +78,82 @@ def diff_files(patch: str) -> int:
     return len(_DIFF_FILE.findall(patch))
 
 
-def _is_limit(exc: BaseException, graph_budget: asyncio.Timeout | None) -> bool:
-    """A budget hit (steps, tokens, the time budget, the model's context full), not a fault."""
-    if isinstance(exc, TimeoutError):
-        return graph_budget is not None and graph_budget.expired()
-    if isinstance(exc, openai.BadRequestError):
-        return is_context_overflow(exc)
-    return isinstance(exc, (LimitExceeded, GraphRecursionError))
+# The model client's own exception types: the endpoint failed (after the transport's retries), not the agent.
+MODEL_FAULTS: tuple[type[BaseException], ...] = (openai.APIError, httpx.HTTPError)
+AUTH_FAULTS: tuple[type[BaseException], ...] = (openai.AuthenticationError, openai.PermissionDeniedError)
+
+
+@dataclass
+class Verdict:
+    """What an exception that ended the attempt means: status, reason code, the error text, the `error`
+    event's source (and for a limit, which one)."""
+
+    status: str
+    reason: str
+    error: str
+    source: str
+    which: str | None = None
+    exc: BaseException | None = None
+
+
+def exception_chain(exc: BaseException) -> list[BaseException]:
+    """`exc`, what caused it (`__cause__`, `__context__` unless suppressed) and group members, each once."""
+    seen: list[BaseException] = []
+    stack: list[BaseException | None] = [exc]
+    while stack:
+        item = stack.pop()
+        if item is None or any(item is s for s in seen):
+            continue
+        seen.append(item)
+        if isinstance(item, BaseExceptionGroup):
+            stack.extend(item.exceptions)
+        stack.append(item.__cause__)
+        if not item.__suppress_context__:
+            stack.append(item.__context__)
+    return seen
+
+
+def _text(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"
+
+
+def attribute(exc: BaseException, *, budget_expired: bool, in_graph: bool,
+              model_faults: list[BaseException] = (), time_limit_s: float = 0.0) -> Verdict:
+    """The attribution rule (docs/metrics.md, Attribution). Limits first: the time budget expired, a
+    LimitExceeded / GraphRecursionError, the model's context full. Then infrastructure, anywhere in the
+    exception's chain: the model client's types (openai.APIError, httpx.HTTPError; 401/403 are `auth`),
+    an exception the tracer saw end a model call, SandboxError. Anything else raised by the graph's own
+    code (its factory and `graph.ainvoke`) is the agent's: `failed`, reason `agent_error`; raised outside
+    the graph (sandbox open, patch collection) it is `error` (`infra`)."""
+    chain = exception_chain(exc)
+    if budget_expired:
+        return Verdict("limit", "time", f"time limit reached: {time_limit_s:.0f} s", "limit", "time", exc)
+    for item in chain:
+        if isinstance(item, LimitExceeded):
+            return Verdict("limit", item.which, str(item), "limit", item.which, exc)
+        if isinstance(item, GraphRecursionError):
+            return Verdict("limit", "steps", f"steps limit reached: {item}", "limit", "steps", exc)
+        if isinstance(item, openai.BadRequestError) and is_context_overflow(item):
+            return Verdict("limit", "tokens", f"tokens limit reached: the model's context is full ({item.message})",
+                           "limit", "tokens", exc)
+    for item in chain:
+        if isinstance(item, AUTH_FAULTS):
+            return Verdict("error", "auth", _text(item), "model", exc=exc)
+        if isinstance(item, MODEL_FAULTS) or any(item is fault for fault in model_faults):
+            return Verdict("error", "model", _text(item), "model", exc=exc)
+        if isinstance(item, SandboxError):
+            return Verdict("error", "sandbox", _text(item), "sandbox", exc=exc)
+    if in_graph:
+        return Verdict("failed", "agent_error", f"agent error: {_text(exc)}", "agent", exc=exc)
+    return Verdict("error", "infra", _text(exc), "infra", exc=exc)
+
+
+class _Stop(Exception):
+    """Carries the verdict on an exception from inside the graph out of the sandbox's context."""
+
+    def __init__(self, verdict: Verdict) -> None:
+        super().__init__(verdict.error)
+        self.verdict = verdict
 
 
 async def _grade(deps: AttemptDeps, task: Task, outcome: Outcome, tracer: Tracer) -> tuple[Score | None, str | None]:
@@ -111,10 +183,10 @@ async def run_attempt(task: Task, epoch: int, deps: AttemptDeps) -> AttemptResul
     collected = Outcome()
     score = None
     error: str | None = None
+    reason: str | None = None
     status = "error"
     budget: asyncio.Timeout | None = None
     t_score: float | None = None  # the agent's work ends here; grading (SWE-bench: a test run) is not its time
-    graph_budget: asyncio.Timeout | None = None
     try:
         async with asyncio.timeout(deps.limits.timeout_s) as budget:  # opening the sandbox counts too
             async with deps.sandboxes.open(task) as sandbox:
@@ -123,17 +195,22 @@ async def run_attempt(task: Task, epoch: int, deps: AttemptDeps) -> AttemptResul
                 ctx = AgentContext(model=deps.make_model(attempt_seed(deps.seed, task.id, epoch)),
                                    tools=SandboxTools(sandbox, tracer, deps.command_timeout_s),
                                    task=task, limits=deps.limits, params=deps.params)
-                graph = deps.factory(ctx)
-                stopped: BaseException | None = None
+                stopped: Verdict | None = None
+                graph_budget: asyncio.Timeout | None = None
                 try:
                     async with asyncio.timeout_at(deadline) as graph_budget:
+                        graph = deps.factory(ctx)  # the graph's own code, like its nodes
                         final = await graph.ainvoke(
                             {"messages": [HumanMessage(content=task.prompt)]},
                             config={"callbacks": [tracer], "recursion_limit": _recursion_limit(deps.limits)})
-                except (LimitExceeded, GraphRecursionError, TimeoutError, openai.BadRequestError) as exc:
-                    if not _is_limit(exc, graph_budget):
-                        raise
-                    stopped, final = exc, {}
+                except Exception as exc:
+                    tracer.close_open(time.time())  # a call cut off mid-request is still the model's time
+                    stopped = attribute(exc, budget_expired=graph_budget is not None and graph_budget.expired(),
+                                        in_graph=True, model_faults=tracer.model_faults,
+                                        time_limit_s=deps.limits.timeout_s)
+                    if stopped.status != "limit":
+                        raise _Stop(stopped) from exc
+                    final = {}
                 if stopped is None or deps.limits.on_limit == "grade":
                     # what of the sandbox is the outcome (swe: the repo's diff), taken before it closes
                     # (also at a limit)
@@ -148,7 +225,7 @@ async def run_attempt(task: Task, epoch: int, deps: AttemptDeps) -> AttemptResul
                         tracer.record("patch", t_collect, time.time(), chars=len(patch), files=diff_files(patch),
                                       at_limit=stopped is not None)
                 if stopped is not None:
-                    raise stopped
+                    raise _Stop(stopped)
         answer = final.get("answer") if isinstance(final, dict) else None
         answer = None if answer is None else str(answer)
         t_score = time.time()
@@ -156,30 +233,18 @@ async def run_attempt(task: Task, epoch: int, deps: AttemptDeps) -> AttemptResul
         if score is not None:
             status = "solved" if score.passed else "failed"
             if score.env_error:  # the environment failed, not the agent
-                status, error = "error", f"environment: {score.env_error}"
-    except LimitExceeded as exc:
-        status, error = "limit", str(exc)
-        tracer.record("error", time.time(), source="limit", which=exc.which, error=error)
-    except GraphRecursionError as exc:
-        status, error = "limit", f"steps limit reached: {exc}"
-        tracer.record("error", time.time(), source="limit", which="steps", error=error)
-    except TimeoutError as exc:
-        if (budget is not None and budget.expired()) or (graph_budget is not None and graph_budget.expired()):
-            status, error = "limit", f"time limit reached: {deps.limits.timeout_s:.0f} s"
-            tracer.record("error", time.time(), source="limit", which="time", error=error)
-        else:  # a timeout inside the graph or the sandbox, not the attempt's budget
-            status, error = "error", f"TimeoutError: {exc}"
-            tracer.record("error", time.time(), source="infra", error=error, traceback=traceback.format_exc(limit=12))
-    except openai.BadRequestError as exc:
-        if is_context_overflow(exc):  # the agent's conversation outgrew the model: a token budget hit
-            status, error = "limit", f"tokens limit reached: the model's context is full ({exc.message})"
-            tracer.record("error", time.time(), source="limit", which="tokens", error=error)
+                status, error, reason = "error", f"environment: {score.env_error}", "environment"
         else:
-            status, error = "error", f"{type(exc).__name__}: {exc}"
-            tracer.record("error", time.time(), source="infra", error=error, traceback=traceback.format_exc(limit=12))
+            reason = "scorer"
     except Exception as exc:
-        status, error = "error", f"{type(exc).__name__}: {exc}"
-        tracer.record("error", time.time(), source="infra", error=error, traceback=traceback.format_exc(limit=12))
+        verdict = exc.verdict if isinstance(exc, _Stop) else attribute(
+            exc, budget_expired=budget is not None and budget.expired(), in_graph=False,
+            time_limit_s=deps.limits.timeout_s)
+        status, reason, error = verdict.status, verdict.reason, verdict.error
+        extra: dict[str, Any] = {"which": verdict.which} if verdict.which else {}
+        if verdict.status != "limit" and verdict.exc is not None:
+            extra["traceback"] = "".join(traceback.format_exception(verdict.exc, limit=-TRACEBACK_FRAMES))
+        tracer.record("error", time.time(), source=verdict.source, reason=verdict.reason, error=error, **extra)
     finally:
         current_tracer.reset(token)
     metadata: dict[str, Any] = {"level": task.metadata.get("level")}
@@ -194,10 +259,9 @@ async def run_attempt(task: Task, epoch: int, deps: AttemptDeps) -> AttemptResul
                 status = "solved"  # the work left at the limit resolves the task
     t1 = time.time()
     tracer.totals.wall_clock_s = (t_score or t1) - t0
-    tracer.record("attempt_end", t1, status=status)
+    tracer.record("attempt_end", t1, status=status, **({"reason": reason} if reason else {}))
     record = AttemptRecord(task_id=task.id, epoch=epoch, status=status, answer=answer, patch=patch, score=score,
-                           error=error,
-                           totals=tracer.totals, metadata=metadata)
+                           error=error, reason=reason, totals=tracer.totals, metadata=metadata)
     return AttemptResult(record=record, events=tracer.events, t_start=t0, t_end=t1)
 
 
@@ -207,8 +271,9 @@ def environment_error(task: Task, epoch: int, reason: str) -> AttemptResult:
     tracer = Tracer()
     t0 = time.time()
     tracer.record("attempt_start", t0, task_id=task.id, epoch=epoch)
-    tracer.record("error", t0, source="environment", error=reason)
-    tracer.record("attempt_end", t0, status="error")
+    tracer.record("error", t0, source="environment", reason="environment", error=reason)
+    tracer.record("attempt_end", t0, status="error", reason="environment")
     record = AttemptRecord(task_id=task.id, epoch=epoch, status="error", error=f"environment: {reason}",
+                           reason="environment",
                            totals=tracer.totals, metadata={"level": task.metadata.get("level"), "env_error": True})
     return AttemptResult(record=record, events=tracer.events, t_start=t0, t_end=t0)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import os
 import platform
 import time
 import uuid
@@ -13,20 +14,23 @@ from pathlib import Path
 
 import httpx
 
-from agentbench.config.loader import dump_config
-from agentbench.config.schema import ExperimentConfig, SandboxConfig
+from agentbench.config.loader import ConfigError, dump_config
+from agentbench.config.schema import ExperimentConfig, SandboxConfig, available_cpus
 from agentbench.models.client import ChatSettings, RetryInfo, RetryPolicy, build_chat_model, retrying_client
-from agentbench.models.endpoint import Endpoint, open_endpoint, resolve_api_key
+from agentbench.models.endpoint import Endpoint, open_endpoint, preflight, resolve_api_key
 from agentbench.models.server import ManagedServer
 from agentbench.models.supervisor import ServerDied, ServerSupervisor
 from agentbench.protocols import GraphFactory, Outcome, Sandbox, SandboxProvider, Score, Scorer, Task
+from agentbench.redact import Redactor, masked_fields
 from agentbench.runner.episode import AttemptDeps, current_tracer, environment_error, run_attempt
 from agentbench.runner.graph_loader import load_graph_factory
 from agentbench.runner.progress import NullProgress, ProgressSink
+from agentbench.runner.resume import describe_changes, suite_changes, suite_meta
 from agentbench.sandbox.base import run_shielded
 from agentbench.scoring.gaia import GaiaScorer
 from agentbench.scoring.swebench import SweBenchScorer, validate_instance
 from agentbench.store import RunStore
+from agentbench.suites.errors import unsafe_id_reason
 from agentbench.suites.filters import filter_tasks
 from agentbench.suites.registry import load_suite
 
@@ -35,7 +39,15 @@ class RunError(RuntimeError):
     pass
 
 
+ENGINE_WAIT_ENV = "AGENTBENCH_ENGINE_WAIT_S"  # how long a run waits for a Docker engine that stopped answering
+ENGINE_WAIT_S = 120.0
+
+
 def new_run_dir(cfg: ExperimentConfig, out: Path | None) -> Path:
+    """The run folder; the run `name` becomes part of a folder name, so ConfigError when it is not a safe one."""
+    unsafe = unsafe_id_reason(cfg.name)
+    if unsafe:
+        raise ConfigError(f"name: {unsafe}; a run name becomes a folder name (runs/NAME-TIMESTAMP)")
     if out is not None:
         return Path(out)
     stamp = dt.datetime.now().strftime("%Y%m%d-%H%M%S")
@@ -53,28 +65,35 @@ def versions() -> dict[str, str]:
 
 
 def make_sandbox_provider(cfg: SandboxConfig, log=print, run_id: str | None = None) -> SandboxProvider:
-    """docker where an engine answers (images built on first use), local otherwise or when asked."""
-    from agentbench.sandbox.local import LocalSandboxConfig, LocalSandboxProvider
+    """`auto` and `docker`: the Docker sandbox (images built on first use); no engine answering is a RunError,
+    never a silent fall back to the host. `local` only when named, with a warning line (once per run: this
+    is called once per run) that it does not isolate."""
+    if cfg.backend == "local":
+        from agentbench.sandbox.local import LocalSandboxConfig, LocalSandboxProvider
 
-    if cfg.backend in ("auto", "docker"):
-        from agentbench.sandbox.engine import engine_client
+        return LocalSandboxProvider(LocalSandboxConfig(**cfg.local_settings()), warn=lambda m: log(f"warning: {m}"))
+    from agentbench.sandbox.engine import INSTALL_HINT, engine_address, engine_client
 
-        client = engine_client()
-        if client is not None:
-            from agentbench.sandbox.docker import DockerSandboxConfig, DockerSandboxProvider
-            from agentbench.sandbox.images import ensure_image
-            from agentbench.sandbox.swe_images import EnvSettings, ensure_env_image
+    client = engine_client()
+    if client is None:
+        raise RunError(f"sandbox.backend: {cfg.backend} runs every attempt in a Docker container, but no Docker "
+                       f"engine answers at {engine_address()}. Start one (`sudo dockerd &`, `sudo systemctl start "
+                       f"docker`, or `sandboxes/ensure_engine.sh` as root, which also installs it; or point "
+                       f"DOCKER_HOST at one; if it is missing, {INSTALL_HINT}), or set sandbox.backend: local, "
+                       f"which runs the agent's commands on this host as you, with your files and network: it "
+                       f"does NOT isolate")
+    from agentbench.sandbox.docker import DockerSandboxConfig, DockerSandboxProvider
+    from agentbench.sandbox.images import ensure_image
+    from agentbench.sandbox.swe_images import EnvSettings, ensure_env_image
 
-            docker_cfg = DockerSandboxConfig(**cfg.docker_settings())
-            settings = EnvSettings(**cfg.swe_settings())
-            return DockerSandboxProvider(client, docker_cfg, lambda name: ensure_image(client, name, log=log),
-                                         labels={"agentbench.run": run_id} if run_id else None,
-                                         resolve_env=lambda recipe: ensure_env_image(client, recipe, settings,
-                                                                                     log=log))
-        if cfg.backend == "docker":
-            raise RunError("sandbox.backend: docker, but no Docker engine answers (DOCKER_HOST or the default "
-                           "socket); start one (see README: Docker engine) or use sandbox.backend: local")
-    return LocalSandboxProvider(LocalSandboxConfig(**cfg.local_settings()))
+    try:
+        docker_cfg = DockerSandboxConfig(**cfg.docker_settings())
+    except ValueError as exc:  # pydantic's ValidationError is one
+        raise RunError(f"the sandbox section does not make a docker sandbox: {exc}") from None
+    settings = EnvSettings(**cfg.swe_settings())
+    return DockerSandboxProvider(client, docker_cfg, lambda name: ensure_image(client, name, log=log),
+                                 labels={"agentbench.run": run_id} if run_id else None,
+                                 resolve_env=lambda recipe: ensure_env_image(client, recipe, settings, log=log))
 
 
 class KindScorer:
@@ -117,6 +136,22 @@ async def check_environments(scorer: SweBenchScorer, tasks: list[Task], mode: st
     return broken
 
 
+def auth_message(base_url: str, api_key_env: str | None, detail: str) -> str:
+    """Why the run stops when the endpoint refuses the key: the endpoint, and what model.api_key_env says."""
+    key = (f"model.api_key_env is {api_key_env}: check that ${api_key_env} holds a key this endpoint accepts"
+           if api_key_env else "model.api_key_env is not set, so no key was sent: set it to the NAME of the "
+                               "environment variable that holds the key")
+    return (f"the model endpoint {base_url} refused the request ({detail}); {key}. The run stopped before "
+            "spending more attempts; finished ones are kept (--resume continues)")
+
+
+def _engine_answers() -> bool:
+    from agentbench.sandbox.engine import engine_client
+
+    client = engine_client(timeout=2)
+    return client is not None and (client.close() or True)
+
+
 def _record_retry(info: RetryInfo) -> None:
     tracer = current_tracer.get()
     if tracer is not None:
@@ -125,11 +160,15 @@ def _record_retry(info: RetryInfo) -> None:
 
 class Runner:
     def __init__(self, cfg: ExperimentConfig, run_dir: Path, *, progress: ProgressSink | None = None,
-                 base_dir: Path | None = None) -> None:
+                 base_dir: Path | None = None, allow_changed_suite: bool = False,
+                 engine_wait_s: float | None = None) -> None:
         self.cfg = cfg
         self.run_dir = Path(run_dir)
         self.progress = progress or NullProgress()
         self.base_dir = base_dir or Path.cwd()
+        self.allow_changed_suite = allow_changed_suite
+        self.engine_wait_s = (float(os.environ.get(ENGINE_WAIT_ENV, ENGINE_WAIT_S)) if engine_wait_s is None
+                              else engine_wait_s)
         self.endpoint: Endpoint | None = None  # the live endpoint while the run goes (for observers)
 
     def prepare(self) -> tuple[list[Task], GraphFactory, RunStore]:
@@ -139,22 +178,56 @@ class Runner:
         tasks = filter_tasks(tasks, cfg.suite.ids, cfg.suite.levels, cfg.suite.limit)
         factory = load_graph_factory(cfg.graph, self.base_dir)
         self.run_dir.mkdir(parents=True, exist_ok=True)
-        store = RunStore.in_dir(self.run_dir)
+        redactor = Redactor.from_config(cfg)  # the run's secrets: masked in all it writes; cfg keeps them
+        store = RunStore.in_dir(self.run_dir, redactor=redactor)
         stored = store.meta("config")
-        resolved = cfg.model_dump(mode="json")
+        resolved = redactor.config(cfg)
+        if masked := masked_fields(cfg.model_dump(mode="json")):
+            store.close()
+            raise RunError(f"{self.run_dir}: the stored config has {', '.join(masked)} masked (secrets are not "
+                           "stored); resume with the experiment file that holds them")
         if stored is not None and stored != resolved:
             store.close()
             raise RunError(f"{self.run_dir} holds a run with a different config; resume it without changes "
                            "or choose another --out")
+        suite = suite_meta(cfg.suite.name, suite_dir, tasks)
+        if stored is not None:
+            self._check_suite(store, suite, tasks)
         if stored is None:
             store.set_meta("run_id", self.run_dir.name)
             store.set_meta("run_uid", uuid.uuid4().hex)  # labels this run's containers
             store.set_meta("config", resolved)
-            store.set_meta("suite", {"name": cfg.suite.name, "path": str(suite_dir), "tasks": [t.id for t in tasks]})
+            store.set_meta("suite", suite)
             store.set_meta("versions", versions())
+            store.set_meta("host", {"cpus": available_cpus(), "concurrency": cfg.run.concurrency})
             store.set_meta("started_at", time.time())
-            (self.run_dir / "config.yaml").write_text(dump_config(cfg))
+            (self.run_dir / "config.yaml").write_text(dump_config(cfg, redactor))
         return tasks, factory, store
+
+    def _check_suite(self, store: RunStore, suite: dict, tasks: list[Task]) -> None:
+        """On resume: the suite's tasks must be those the run started with (ids, and content where hashes
+        were stored), unless the user allowed a changed suite (then the change is recorded)."""
+        stored = store.meta("suite") or {}
+        changes = suite_changes(stored, tasks)
+        if any(changes.values()):
+            if not self.allow_changed_suite:
+                store.close()
+                raise RunError(f"{self.run_dir}: the suite {self.cfg.suite.name!r} changed since this run started "
+                               f"({describe_changes(changes)}); finished attempts would mix two suites. Restore "
+                               "it, or pass --allow-changed-suite with --resume to go on with the suite as it is now")
+            self.progress.note(f"the suite changed since the run started ({describe_changes(changes)}); "
+                               "going on with it as it is now (--allow-changed-suite)")
+            store.set_meta("suite_changes", store.meta("suite_changes", []) + [{"at": time.time(), **changes}])
+            store.set_meta("suite", suite)
+        elif "hashes" not in stored:  # a run from before hashes were stored: from now on they are
+            store.set_meta("suite", {**stored, "hashes": suite["hashes"]})
+
+    async def _preflight(self, endpoint: Endpoint) -> None:
+        """Before any attempt: an endpoint that refuses the key (401/403) stops the run here, not after
+        turning every attempt into `error`. Any other answer (or none) lets the run go on."""
+        status = await preflight(endpoint.base_url, endpoint.api_key)
+        if status in (401, 403):
+            raise RunError(auth_message(endpoint.base_url, self.cfg.model.api_key_env, f"HTTP {status} to GET /models"))
 
     async def run(self) -> RunStore:
         if self.cfg.model.api_key_env:  # a missing key fails before anything is written
@@ -163,6 +236,9 @@ class Runner:
         done = store.finished_keys()
         todo = [(t, e) for e in range(self.cfg.run.epochs) for t in tasks if (t.id, e) not in done]
         total = len(tasks) * self.cfg.run.epochs
+        if done:
+            self.progress.note(f"resuming {self.run_dir}: {total - len(todo)} of {total} attempts finished, "
+                               f"{len(todo)} to run")
         self.progress.start(total, total - len(todo))
         t0 = time.time()
         try:
@@ -171,6 +247,7 @@ class Runner:
                     async with open_endpoint(self.cfg.model, self.run_dir) as endpoint:
                         self.endpoint = endpoint
                         try:
+                            await self._preflight(endpoint)
                             await self._run_with(endpoint, todo, factory, store)
                         finally:
                             self.endpoint = None
@@ -234,10 +311,19 @@ class Runner:
         for item in todo:
             queue.put_nowait(item)
 
+        stop: list[str] = []  # why the run stops early: no new attempt starts once it holds a reason
+        engine_up = asyncio.Event()  # cleared while the Docker engine does not answer
+        engine_up.set()
+        engine_check = asyncio.Lock()
+        base_url = endpoint.base_url if endpoint is not None else ""
+
         async def worker() -> None:
-            while True:
+            while not stop:
                 if supervisor is not None:
                     await supervisor.up.wait()  # no new attempt while the server restarts
+                await engine_up.wait()  # nor while the Docker engine is away
+                if stop:
+                    return
                 try:
                     task, epoch = queue.get_nowait()
                 except asyncio.QueueEmpty:
@@ -245,6 +331,10 @@ class Runner:
                 result = await run_attempt(task, epoch, deps)
                 store.add_attempt(result.record, result.events, result.t_start, result.t_end)
                 self.progress.advance(result.record)
+                if result.record.reason == "auth" and not stop:  # every later attempt would be refused too
+                    stop.append(auth_message(base_url, cfg.model.api_key_env, result.record.error or "HTTP 401"))
+                elif result.record.reason == "sandbox" and sandboxes.name == "docker":
+                    await self._wait_for_engine(engine_up, engine_check, stop)
 
         workers_done = asyncio.Event()
 
@@ -263,6 +353,9 @@ class Runner:
                     group.create_task(supervisor.watch(workers_done))
         except* ServerDied as group_error:
             raise RunError(str(group_error.exceptions[0])) from None
+        else:
+            if stop:
+                raise RunError(stop[0])
         finally:
             await run_shielded(sandboxes.aclose())  # containers still being removed
             if http is not None:
@@ -273,3 +366,26 @@ class Runner:
                 store.set_meta("server_metrics_samples", store.meta("server_metrics_samples", []) + supervisor.samples)
                 if supervisor.deaths:
                     store.set_meta("server_restarts", store.meta("server_restarts", []) + supervisor.deaths)
+
+    async def _wait_for_engine(self, engine_up: asyncio.Event, check: asyncio.Lock, stop: list[str]) -> None:
+        """After a sandbox error on Docker: if the engine no longer answers, start no attempt until it does
+        (up to `engine_wait_s`), then go on; past that the run stops with the reason in `stop`."""
+        async with check:
+            if stop or await asyncio.to_thread(_engine_answers):
+                return  # an ordinary sandbox error, or another worker already waited the engine back
+            engine_up.clear()
+            self.progress.note(f"the Docker engine stopped answering; no new attempt starts until it is back "
+                               f"(waiting up to {self.engine_wait_s:.0f} s)")
+            deadline = time.monotonic() + self.engine_wait_s
+            try:
+                while time.monotonic() < deadline:
+                    await asyncio.sleep(1.0)
+                    if await asyncio.to_thread(_engine_answers):
+                        self.progress.note("the Docker engine answers again: the run goes on (attempts it cut off "
+                                           "are `error`; --resume reruns them)")
+                        return
+                stop.append(f"the Docker engine stopped answering and was not back within {self.engine_wait_s:.0f} s "
+                            f"({ENGINE_WAIT_ENV}); the run stopped, finished attempts are kept: start the engine and "
+                            f"run `agentbench run --resume {self.run_dir}`")
+            finally:
+                engine_up.set()

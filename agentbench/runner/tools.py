@@ -1,11 +1,35 @@
-"""The `Tools` a graph receives: the attempt's sandbox, with every command traced."""
+"""The `Tools` a graph receives: the attempt's sandbox, with every command traced.
+
+Two rules make the trace honest about whose time and whose fault:
+- a call cancelled mid-way (the attempt's time budget) is still recorded, `cancelled: true`, its time up to
+  the cancellation counted as sandbox time;
+- a failure inside the sandbox call is the sandbox's: anything the backend raises other than `SandboxError`
+  and the file results a graph may handle (`FileNotFoundError`, `IsADirectoryError`, `NotADirectoryError`,
+  `PermissionError`) is re-raised as `SandboxError`, so the attempt is `error`, not the agent's `failed`.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import time
+from contextlib import contextmanager
+from typing import Iterator
 
-from agentbench.protocols import ExecResult, Sandbox
+from agentbench.protocols import ExecResult, Sandbox, SandboxError
 from agentbench.tracing.tracer import Tracer
+
+FILE_RESULTS = (FileNotFoundError, IsADirectoryError, NotADirectoryError, PermissionError)
+
+
+@contextmanager
+def sandbox_faults(what: str) -> Iterator[None]:
+    """Inside: the backend's own exceptions become SandboxError (file results and SandboxError pass)."""
+    try:
+        yield
+    except (SandboxError, *FILE_RESULTS):
+        raise
+    except Exception as exc:
+        raise SandboxError(f"sandbox {what} failed: {type(exc).__name__}: {exc}") from exc
 
 
 class SandboxTools:
@@ -14,22 +38,41 @@ class SandboxTools:
         self._tracer = tracer
         self._timeout = command_timeout_s
 
+    def _cancelled(self, cmd: str, t0: float, kind: str) -> None:
+        self._tracer.record_exec(cmd, t0, -1, time.time() - t0, "", "", False, False, kind=kind, cancelled=True)
+
     async def bash(self, cmd: str, timeout: float | None = None) -> ExecResult:
         t0 = time.time()
-        result = await self._sandbox.exec(cmd, timeout=timeout or self._timeout)
+        try:
+            with sandbox_faults("exec"):
+                result = await self._sandbox.exec(cmd, timeout=timeout or self._timeout)
+        except asyncio.CancelledError:
+            self._cancelled(cmd, t0, "bash")
+            raise
         self._tracer.record_exec(cmd, t0, result.exit_code, result.duration_s, result.stdout, result.stderr,
                                  result.truncated, result.timed_out)
         return result
 
     async def read_file(self, path: str) -> str:
         t0 = time.time()
-        data = await self._sandbox.read_file(path)
+        try:
+            with sandbox_faults("read_file"):
+                data = await self._sandbox.read_file(path)
+        except asyncio.CancelledError:
+            self._cancelled(f"read_file {path}", t0, "read_file")
+            raise
         self._tracer.record_exec(f"read_file {path}", t0, 0, time.time() - t0, f"{len(data)} bytes", "",
                                  False, False, kind="read_file")
         return data.decode("utf-8", errors="replace")
 
     async def write_file(self, path: str, content: str) -> None:
         t0 = time.time()
-        await self._sandbox.write_file(path, content.encode())
+        data = content.encode()
+        try:
+            with sandbox_faults("write_file"):
+                await self._sandbox.write_file(path, data)
+        except asyncio.CancelledError:
+            self._cancelled(f"write_file {path}", t0, "write_file")
+            raise
         self._tracer.record_exec(f"write_file {path}", t0, 0, time.time() - t0, f"{len(content)} chars", "",
                                  False, False, kind="write_file")

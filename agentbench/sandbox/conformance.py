@@ -1,7 +1,10 @@
-"""One conformance suite every sandbox backend must pass (local now, Docker later).
+"""One conformance suite every sandbox backend must pass (local and Docker).
 
 Backend-neutral: the checks assume only bash, coreutils and python3 inside the sandbox, and Linux
-`/proc` for telling live processes from zombies. Use:
+`/proc` for telling live processes from zombies. The isolation checks (conformance_isolation.py: no
+network, the server cannot be signalled, read-only root, size-limited /tmp and workdir, pids, memory and
+open-files limits) run for every provider but one that declares `isolates = False`; there they are
+skipped, each result saying so, and `format_results` says the backend does not isolate. Use:
 
     results = await run_conformance(provider, lambda: conformance_task(tmp_dir))
     failed = [r for r in results if not r.passed]
@@ -21,7 +24,8 @@ from pathlib import Path
 from typing import Awaitable, Callable
 
 from agentbench.protocols import Sandbox, SandboxProvider, Task, TaskInputs
-from agentbench.sandbox.base import TRUNCATION_MARKER_RE
+from agentbench.sandbox.base import TIMEOUT_EXIT_CODE, TRUNCATION_MARKER_RE
+from agentbench.sandbox.conformance_isolation import ISOLATION
 
 ATTACHMENT_NAME = "conformance_attachment.txt"
 ATTACHMENT_TEXT = "agentbench conformance attachment\n"
@@ -33,14 +37,16 @@ CHECK_TIMEOUT_S = 60.0
 class Check:
     name: str
     run: Callable[[Sandbox], Awaitable[None]]
+    isolation: bool = False  # skipped for a provider with `isolates = False`
 
 
 @dataclass(frozen=True)
 class CheckResult:
     name: str
-    passed: bool
+    passed: bool  # a skipped check is not a failure
     detail: str
     duration_s: float
+    skipped: bool = False
 
 
 def conformance_task(tmp_dir: Path | str) -> Task:
@@ -121,7 +127,7 @@ async def timeout_kills(sb: Sandbox) -> None:
     res = await sb.exec("echo started; sleep 30", timeout=1)
     took = time.monotonic() - t0
     assert res.timed_out, f"`sleep 30` with timeout=1 did not time out: {_show(res)}"
-    assert res.exit_code != 0, f"a timed-out command reported exit code 0: {_show(res)}"
+    assert res.exit_code == TIMEOUT_EXIT_CODE, f"a timed-out command should exit {TIMEOUT_EXIT_CODE}: {_show(res)}"
     assert took < 3.5, f"timeout=1 took {took:.1f}s to return"
     assert "started" in res.stdout, f"output before the timeout was lost: {_show(res)}"
     res = await sb.exec("echo still here")
@@ -171,6 +177,15 @@ async def output_truncated(sb: Sandbox) -> None:
     assert kept + int(match.group(1)) == 10_000_000, "kept + dropped bytes do not add up to the output size"
 
 
+async def endless_output_bounded(sb: Sandbox) -> None:
+    res = await sb.exec("yes agentbench", timeout=2)
+    assert res.timed_out and res.exit_code == TIMEOUT_EXIT_CODE, f"endless output was not stopped: {_show(res)}"
+    assert res.truncated and TRUNCATION_MARKER_RE.search(res.stdout), f"endless output not truncated: {_show(res)}"
+    assert len(res.stdout.encode()) < 1_000_000, f"kept {len(res.stdout)} chars of endless output"
+    res = await sb.exec("echo next")
+    assert res.stdout == "next\n", f"sandbox dead after endless output: {_show(res)}"
+
+
 async def python3_available(sb: Sandbox) -> None:
     res = await sb.exec("python3 -c 'import sys; print(sys.version_info[0])'")
     assert res.exit_code == 0 and res.stdout.strip() == "3", f"python3 not usable: {_show(res)}"
@@ -196,12 +211,24 @@ async def relative_cwd(sb: Sandbox) -> None:
 CHECKS: list[Check] = [Check(fn.__name__, fn) for fn in (
     echo_stdout, stderr_separate, exit_code, workdir_and_attachment, write_then_cat, exec_then_read,
     missing_file, utf8_round_trip, timeout_kills, timeout_kills_background, background_after_exit,
-    output_truncated, python3_available, no_host_secrets, relative_cwd,
-)]
+    output_truncated, endless_output_bounded, python3_available, no_host_secrets, relative_cwd,
+)] + [Check(fn.__name__, fn, isolation=True) for fn in ISOLATION]
+
+
+def not_isolating(provider: SandboxProvider) -> str | None:
+    """Why the isolation checks are skipped for `provider` (it declares `isolates = False`), else None."""
+    if getattr(provider, "isolates", True):
+        return None
+    return f"skipped: the `{getattr(provider, 'name', type(provider).__name__)}` backend does not isolate " \
+           f"(isolates = False)"
 
 
 async def run_check(provider: SandboxProvider, task: Task, check: Check) -> CheckResult:
-    """Run one check in a fresh sandbox; any exception (not only AssertionError) is a failure."""
+    """Run one check in a fresh sandbox; any exception (not only AssertionError) is a failure. An isolation
+    check against a provider that does not isolate is skipped (passed, `skipped`, the reason as detail)."""
+    reason = not_isolating(provider) if check.isolation else None
+    if reason is not None:
+        return CheckResult(check.name, True, reason, 0.0, skipped=True)
     t0 = time.monotonic()
     try:
         async with asyncio.timeout(CHECK_TIMEOUT_S):
@@ -228,10 +255,20 @@ async def run_conformance(provider: SandboxProvider, make_task: Callable[[], Tas
 
 
 def format_results(results: list[CheckResult]) -> str:
-    """A readable table of results, failures with their detail."""
+    """A readable table of results, failures with their detail; skipped checks say why, and a backend whose
+    isolation checks were skipped is named as not isolating, first and last."""
+    skipped = [r for r in results if r.skipped]
     lines = []
+    if skipped:
+        lines.append(f"NOT ISOLATING: {skipped[0].detail.removeprefix('skipped: ')}; its {len(skipped)} "
+                     f"isolation check(s) were skipped. Do not run untrusted agents with it.")
     for r in results:
+        if r.skipped:
+            lines.append(f"SKIP {r.name} ({r.detail})")
+            continue
         lines.append(f"{'PASS' if r.passed else 'FAIL'} {r.name} ({r.duration_s:.2f}s)")
         if not r.passed:
             lines.extend("    " + line for line in r.detail.splitlines())
+    if skipped:
+        lines.append(f"this backend does NOT isolate ({len(skipped)} isolation checks skipped)")
     return "\n".join(lines)

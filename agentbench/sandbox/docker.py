@@ -1,10 +1,13 @@
 """The Docker sandbox: one fresh container per attempt, from a locally built image, isolated by default.
 
-Isolation (each configurable): no network, memory / CPU / pids limits, a non-root user, every
-capability dropped, no-new-privileges. Commands run in their own session inside the container; a
-command past its timeout has its whole process tree killed there, and the container keeps answering.
-Files go in and out with put_archive / get_archive. Every container carries the `agentbench` label,
-so `agentbench sandbox prune` finds leftovers.
+Isolation (each configurable; the layout is in docker_config.py): no network; memory, CPU, pids and
+open-files limits; commands run as the agent's uid under a root command server that keeps only CAP_SETUID,
+CAP_SETGID and CAP_KILL (the agent cannot signal it), no-new-privileges; a read-only root filesystem, the
+attempt's writes held by size-capped tmpfs volumes (the workdir, filled from the image, and /tmp).
+Commands run in their own session inside the container; a command past its timeout has its whole process
+tree killed there, and the container keeps answering. Files go in and out with put_archive /
+get_archive. Every container and volume carries the `agentbench` label, so `agentbench sandbox prune`
+finds leftovers.
 """
 
 from __future__ import annotations
@@ -21,122 +24,30 @@ from contextlib import asynccontextmanager
 from pathlib import Path, PurePosixPath
 from typing import Any, AsyncIterator, Callable
 
-from pydantic import BaseModel
-
-from agentbench.config.schema import DockerSettings
 from agentbench.protocols import ExecResult, Sandbox, SandboxError, Task
-from agentbench.sandbox.base import TIMEOUT_EXIT_CODE, render_parts, run_shielded
+from agentbench.sandbox.base import TIMEOUT_EXIT_CODE, run_shielded
+from agentbench.sandbox.docker_config import (TMP, DockerSandboxConfig, agent_ids, host_config, parse_size, tar_of,
+                                              tmpfs_volume)
+from agentbench.sandbox.docker_content import Content, ContentCache
+from agentbench.sandbox.docker_wire import Answer, Channel, parse_answer, run_request, split_frames
 from agentbench.sandbox.images import ImageBuildError
 from agentbench.sandbox.registry import ImagePullError
+from agentbench.sandbox.swe_images import TESTBED_ENV
+
+__all__ = ["Answer", "DockerSandbox", "DockerSandboxConfig", "DockerSandboxProvider", "LABEL", "SERVER_COMMAND",
+           "parse_answer", "prune", "run_request", "split_frames"]
 
 LABEL = "agentbench"
 _ANSWER_GRACE_S = 15.0  # past a command's own timeout, a silent container counts as dead
 _SERVER_SOURCE = (Path(__file__).with_name("exec_server.py")).read_text(encoding="utf-8")
 #: The container's main process: agentbench's command server (needs python3 in the image, which every
-#: recipe has). -I: ignore the image's PYTHON* variables; -S: skip site (starts faster).
+#: recipe has). -I: ignore the image's PYTHON* variables; -S: skip site (starts faster). The provider adds
+#: `--agent UID:GID`: the uid every command drops to.
 SERVER_COMMAND = ["python3", "-I", "-S", "-c", _SERVER_SOURCE]
 
 
-class DockerSandboxConfig(DockerSettings):
-    """The experiment's Docker settings (`DockerSettings`: command limits and isolation), plus:"""
-
-    workdir: str = "/workspace"
-
-
-def _tar_of(files: dict[str, bytes], uid: int = 1000, gid: int = 1000) -> bytes:
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w") as tar:
-        for name, data in files.items():
-            info = tarfile.TarInfo(name)
-            info.size, info.mode, info.uid, info.gid, info.mtime = len(data), 0o644, uid, gid, int(time.time())
-            tar.addfile(info, io.BytesIO(data))
-    return buf.getvalue()
-
-
-def split_frames(buffer: bytearray) -> list[tuple[int, bytes]]:
-    """Cut the whole frames off the front of Docker's multiplexed attach stream (8-byte header: stream
-    type, three zero bytes, big-endian payload size); what remains in `buffer` is an incomplete frame."""
-    frames = []
-    while len(buffer) >= 8:
-        size = int.from_bytes(buffer[4:8], "big")
-        if len(buffer) < 8 + size:
-            break
-        frames.append((buffer[0], bytes(buffer[8:8 + size])))
-        del buffer[:8 + size]
-    return frames
-
-
-class Answer(BaseModel):
-    """One command's answer from the command server (see exec_server.py for the wire format)."""
-
-    id: int
-    code: int
-    timed_out: bool
-    stdout: str
-    stderr: str
-    truncated: bool
-
-
-def parse_answer(buffer: bytearray) -> Answer | None:
-    """Cut one complete answer off the front of `buffer`; None while it is incomplete."""
-    end = buffer.find(b"\n")
-    if end < 0:
-        return None
-    rid, code, timed_out, *sizes = (int(field) for field in bytes(buffer[:end]).split())
-    out_head, out_tail, out_total, err_head, err_tail, err_total = sizes
-    body_len = out_head + out_tail + err_head + err_tail
-    if len(buffer) < end + 1 + body_len:
-        return None
-    body = bytes(buffer[end + 1:end + 1 + body_len])
-    del buffer[:end + 1 + body_len]
-    cuts = [0, out_head, out_head + out_tail, out_head + out_tail + err_head, body_len]
-    parts = [body[cuts[i]:cuts[i + 1]] for i in range(4)]
-    return Answer(id=rid, code=code, timed_out=bool(timed_out),
-                  stdout=render_parts(parts[0], parts[1], out_total), stderr=render_parts(parts[2], parts[3], err_total),
-                  truncated=out_total > out_head + out_tail or err_total > err_head + err_tail)
-
-
-def run_request(request_id: int, cmd: str, cwd: str, timeout_s: float, max_bytes: int) -> bytes:
-    cwd_b, cmd_b = cwd.encode(), cmd.encode()
-    return f"run {request_id} {timeout_s} {max_bytes} {len(cwd_b)} {len(cmd_b)}\n".encode() + cwd_b + cmd_b
-
-
-class _Channel:
-    """The attached stdin (requests) and stdout (answers, framed by Docker) of the command server."""
-
-    def __init__(self, attached: Any) -> None:
-        self._attached = attached  # docker-py's SocketIO; keep it referenced so the socket stays open
-        self._sock = getattr(attached, "_sock", attached)
-        self._frames = bytearray()
-        self._stdout = bytearray()
-        self.stderr_tail = bytearray()
-
-    def send(self, data: bytes) -> None:
-        self._sock.sendall(data)
-
-    def receive(self) -> Answer:
-        while (answer := parse_answer(self._stdout)) is None:
-            chunk = self._sock.recv(65536)
-            if not chunk:
-                raise EOFError("the sandbox's command stream closed")
-            self._frames += chunk
-            for stream, payload in split_frames(self._frames):
-                if stream == 2:
-                    self.stderr_tail = (self.stderr_tail + payload)[-2000:]
-                else:
-                    self._stdout += payload
-        return answer
-
-    def close(self) -> None:
-        for closer in (lambda: self._sock.shutdown(2), self._sock.close, self._attached.close):
-            try:
-                closer()
-            except Exception:  # already closed
-                pass
-
-
 class DockerSandbox(Sandbox):
-    def __init__(self, api: Any, container_id: str, channel: _Channel, config: DockerSandboxConfig,
+    def __init__(self, api: Any, container_id: str, channel: Channel, config: DockerSandboxConfig,
                  workdir: str | None = None) -> None:
         self._api = api
         self.container_id = container_id
@@ -160,9 +71,19 @@ class DockerSandbox(Sandbox):
                     return answer  # (an older id is the late answer of a cancelled command)
         except (OSError, EOFError, ValueError) as exc:
             detail = self._channel.stderr_tail.decode("utf-8", "replace").strip()
-            self._broken = (f"docker sandbox {self.container_id[:12]} stopped answering (container killed or out "
-                            f"of memory?): {type(exc).__name__}: {exc}" + (f"; server said: {detail}" if detail else ""))
+            self._broken = (f"docker sandbox {self.container_id[:12]} stopped answering ({self._death()}): "
+                            f"{type(exc).__name__}: {exc}" + (f"; server said: {detail}" if detail else ""))
             raise SandboxError(self._broken) from exc
+
+    def _death(self) -> str:
+        """Why the container stopped answering, as far as the engine still knows."""
+        try:
+            state = self._api.inspect_container(self.container_id)["State"]
+        except Exception:  # noqa: BLE001 - removed already (auto-remove)
+            return "the container is gone: killed from outside, or out of memory?"
+        if state.get("OOMKilled"):
+            return "out of memory: the OOM killer struck in this container and its command server is gone"
+        return f"container {state.get('Status')}, exit code {state.get('ExitCode')}"
 
     def _kill(self, request_id: int) -> None:
         try:
@@ -215,12 +136,22 @@ class DockerSandbox(Sandbox):
             return tar.extractfile(member).read()
 
     async def write_file(self, path: str, data: bytes) -> None:
+        """Write `data` at `path`, owned by the agent; PermissionError where the agent may not write (the
+        read-only root: only the workdir, /tmp and writable_paths take writes)."""
         target = self._path(path)
         parent = str(target.parent)
         result = await self.exec(f"mkdir -p {shlex.quote(parent)}", timeout=30)
         if result.exit_code != 0:
-            raise SandboxError(f"cannot create {parent} in the sandbox: {result.stderr.strip()}")
-        ok = await asyncio.to_thread(self._api.put_archive, self.container_id, parent, _tar_of({target.name: data}))
+            raise PermissionError(f"cannot create {parent} in the sandbox: {result.stderr.strip()}")
+        uid, gid = agent_ids(self._config.user)
+        try:
+            ok = await asyncio.to_thread(self._api.put_archive, self.container_id, parent,
+                                         tar_of({target.name: data}, uid, gid))
+        except Exception as exc:
+            if "read-only" in str(exc):
+                raise PermissionError(f"cannot write {target}: read-only file system (writable: the workdir, "
+                                      f"{TMP} and sandbox.writable_paths)") from exc
+            raise SandboxError(f"docker put_archive {target}: {exc}") from exc
         if not ok:
             raise SandboxError(f"docker put_archive {target} failed")
 
@@ -229,6 +160,7 @@ class DockerSandboxProvider:
     """`resolve_image(recipe_name) -> tag` builds the image on first use (agentbench.sandbox.images)."""
 
     name = "docker"
+    isolates = True  # conformance runs its isolation checks against it
 
     def __init__(self, client: Any, config: DockerSandboxConfig, resolve_image: Callable[[str], str],
                  labels: dict[str, str] | None = None,
@@ -239,6 +171,8 @@ class DockerSandboxProvider:
         self._resolve_env = resolve_env
         self._labels = {LABEL: "1", **(labels or {})}
         self._images: dict[str, str] = {}
+        agent_ids(config.user)  # a clear error now, not at the first attempt
+        self._content = ContentCache(client.api, self._labels)
         # Containers are removed off the attempt's critical path (the next attempt starts meanwhile);
         # aclose() waits for every removal. Non-daemon threads: an exiting interpreter still finishes them.
         self._remover = ThreadPoolExecutor(max_workers=2, thread_name_prefix="agentbench-remove")
@@ -275,29 +209,63 @@ class DockerSandboxProvider:
                 self._images[key] = self._resolve_env(recipe)
         return self._images[key]
 
-    def _create(self, task: Task) -> tuple[str, _Channel]:
-        """Create the container, attach to its command server's stdin/stdout, start it."""
+    def _writable(self, task: Task, image: str, workdir: str) -> list[tuple[str, Content]]:
+        """(path, image content) of every tmpfs volume but /tmp: the workdir (empty when the image has none),
+        then writable_paths and, for a SWE-bench environment, the one its eval script reinstalls into (those
+        only where the image has them)."""
+        cfg = self._config
+        if cfg.disk_limit is None:
+            return []
+        uid, gid = agent_ids(cfg.user)
+        found = self._content.get(image, workdir)
+        volumes = [(workdir, found or Content(None, 0, uid, gid, 0o755))]
+        extra = [*cfg.writable_paths, *([TESTBED_ENV] if task.sandbox.recipe is not None else [])]
+        for path in dict.fromkeys(p.rstrip("/") for p in extra):
+            if path != workdir.rstrip("/") and (content := self._content.get(image, path)) is not None:
+                volumes.append((path, content))
+        return volumes
+
+    def _create(self, task: Task) -> tuple[str, Channel]:
+        """Create the container, attach to its command server's stdin/stdout, start it, fill its volumes."""
         cfg, api = self._config, self._client.api
-        host_config = api.create_host_config(
-            init=True, auto_remove=True, network_mode=cfg.network, mem_limit=cfg.memory, memswap_limit=cfg.memory,
-            nano_cpus=int(cfg.cpus * 1e9), pids_limit=cfg.pids_limit,
-            cap_drop=["ALL"] if cfg.drop_capabilities else None,
-            security_opt=["no-new-privileges"] if cfg.no_new_privileges else None)
+        image = self._image(task)
         workdir = task.sandbox.workdir or cfg.workdir
+        uid, gid = agent_ids(cfg.user)
+        labels = {**self._labels, f"{LABEL}.task": task.id}
+        room = parse_size(cfg.disk_limit) if cfg.disk_limit is not None else 0
+        volumes = self._writable(task, image, workdir)
+        mounts = [tmpfs_volume(path, c.size + room, c.uid, c.gid, c.mode, labels) for path, c in volumes]
+        if workdir.rstrip("/") != TMP:
+            mounts.append(tmpfs_volume(TMP, parse_size(cfg.tmp_size), 0, 0, 0o1777, labels))
         container_id = api.create_container(
-            self._image(task), SERVER_COMMAND, user=cfg.user, working_dir=workdir,
-            stdin_open=True, labels={**self._labels, f"{LABEL}.task": task.id},
+            image, [*SERVER_COMMAND, "--agent", f"{uid}:{gid}"], user="0:0", working_dir=workdir,
+            stdin_open=True, labels=labels,
             # HOME outside a task's own workdir (a repo): caches written there must not become its diff
-            environment={"HOME": cfg.workdir if workdir == cfg.workdir else "/tmp", "LANG": "C.UTF-8"},
-            host_config=host_config)["Id"]
+            environment={"HOME": cfg.workdir if workdir == cfg.workdir else TMP, "LANG": "C.UTF-8"},
+            host_config=host_config(api, cfg, mounts))["Id"]
         try:
-            channel = _Channel(api.attach_socket(container_id, params={"stdin": 1, "stdout": 1, "stderr": 1,
-                                                                       "stream": 1}))
+            channel = Channel(api.attach_socket(container_id, params={"stdin": 1, "stdout": 1, "stderr": 1,
+                                                                      "stream": 1}))
             api.start(container_id)
+            for path, content in volumes:  # a tmpfs volume is filled while mounted: after the start
+                self._fill(container_id, image, path, content)
         except BaseException:
             _remove(api, container_id)
             raise
         return container_id, channel
+
+    def _fill(self, container_id: str, image: str, path: str, content: Content) -> None:
+        for _ in range(2):
+            if content.tar is None:
+                return
+            try:
+                with open(content.tar, "rb") as tar:
+                    if not self._client.api.put_archive(container_id, path, tar):
+                        raise SandboxError(f"cannot fill {path} from the image {image}")
+                return
+            except FileNotFoundError:  # the export was dropped meanwhile (ContentCache's limit): export again
+                content = self._content.get(image, path) or Content(None, 0, 0, 0, 0)
+        raise SandboxError(f"cannot fill {path} from the image {image}: its export keeps disappearing")
 
     @asynccontextmanager
     async def open(self, task: Task) -> AsyncIterator[DockerSandbox]:
@@ -309,11 +277,12 @@ class DockerSandboxProvider:
         except Exception as exc:
             raise SandboxError(f"cannot start a docker container for {task.id}: {type(exc).__name__}: {exc}") from exc
         try:
+            sandbox = DockerSandbox(api, container_id, channel, self._config, task.sandbox.workdir)
             if task.inputs.files:
                 files = {p.name: p.read_bytes() for p in task.inputs.files}
-                if not await asyncio.to_thread(api.put_archive, container_id, self._config.workdir, _tar_of(files)):
+                if not await asyncio.to_thread(api.put_archive, container_id, sandbox.workdir,
+                                               tar_of(files, *agent_ids(self._config.user))):
                     raise SandboxError(f"cannot copy the attachments of {task.id} into the container")
-            sandbox = DockerSandbox(api, container_id, channel, self._config, task.sandbox.workdir)
             for command in task.sandbox.setup:
                 result = await sandbox.exec(command, timeout=max(self._config.command_timeout_s, 300))
                 if result.exit_code != 0:
@@ -339,9 +308,10 @@ class DockerSandboxProvider:
 
 
 def _remove(api: Any, container_id: str) -> None:
-    """Remove the container; a 404 (already gone) or 409 (the engine's auto-remove is under way) is fine."""
+    """Remove the container and its volumes; a 404 (already gone) or 409 (the engine's auto-remove, which
+    takes the anonymous volumes too, is under way) is fine."""
     try:
-        api.remove_container(container_id, force=True)
+        api.remove_container(container_id, force=True, v=True)
     except Exception as exc:
         if getattr(getattr(exc, "response", None), "status_code", None) == 409:  # auto-remove under way
             try:
@@ -351,9 +321,15 @@ def _remove(api: Any, container_id: str) -> None:
 
 
 def prune(client: Any, labels: dict[str, str] | None = None) -> int:
-    """Remove every container carrying our label (and these labels, when given); returns how many."""
+    """Remove every container carrying our label (and these labels, when given), then the volumes so labelled
+    that no container uses any more; returns how many containers."""
     wanted = [LABEL] + [f"{k}={v}" for k, v in (labels or {}).items()]
     leftovers = client.containers.list(all=True, filters={"label": wanted})
     for container in leftovers:
         _remove(client.api, container.id)
+    for volume in client.volumes.list(filters={"label": wanted, "dangling": True}):
+        try:
+            volume.remove(force=True)
+        except Exception:  # noqa: BLE001 - in use again, or gone meanwhile
+            pass
     return len(leftovers)

@@ -18,6 +18,15 @@ whatever it left running when it ended, are killed with its process group. EOF o
 away) kills the running command and ends the server, and with it the container.
 This file is shipped as the `python3 -c` argument; it imports nothing from agentbench.
 
+Privilege separation (`--agent UID:GID`, which the Docker provider always passes): the server runs as root
+with only CAP_SETUID, CAP_SETGID and CAP_KILL, and each command's child drops to the agent before exec
+(`setgroups([])`, `setresgid`, `setresuid`; oom_score_adj 1000, so the OOM killer takes the agent's
+processes before this one). The agent cannot signal the server (another uid, no capabilities): its
+`kill -9 -1` ends only its own processes. After every command the server SIGKILLs every other process in
+the container (`kill(-1)`, with CAP_KILL: what escaped the command's process group too, a fork bomb's
+last members); init (pid 1) and the server itself are spared by the kernel. Never start it with `--agent`
+outside a container of its own: kill(-1) would reach every process the user may signal.
+
 The one allowed exception to "one owner per job": this file must stay stdlib-only and self-contained (it
 runs inside containers as a `python3 -c` string), so it keeps its own copies of two jobs owned elsewhere:
 `Bounded` (the head-and-tail rule of agentbench.sandbox.base.OutputBuffer, whose `render_parts` adds the
@@ -95,18 +104,75 @@ def kill_group(pgid):
         time.sleep(0.001)
 
 
-def spawn(cmd, cwd, out_w, err_w):
-    """fork + exec `bash -c cmd` in a new session (its pid is its process group), stdin from /dev/null."""
-    pid = os.fork()
+def sweep():
+    """SIGKILL every process of the container but init and this one (see the module docstring); reap what
+    is ours to reap (everything, when this server is pid 1)."""
+    for _ in range(200):  # a fork bomb may add members between two calls
+        try:
+            os.kill(-1, signal.SIGKILL)
+        except OSError:  # ESRCH: nothing left that we may signal
+            return
+        reap()
+        time.sleep(0.002)
+
+
+def reap():
+    while True:
+        try:
+            if os.waitpid(-1, os.WNOHANG)[0] == 0:
+                return
+        except ChildProcessError:
+            return
+
+
+def become_agent(ids):
+    """In the child, before exec: the agent's uid and gid, no supplementary groups, first in line for the
+    OOM killer. Raising oom_score_adj needs no privilege."""
+    try:
+        with open("/proc/self/oom_score_adj", "w") as f:
+            f.write("1000")
+    except OSError:
+        pass
+    uid, gid = ids
+    if os.getuid() == 0 and uid != 0:
+        os.setgroups([])
+        os.setresgid(gid, gid, gid)
+        os.setresuid(uid, uid, uid)
+
+
+def fork_retrying(limit_s=2.0):
+    """os.fork, retried while the pids limit is exhausted (a fork bomb's remains are being reaped)."""
+    deadline = time.monotonic() + limit_s
+    while True:
+        try:
+            return os.fork()
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                raise
+            time.sleep(0.01)
+
+
+def spawn(cmd, cwd, out_w, err_w, ids=None):
+    """fork + exec `bash -c cmd` in a new session (its pid is its process group), stdin from /dev/null, as
+    the agent (`ids`) when given; a cwd it cannot enter is exit code 1."""
+    pid = fork_retrying()
     if pid == 0:  # the child: only async-signal-safe work until exec
         try:
             os.setsid()
-            os.chdir(cwd)
             null = os.open(os.devnull, os.O_RDONLY)
             os.dup2(null, 0)
             os.dup2(out_w, 1)
             os.dup2(err_w, 2)
             signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+            if ids is not None:
+                become_agent(ids)
+            try:
+                os.chdir(cwd)
+            except OSError as exc:
+                reason = b"cwd is not a directory" if not os.path.isdir(cwd) else ("cannot enter cwd (%s)" %
+                                                                                     exc.strerror).encode()
+                os.write(2, b"agentbench: " + reason + b": " + cwd + b"\n")
+                os._exit(1)
             os.execvp("bash", ["bash", "-c", cmd])
         except BaseException as exc:
             os.write(2, ("agentbench: cannot run the command: %s\n" % exc).encode())
@@ -122,7 +188,8 @@ def exit_code(status):
 
 
 class Server:
-    def __init__(self):
+    def __init__(self, ids=None):
+        self.ids = ids  # (uid, gid) of the agent: commands drop to it, and the server sweeps after each
         self.pending = bytearray()  # bytes read from stdin, not yet a whole request
         self.queue = []  # whole requests waiting their turn
         self.eof = False
@@ -149,16 +216,15 @@ class Server:
             request = self.queue.pop(0)
             if request[0] == "run":
                 self.run(*request[1:])
+                if self.ids is not None:
+                    sweep()
 
     def run(self, rid, timeout, limit, cwd, cmd):
         out, err = Bounded(limit), Bounded(limit)
-        if not os.path.isdir(cwd):
-            err.feed(b"agentbench: cwd is not a directory: " + cwd + b"\n")
-            return self.answer(rid, 1, False, out, err)
         out_r, out_w = os.pipe()
         err_r, err_w = os.pipe()
         try:
-            pid = spawn(cmd, cwd, out_w, err_w)
+            pid = spawn(cmd, cwd, out_w, err_w, self.ids)
         except OSError as exc:  # e.g. the pids limit is exhausted
             err.feed(("agentbench: cannot start the command: %s\n" % exc).encode())
             for fd in (out_r, out_w, err_r, err_w):
@@ -218,9 +284,21 @@ class Server:
         self.answer(rid, exit_code(status), timed_out, out, err)
 
 
+def agent_ids(argv):
+    """`--agent UID:GID` from the command line, else None (commands run as this process, no sweep)."""
+    if "--agent" not in argv:
+        return None
+    uid, _, gid = argv[argv.index("--agent") + 1].partition(":")
+    return int(uid), int(gid or uid)
+
+
 if __name__ == "__main__":
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    server = Server(agent_ids(sys.argv))
     try:
-        Server().serve()
+        server.serve()
     except KeyboardInterrupt:
         sys.exit(130)
+    finally:
+        if server.ids is not None:
+            sweep()

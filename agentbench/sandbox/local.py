@@ -19,7 +19,7 @@ import time
 import warnings
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import AsyncIterator
+from typing import AsyncIterator, Callable
 
 from pydantic import Field
 
@@ -186,19 +186,25 @@ async def _drain(stream: asyncio.StreamReader | None, buf: OutputBuffer) -> None
         buf.feed(chunk)
 
 
+NOT_ISOLATED = ("the `local` sandbox does NOT isolate: agent commands run on this host as your user, with "
+                "your files and network. Use it for development only.")
+
+
 class LocalSandboxProvider:
-    """Opens `LocalSandbox`es in fresh temp dirs. Warns once per process that it does not isolate."""
+    """Opens `LocalSandbox`es in fresh temp dirs. Says that it does not isolate: through `warn` (a line; the
+    runner passes one, so once per run), else as a LocalSandboxWarning once per process."""
 
     name = "local"
+    isolates = False  # conformance skips its isolation checks, with this as the reason
 
-    def __init__(self, config: LocalSandboxConfig | None = None) -> None:
+    def __init__(self, config: LocalSandboxConfig | None = None, warn: Callable[[str], None] | None = None) -> None:
         global _warned
         self.config = config or LocalSandboxConfig()
-        if not _warned:
+        if warn is not None:
+            warn(NOT_ISOLATED)
+        elif not _warned:
             _warned = True
-            warnings.warn("agentbench: the `local` sandbox does NOT isolate: agent commands run on this host as "
-                          "your user, with your files and network. Use it for development only.",
-                          LocalSandboxWarning, stacklevel=2)
+            warnings.warn(f"agentbench: {NOT_ISOLATED}", LocalSandboxWarning, stacklevel=2)
 
     def prepare(self, tasks: list[Task]) -> dict[str, str]:
         """Nothing to build: the local sandbox runs on this host as it is. Environments built per task

@@ -43,6 +43,8 @@ OFFICIAL_REPOSITORY = "agentbench/swe-official"
 RECIPE_VERSION = "swe-env-v3"
 BUILD_CA = "/opt/agentbench-build-ca.crt"
 ENVS = "/opt/miniconda3/envs"
+#: The environment the eval script reinstalls the repo into: a Docker sandbox keeps it writable.
+TESTBED_ENV = f"{ENVS}/testbed"
 PythonSource = Literal["debian", "conda", "uv"]
 ImageMode = Literal["auto", "pull", "build"]
 

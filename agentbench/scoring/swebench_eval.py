@@ -17,7 +17,7 @@ from typing import Literal
 from pydantic import BaseModel
 
 from agentbench.protocols import Task
-from agentbench.swebench_layout import TESTBED
+from agentbench.swebench_layout import TESTBED, patch_files
 
 HEREDOC = "EOF_114329324912"  # the delimiter the official eval scripts use for the test patch
 START = ">>>>> Start Test Output"
@@ -34,10 +34,15 @@ def test_patch_files(test_patch: str) -> tuple[list[str], list[str]]:
     from swebench.utils import get_modified_files
     from unidiff import PatchSet
 
+    from unidiff.errors import UnidiffParseError
+
     if not test_patch.strip():
         return [], []
-    new = [f.target_file.removeprefix("b/") for f in PatchSet(test_patch) if f.source_file == "/dev/null"]
-    return get_modified_files(test_patch), new
+    try:
+        new = [f.target_file.removeprefix("b/") for f in PatchSet(test_patch) if f.source_file == "/dev/null"]
+        return get_modified_files(test_patch), new
+    except (UnidiffParseError, ValueError, IndexError):  # not a diff (the loader refuses such rows): reset what it names
+        return patch_files(test_patch), []
 
 
 def reset_commands(base_commit: str, test_patch: str) -> list[str]:

@@ -7,12 +7,12 @@ Each line is an object with `task_id`, `Question`, `Level` (1, 2 or 3), `Final a
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 from agentbench.protocols import Task, TaskExpected, TaskInputs, TaskSandbox
-from agentbench.suites.errors import SuiteError
+from agentbench.safe_parse import ParseError, json_text, lines
+from agentbench.suites.errors import SuiteError, unsafe_id_reason
 
 METADATA = "metadata.jsonl"
 LEVELS = (1, 2, 3)
@@ -35,7 +35,7 @@ def load_gaia(suite_dir: Path) -> list[Task]:
         raise SuiteError.at(path, f"cannot be read: {exc}") from None
     tasks: list[Task] = []
     first_line: dict[str, int] = {}
-    for lineno, line in enumerate(text.splitlines(), start=1):
+    for lineno, line in enumerate(lines(text), start=1):
         if not line.strip():
             continue
         task = _parse_row(suite_dir, path, lineno, line)
@@ -51,9 +51,9 @@ def load_gaia(suite_dir: Path) -> list[Task]:
 
 def _parse_row(suite_dir: Path, path: Path, lineno: int, line: str) -> Task:
     try:
-        row: Any = json.loads(line)
-    except json.JSONDecodeError as exc:
-        raise SuiteError.at(path, f"invalid JSON: {exc.msg} (column {exc.colno})", lineno) from None
+        row: Any = json_text(line)
+    except ParseError as exc:
+        raise SuiteError.at(path, f"invalid JSON: {exc}", lineno) from None
     if not isinstance(row, dict):
         raise SuiteError.at(path, f"expected a JSON object, got {type(row).__name__}", lineno)
 
@@ -66,12 +66,14 @@ def _parse_row(suite_dir: Path, path: Path, lineno: int, line: str) -> Task:
         return value
 
     task_id = required_str("task_id").strip()
-    if not task_id:
-        raise SuiteError.at(path, "must not be empty", lineno, "task_id")
+    unsafe = unsafe_id_reason(task_id)
+    if unsafe:
+        raise SuiteError.at(path, unsafe, lineno, "task_id")
     question = required_str("Question")
     answer = required_str("Final answer")
     level = _level(row, path, lineno)
-    file_name = row.get("file_name") or ""
+    file_name = row.get("file_name")
+    file_name = "" if file_name is None else file_name
     if not isinstance(file_name, str):
         raise SuiteError.at(path, f"expected a string, got {type(file_name).__name__}", lineno, "file_name")
     files = [_attachment(suite_dir, path, lineno, file_name)] if file_name else []
@@ -86,8 +88,11 @@ def _level(row: dict[str, Any], path: Path, lineno: int) -> int:
     if "Level" not in row:
         raise SuiteError.at(path, "missing required key", lineno, "Level")
     raw = row["Level"]
-    if isinstance(raw, bool) or not isinstance(raw, (int, str)) or (isinstance(raw, str) and not raw.strip().isdigit()):
-        raise SuiteError.at(path, f"expected an integer 1, 2 or 3, got {type(raw).__name__} {raw!r}", lineno, "Level")
+    text = raw.strip() if isinstance(raw, str) else ""
+    if isinstance(raw, bool) or not isinstance(raw, (int, str)) or (
+            isinstance(raw, str) and not (text.isascii() and text.isdigit() and len(text) < 8)):
+        raise SuiteError.at(path, f"expected an integer 1, 2 or 3, got {type(raw).__name__} {raw!r}"[:200], lineno,
+                            "Level")
     level = int(raw)
     if level not in LEVELS:
         raise SuiteError.at(path, f"expected 1, 2 or 3, got {level}", lineno, "Level")
@@ -95,6 +100,8 @@ def _level(row: dict[str, Any], path: Path, lineno: int) -> int:
 
 
 def _attachment(suite_dir: Path, path: Path, lineno: int, file_name: str) -> Path:
+    if "\x00" in file_name or any(len(part.encode()) > 255 for part in Path(file_name).parts):
+        raise SuiteError.at(path, f"{file_name[:80]!r} is not a usable file name", lineno, "file_name")
     target = (suite_dir / file_name).resolve()
     if Path(file_name).is_absolute() or not target.is_relative_to(suite_dir.resolve()):
         raise SuiteError.at(path, f"{file_name!r} must be a path inside the suite folder", lineno, "file_name")

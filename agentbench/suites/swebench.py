@@ -18,12 +18,12 @@ import json
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from agentbench.protocols import Task, TaskExpected, TaskInputs, TaskSandbox
-from agentbench.suites.errors import SuiteError
-from agentbench.swebench_layout import TESTBED, patch_files
+from agentbench.safe_parse import ParseError, json_text, lines, read_text, yaml_text
+from agentbench.suites.errors import SuiteError, unsafe_id_reason
+from agentbench.swebench_layout import TESTBED, patch_files, patch_problem
 from agentbench.suites.swe_recipes import EnvSpec, Specs, find_spec, parse_specs
 
 CLASSIC_FIELDS = ("repo", "instance_id", "base_commit", "patch", "test_patch", "problem_statement", "hints_text",
@@ -61,8 +61,8 @@ class SweRow(BaseModel):
     def _json_list(cls, value: Any) -> Any:
         if isinstance(value, str):
             try:
-                value = json.loads(value)
-            except json.JSONDecodeError as exc:
+                value = json_text(value)
+            except ParseError as exc:
                 raise ValueError(f"a JSON-encoded list of test ids was expected: {exc}") from None
         return list(value) if isinstance(value, tuple) else value
 
@@ -80,8 +80,8 @@ class SuiteSpec(BaseModel):
 
 def _read_yaml(path: Path) -> Any:
     try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError, UnicodeDecodeError) as exc:
+        return yaml_text(read_text(path))
+    except (OSError, ParseError) as exc:
         raise SuiteError.at(path, f"cannot be read: {exc}") from None
 
 
@@ -94,24 +94,35 @@ def _first_error(path: Path, exc: ValidationError, line: int | None = None) -> S
 
 def read_rows(path: Path) -> list[tuple[int | None, dict[str, Any]]]:
     """(line or row number, raw row) from a .json list, .jsonl or .parquet file."""
-    if not path.is_file():
+    try:
+        found = path.is_file()
+    except OSError as exc:  # a name too long, say
+        raise SuiteError.at(path, f"cannot be read: {exc.strerror or exc}") from None
+    if not found:
         raise SuiteError.at(path, "not found")
     suffix = path.suffix.lower()
+    if suffix in (".jsonl", ".json"):
+        try:
+            content = read_text(path)
+        except (OSError, ParseError) as exc:
+            raise SuiteError.at(path, f"cannot be read: {exc}") from None
     if suffix == ".jsonl":
         rows = []
-        for number, text in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        for number, text in enumerate(lines(content), 1):
             if not text.strip():
                 continue
             try:
-                rows.append((number, json.loads(text)))
-            except json.JSONDecodeError as exc:
-                raise SuiteError.at(path, f"not valid JSON: {exc.msg} (column {exc.colno})", line=number) from None
+                rows.append((number, json_text(text)))
+            except ParseError as exc:
+                raise SuiteError.at(path, f"not valid JSON: {exc}", line=number) from None
         return rows
     if suffix == ".json":
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
+            data = json.loads(content)
         except json.JSONDecodeError as exc:
             raise SuiteError.at(path, f"not valid JSON: {exc.msg}", line=exc.lineno) from None
+        except (ValueError, RecursionError) as exc:
+            raise SuiteError.at(path, f"not valid JSON: {type(exc).__name__}: {exc}"[:300], line=1) from None
         if not isinstance(data, list):
             raise SuiteError.at(path, "expected a JSON list of SWE-bench rows")
         return [(i, row) for i, row in enumerate(data, 1)]
@@ -140,6 +151,12 @@ def parse_rows(path: Path) -> list[SweRow]:
             row = SweRow.model_validate(raw)
         except ValidationError as exc:
             raise _first_error(path, exc, where) from None
+        unsafe = unsafe_id_reason(row.instance_id)
+        if unsafe:
+            raise SuiteError.at(path, unsafe, line=where, field="instance_id")
+        problem = patch_problem(row.test_patch)
+        if problem:
+            raise SuiteError.at(path, problem, line=where, field="test_patch")
         if row.instance_id in seen:
             raise SuiteError.at(path, f"duplicate instance_id {row.instance_id!r}", line=where, field="instance_id")
         seen.add(row.instance_id)
@@ -222,7 +239,11 @@ def load_swebench(suite_dir: Path, repo_mirror: Path | None = None) -> list[Task
         raise _first_error(spec_path, exc) from None
     data = suite_dir / suite.data
     mirror = repo_mirror or (suite_dir / suite.repo_mirror if suite.repo_mirror else None)
-    if mirror is not None and not mirror.is_dir():
+    try:
+        mirror_missing = mirror is not None and not mirror.is_dir()
+    except OSError as exc:  # a name too long, say
+        raise SuiteError.at(spec_path, f"repo mirror folder: {exc.strerror or exc}", field="repo_mirror") from None
+    if mirror_missing:
         raise SuiteError.at(spec_path, f"repo mirror folder {mirror} does not exist", field="repo_mirror")
     specs = load_specs(suite_dir / suite.specs) if suite.specs else {}
     return [task_from_row(row, find_spec(row.repo, row.version, specs), resolve_repo(row.repo, mirror),

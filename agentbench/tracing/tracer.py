@@ -1,10 +1,17 @@
 """One attempt's trace: a LangChain callback handler that turns graph nodes, model calls and tool
 calls into typed `Event`s, plus `record()` for sandbox commands and retries. It also enforces the
 token budget: a model call that would start past `max_tokens` raises LimitExceeded.
+
+A call a limit cancels mid-request (the attempt's time budget) gets no `on_llm_end` / `on_llm_error`
+from LangChain: `close_open(t)` ends every model call, node and tool still open at time `t` as a
+`cancelled: true` event, and counts the model calls' time (to `t`) as model time, tokens unknown (0).
+Exceptions that ended a model call are remembered (`model_faults`): they are the endpoint's, not the
+agent's (the episode's attribution rule, docs/metrics.md).
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import Any
 from uuid import UUID
@@ -48,7 +55,10 @@ class Tracer(BaseCallbackHandler):
         self.max_tokens = max_tokens
         self.current_node: str | None = None
         self._clock = clock
-        self._open: dict[UUID, tuple[float, Any]] = {}
+        self._open: dict[UUID, tuple[float, Any]] = {}  # graph nodes: start, node name
+        self._open_models: dict[UUID, tuple[float, Any]] = {}  # model calls: start, messages
+        self._open_tools: dict[UUID, tuple[float, Any]] = {}  # LangChain tools: start, {tool, input}
+        self.model_faults: list[BaseException] = []  # exceptions that ended a model call
 
     # -- recording -------------------------------------------------------------------------
     def record(self, type_: EventType, t_start: float, t_end: float | None = None, **payload: Any) -> Event:
@@ -60,13 +70,16 @@ class Tracer(BaseCallbackHandler):
         return event
 
     def record_exec(self, cmd: str, t_start: float, exit_code: int, duration_s: float, stdout: str, stderr: str,
-                    truncated: bool, timed_out: bool, kind: str = "bash") -> None:
+                    truncated: bool, timed_out: bool, kind: str = "bash", cancelled: bool = False) -> None:
+        """One sandbox call; `cancelled`: cut off by a limit, its time to the cancellation still counted."""
         self.totals.tool_calls += 1
         self.totals.sandbox_time_s += duration_s
         if self.totals.first_test_step is None and kind == "bash" and is_test_command(cmd):
             self.totals.first_test_step = self.totals.model_calls
+        extra = {"cancelled": True} if cancelled else {}
         self.record("sandbox_exec", t_start, t_start + duration_s, kind=kind, command=cmd, exit_code=exit_code,
-                    duration_s=duration_s, stdout=stdout, stderr=stderr, truncated=truncated, timed_out=timed_out)
+                    duration_s=duration_s, stdout=stdout, stderr=stderr, truncated=truncated, timed_out=timed_out,
+                    **extra)
 
     # -- graph nodes -------------------------------------------------------------------------
     def on_chain_start(self, serialized: dict[str, Any] | None, inputs: Any, *, run_id: UUID,
@@ -84,7 +97,10 @@ class Tracer(BaseCallbackHandler):
         t0, node = opened
         self.current_node = node
         self.totals.supersteps += 1
-        payload = {"error": f"{type(error).__name__}: {error}"} if error else {}
+        if isinstance(error, asyncio.CancelledError):  # cut off by a limit (the time budget)
+            payload: dict[str, Any] = {"cancelled": True}
+        else:
+            payload = {"error": f"{type(error).__name__}: {error}"} if error else {}
         self.record("node_end", t0, self._clock(), **payload)
 
     def on_chain_end(self, outputs: Any, *, run_id: UUID, **kwargs: Any) -> None:
@@ -99,10 +115,10 @@ class Tracer(BaseCallbackHandler):
         used = self.totals.usage.total_tokens
         if self.max_tokens is not None and used >= self.max_tokens:
             raise LimitExceeded("tokens", f"{used} tokens used of {self.max_tokens}")
-        self._open[run_id] = (self._clock(), [message_dict(m) for m in messages[0]] if messages else [])
+        self._open_models[run_id] = (self._clock(), [message_dict(m) for m in messages[0]] if messages else [])
 
     def on_llm_end(self, response: LLMResult, *, run_id: UUID, **kwargs: Any) -> None:
-        t0, messages = self._open.pop(run_id, (self._clock(), []))
+        t0, messages = self._open_models.pop(run_id, (self._clock(), []))
         t1 = self._clock()
         usage = usage_of(response)
         totals = self.totals
@@ -116,19 +132,51 @@ class Tracer(BaseCallbackHandler):
                     completion_tokens=usage.completion_tokens, latency_s=t1 - t0)
 
     def on_llm_error(self, error: BaseException, *, run_id: UUID, **kwargs: Any) -> None:
-        t0, _ = self._open.pop(run_id, (self._clock(), []))
+        opened = self._open_models.pop(run_id, None)
+        if opened is None:  # already closed by close_open (a late callback of a cancelled call)
+            return
+        t0, messages = opened
         t1 = self._clock()
         self.totals.model_time_s += t1 - t0
+        if isinstance(error, asyncio.CancelledError):
+            self._cancelled_call(t0, t1, messages)
+            return
+        self.model_faults.append(error)
         self.record("error", t0, t1, source="model", error=f"{type(error).__name__}: {error}")
+
+    def _cancelled_call(self, t0: float, t1: float, messages: Any) -> None:
+        self.record("model_call", t0, t1, messages=messages, reply=None, prompt_tokens=0, completion_tokens=0,
+                    latency_s=t1 - t0, cancelled=True)
+
+    def close_open(self, t: float | None = None) -> int:
+        """End what a cancellation left open at `t` (default now): model calls become `model_call` events
+        with `cancelled: true` and no tokens, their time counted as model time (not `model_calls`, which
+        counts completed calls); tools a `tool_call`, nodes a `node_end`, both `cancelled: true`.
+        Returns how many model calls were closed."""
+        t = self._clock() if t is None else t
+        models = sorted(self._open_models.items(), key=lambda item: item[1][0])
+        self._open_models.clear()
+        for _, (t0, messages) in models:
+            self.totals.model_time_s += max(0.0, t - t0)
+            self._cancelled_call(t0, t, messages)
+        for _, (t0, info) in sorted(self._open_tools.items(), key=lambda item: item[1][0]):
+            self.record("tool_call", t0, t, cancelled=True, **info)
+        self._open_tools.clear()
+        for _, (t0, node) in sorted(self._open.items(), key=lambda item: item[1][0], reverse=True):
+            self.current_node = node
+            self.record("node_end", t0, t, cancelled=True)
+        self._open.clear()
+        return len(models)
 
     # -- LangChain tools (native tool-calling graphs) ---------------------------------------
     def on_tool_start(self, serialized: dict[str, Any] | None, input_str: str, *, run_id: UUID, **kwargs: Any) -> None:
-        self._open[run_id] = (self._clock(), {"tool": (serialized or {}).get("name") or kwargs.get("name"), "input": input_str})
+        self._open_tools[run_id] = (self._clock(), {"tool": (serialized or {}).get("name") or kwargs.get("name"),
+                                                     "input": input_str})
 
     def on_tool_end(self, output: Any, *, run_id: UUID, **kwargs: Any) -> None:
-        t0, info = self._open.pop(run_id, (self._clock(), {}))
+        t0, info = self._open_tools.pop(run_id, (self._clock(), {}))
         self.record("tool_call", t0, self._clock(), output=str(output)[:4000], **info)
 
     def on_tool_error(self, error: BaseException, *, run_id: UUID, **kwargs: Any) -> None:
-        t0, info = self._open.pop(run_id, (self._clock(), {}))
+        t0, info = self._open_tools.pop(run_id, (self._clock(), {}))
         self.record("tool_call", t0, self._clock(), error=f"{type(error).__name__}: {error}", **info)

@@ -106,6 +106,7 @@ NEEDS: dict[str, tuple[str, ...]] = {
     "test_compose.py": ("engine",),
     "test_docker_sandbox.py": ("engine",),
     "test_embedded_run.py": ("engine", "model"),
+    "test_fault_matrix_run.py": ("engine",),
     "test_episode.py": (),
     "test_images.py": ("engine",),
     "test_local_sandbox.py": (),

@@ -1,11 +1,13 @@
 import math
+import statistics
 
 import pytest
 from scipy.stats import binomtest
 
-from agentbench.metrics import RunMetrics, completion_rate, pass_k_curves, per_task, summarize
+from agentbench.metrics import (RunMetrics, completion_ci, completion_ci_method, completion_rate, pass_k_curves,
+                               per_task, summarize)
 from agentbench.protocols import AttemptRecord, AttemptTotals, Usage
-from agentbench.stats import pass_at_k, pass_hat_k, wilson_interval
+from agentbench.stats import clustered_proportion_ci, pass_at_k, pass_hat_k, wilson_interval
 
 
 def rec(task, epoch, status, prompt=0, completion=0, calls=0, tools=0, wall=0.0, model=0.0, sandbox=0.0):
@@ -16,10 +18,36 @@ def rec(task, epoch, status, prompt=0, completion=0, calls=0, tools=0, wall=0.0,
 
 # ---- stats ---------------------------------------------------------------------------------------
 
-def test_wilson_known_value():
-    lo, hi = wilson_interval(8, 10)
-    assert lo == pytest.approx(0.4902, abs=1e-4)
-    assert hi == pytest.approx(0.9433, abs=1e-4)
+def hand_wilson(k: int, n: int, confidence: float = 0.95) -> tuple[float, float]:
+    """The Wilson score interval written out (z from the standard library, not scipy)."""
+    z = statistics.NormalDist().inv_cdf(0.5 + confidence / 2)
+    p, z2 = k / n, z * z
+    center = (p + z2 / (2 * n)) / (1 + z2 / n)
+    half = z * math.sqrt(p * (1 - p) / n + z2 / (4 * n * n)) / (1 + z2 / n)
+    return max(0.0, center - half), min(1.0, center + half)
+
+
+@pytest.mark.parametrize(("k", "n", "expected"), [(8, 10, (0.4902, 0.9433)), (0, 10, (0.0, 0.2775)),
+                                                  (10, 10, (0.7225, 1.0)), (1, 1, (0.2065, 1.0))])
+def test_wilson_known_values(k, n, expected):
+    lo, hi = wilson_interval(k, n)
+    assert (lo, hi) == pytest.approx(expected, abs=1e-4)
+    assert (lo, hi) == pytest.approx(hand_wilson(k, n), abs=1e-9)
+
+
+def test_wilson_comes_from_scipy(monkeypatch):
+    import agentbench.stats as stats
+
+    calls = []
+    real = stats.binomtest
+
+    def spy(k, n, *args, **kwargs):
+        calls.append((k, n))
+        return real(k, n, *args, **kwargs)
+
+    monkeypatch.setattr(stats, "binomtest", spy)
+    assert wilson_interval(8, 10) == pytest.approx(hand_wilson(8, 10), abs=1e-9)
+    assert calls == [(8, 10)]
 
 
 @pytest.mark.parametrize(("k", "n"), [(0, 1), (1, 1), (0, 10), (3, 10), (10, 10), (57, 100), (1, 1000)])
@@ -29,6 +57,7 @@ def test_wilson_matches_scipy(k, n, confidence):
     lo, hi = wilson_interval(k, n, confidence)
     assert lo == pytest.approx(ref.low, abs=1e-12)
     assert hi == pytest.approx(ref.high, abs=1e-12)
+    assert (lo, hi) == pytest.approx(hand_wilson(k, n, confidence), abs=1e-9)
 
 
 def test_wilson_edge_cases():
@@ -150,6 +179,33 @@ def test_pass_k_with_three_epochs():
     m = summarize(attempts, run_wall_clock_s=1.0)
     assert m.pass_at_k == at_k and m.pass_hat_k == hat_k
     assert m.pass_at_k[1] == pytest.approx(m.completion_rate)
+
+
+def test_one_epoch_interval_is_wilson():
+    m = summarize(mixed_run(), run_wall_clock_s=1.0)
+    assert m.completion_ci95_method == "wilson" and m.model_dump(mode="json")["completion_ci95_method"] == "wilson"
+    assert completion_ci(mixed_run()) == wilson_interval(2, 4)
+
+
+def test_interval_with_epochs_is_the_cluster_bootstrap_over_tasks():
+    # task a solved 3/3, b 1/3 (one epoch an error), c 0/3, d 2/3: per task (solved, scored)
+    attempts = ([rec("a", e, "solved") for e in range(3)]
+                + [rec("b", 0, "solved"), rec("b", 1, "failed"), rec("b", 2, "error")]
+                + [rec("c", e, "limit") for e in range(3)]
+                + [rec("d", 0, "solved"), rec("d", 1, "solved"), rec("d", 2, "failed")])
+    assert completion_ci_method(attempts) == "cluster_bootstrap"
+    got = completion_ci(attempts)
+    assert got == clustered_proportion_ci([3, 1, 0, 2], [3, 2, 3, 3])
+    lo, hi = got
+    wlo, whi = wilson_interval(6, 11)
+    assert lo <= wlo and hi >= whi  # never narrower than Wilson
+    m = summarize(attempts, run_wall_clock_s=1.0)
+    assert m.completion_ci95 == got and m.completion_ci95_method == "cluster_bootstrap"
+    # everything solved: the bootstrap collapses to a point, Wilson keeps the interval honest
+    all_solved = [rec(t, e, "solved") for t in "xyz" for e in range(2)]
+    assert completion_ci(all_solved) == pytest.approx(wilson_interval(6, 6))
+    # epochs whose only attempts are errors do not make a run clustered
+    assert completion_ci_method([rec("a", 0, "solved"), rec("a", 1, "error")]) == "wilson"
 
 
 def test_pass_k_errored_epoch_shrinks_task():

@@ -12,6 +12,7 @@ from agentbench.analysis.io import load_run
 from agentbench.analysis.results import CompareError, LoadedRun
 from agentbench.protocols import AttemptRecord, AttemptTotals, Usage
 from agentbench.stats import mcnemar_exact, paired_bootstrap_ci, pareto_front
+from agentbench.stats_cluster import sign_flip_test
 
 
 def rec(task, status, epoch=0, tokens=0, steps=0, wall=0.0):
@@ -153,6 +154,7 @@ def test_compare_pair_figures():
     assert [u.task_id for u in c.unpaired] == ["t5", "t6", "t7"]
     assert c.config_diff == {"graph": ("g", "h")}
     assert c.noise == [] and c.a.epochs == 1
+    assert (rate.test, c.clustered, c.tasks) == ("mcnemar_exact", False, 4) and tps.test is None
 
 
 def test_significant_when_mcnemar_p_is_small():
@@ -255,3 +257,68 @@ def test_html_links_by_store_attempt_id():
     assert (flip.a_attempt_id, flip.b_attempt_id) == (7, 3)
     page = compare_html_section(result, anchor="attempt-id")
     assert 'href="a/report.html#attempt-7"' in page and 'href="b/report.html#attempt-3"' in page
+
+
+# ---- epochs > 1: tasks are the unit --------------------------------------------------------------
+
+def epochs_of(attempts, n):
+    """Every attempt repeated over n epochs, identical in each."""
+    return [r.model_copy(update={"epoch": e}) for r in attempts for e in range(n)]
+
+
+def test_identical_epochs_give_the_one_epoch_intervals():
+    """Resampling tasks with all their epochs: epochs that merely repeat a task add no information, so
+    every interval is the one-epoch interval (a (task, epoch) bootstrap would shrink them by ~√3)."""
+    a = [rec(f"t{i}", "solved" if i % 3 else "failed", tokens=100 + 10 * i, steps=i % 5, wall=1.0 + i % 4)
+         for i in range(30)]
+    b = [rec(f"t{i}", "solved" if i % 2 else "failed", tokens=90 + 7 * i, steps=i % 3, wall=2.0 - i % 2)
+         for i in range(30)]
+    one = compare_pair(run("a", a), run("b", b), n_resamples=400)
+    three = compare_pair(run("a", epochs_of(a, 3)), run("b", epochs_of(b, 3)), n_resamples=400)
+    assert (one.clustered, three.clustered, three.pairs, three.tasks) == (False, True, 90, 30)
+    for d1, d3 in zip(one.metrics, three.metrics):
+        assert d3.diff == pytest.approx(d1.diff)
+        assert d3.ci95 == pytest.approx(d1.ci95), d1.metric
+
+
+def test_completion_test_with_epochs_is_the_sign_flip_over_tasks():
+    # per task, solved epochs of 3 in A and B: x 3/0, y 2/0, z 1/1, w 0/1, v 3/0
+    plan = {"x": (3, 0), "y": (2, 0), "z": (1, 1), "w": (0, 1), "v": (3, 0)}
+    a = [rec(t, "solved" if e < sa else "failed", epoch=e) for t, (sa, _) in plan.items() for e in range(3)]
+    b = [rec(t, "solved" if e < sb else "failed", epoch=e) for t, (_, sb) in plan.items() for e in range(3)]
+    c = compare_pair(run("a", a), run("b", b))
+    rate = c.metrics[0]
+    assert c.clustered and c.tasks == 5 and rate.test == "sign_flip_tasks"
+    assert rate.p_value == pytest.approx(sign_flip_test([-3, -2, 0, 1, -3]))
+    assert rate.p_value == pytest.approx(4 / 16)  # ±3 ±2 ±1 ±3 reaches |7| in 4 of 16: 9, 7, −7, −9
+    assert rate.significant is False and rate.diff == pytest.approx(-7 / 15)
+    assert "sign-flip test over tasks p = 0.25" in c.verdict and "15 shared attempts of 5 tasks" in c.verdict
+    assert c.mcnemar.p_value == pytest.approx(mcnemar_exact(8, 1))  # the table stays, for reference
+    assert any("only 5 shared tasks" in w and "sign-flip" in w for w in c.warnings)
+    page = compare_html_section(CompareResultOf(c))
+    assert "sign-flip test over tasks p=0.25" in page and "bootstrap over tasks" in page
+
+
+def CompareResultOf(c):
+    from agentbench.analysis.results import CompareResult
+
+    return CompareResult(baseline=c.a.path, comparisons=[c])
+
+
+def test_views_name_the_test():
+    from rich.console import Console
+
+    from agentbench.analysis.terminal import compare_tables
+
+    def text(result) -> str:
+        console = Console(width=200, record=True)
+        for part in compare_tables(result):
+            console.print(part)
+        return console.export_text()
+
+    single = compare_runs([run("a", A), run("b", B)], n_resamples=100)
+    assert "exact McNemar test" in text(single) and "McNemar p=" in compare_html_section(single)
+    multi = compare_runs([run("a", epochs_of(A, 2)), run("b", epochs_of(B, 2))], n_resamples=100)
+    out = text(multi)
+    assert "sign-flip permutation test over the 4 tasks" in out and "sign-flip test over tasks p =" in out
+    assert CompareResultRoundTrip(multi)

@@ -192,3 +192,70 @@ def test_load_cell_errors_name_the_folder(tmp_path):
     (tmp_path / "graph-x" / "run.sqlite").write_bytes(b"not sqlite" * 500)
     with pytest.raises(SweepError, match="graph-x: unreadable run store"):
         load_cell(tmp_path, cell)
+
+
+# ---- p-values, Holm, epochs > 1 ------------------------------------------------------------------
+
+def test_every_effect_has_a_bootstrap_p_and_a_holm_adjusted_one():
+    from agentbench.stats import holm
+
+    result = analyze(FACTORS, grid_data(n=30), "sweep", n_resamples=999)
+    tested = [e for e in result.effects if e.p_value is not None]
+    assert len(tested) == len(result.effects) == 9 and result.alpha == 0.05
+    assert [e.p_holm for e in tested] == pytest.approx(holm([e.p_value for e in tested]))
+    assert all(e.significant_holm == (e.p_holm < 0.05) for e in tested)
+    assert all(e.p_holm >= e.p_value for e in tested)
+    effects = {(e.kind, tuple(e.factors), e.metric): e for e in result.effects}
+    main_a = effects[("main", ("A",), "completion_rate")]
+    assert main_a.p_value == pytest.approx(2 / 1000) and main_a.significant_holm is True  # 0.5 pts, 30 tasks
+    wall_b = effects[("main", ("B",), "wall_clock_per_attempt_s")]  # B does not change the wall-clock
+    assert wall_b.estimate == 0.0 and wall_b.p_value == 1.0 and wall_b.significant_holm is False
+
+
+def test_an_effect_without_an_interval_has_no_p_and_stays_out_of_holm():
+    factors = [Factor(key="graph", levels=["oracle", "null"])]
+    cells = plan_cells(factors)
+    data = [CellData(cell=c, path=c.name, attempts=[
+        rec(f"t{i}", "solved" if c.assignments["graph"] == "oracle" else "failed", tokens=10) for i in range(6)])
+        for c in cells]
+    result = analyze(factors, data, n_resamples=200)
+    got = {e.metric: e for e in result.effects}
+    assert got["tokens_per_success"].p_value is None and got["tokens_per_success"].p_holm is None
+    assert got["completion_rate"].p_holm == pytest.approx(min(1.0, 2 * got["completion_rate"].p_value))
+
+
+def with_epochs(data: list[CellData], n: int) -> list[CellData]:
+    return [CellData(cell=d.cell, path=d.path, attempts=[a.model_copy(update={"epoch": e})
+                                                        for a in d.attempts for e in range(n)]) for d in data]
+
+
+def test_with_epochs_the_bootstrap_resamples_tasks():
+    """Identical epochs add no information: the effects' intervals and p-values are the one-epoch ones
+    (a (task, epoch) bootstrap would narrow them), and the cells' intervals are clustered."""
+    one = analyze(FACTORS, grid_data(n=20), "sweep", n_resamples=300)
+    three = analyze(FACTORS, with_epochs(grid_data(n=20), 3), "sweep", n_resamples=300)
+    assert (one.clustered, three.clustered) == (False, True)
+    for e1, e3 in zip(one.effects, three.effects):
+        assert e3.estimate == pytest.approx(e1.estimate)
+        assert e3.ci95 == pytest.approx(e1.ci95) and e3.p_value == pytest.approx(e1.p_value)
+    assert [s.completion_ci95_method for s in one.cells] == ["wilson"] * 4
+    assert [s.completion_ci95_method for s in three.cells] == ["cluster_bootstrap"] * 4
+    lo1, hi1 = one.cells[1].completion_ci95  # 8 of 20 solved
+    lo3, hi3 = three.cells[1].completion_ci95  # 24 of 60, but still 8 of 20 tasks
+    assert hi3 - lo3 >= hi1 - lo1 - 0.02
+    assert three.warnings == []  # 20 tasks: enough
+    few = analyze(FACTORS, with_epochs(grid_data(), 3), "sweep", n_resamples=100)
+    assert any("only 5 tasks" in w for w in few.warnings)
+
+
+def test_the_effects_view_shows_the_holm_p_and_which_pass():
+    from rich.console import Console
+
+    from agentbench.analysis.terminal import sweep_tables
+
+    console = Console(width=220, record=True)
+    for part in sweep_tables(analyze(FACTORS, grid_data(n=30), "sweep", n_resamples=500)):
+        console.print(part)
+    out = console.export_text()
+    assert "p (Holm)" in out and "Holm at 0.05" in out and "passes" in out and "does not pass" in out
+    assert "Holm-adjusted over all 9 effects" in out and "bootstrap over (task, epoch) keys" in out

@@ -1,12 +1,13 @@
 """A test graph loaded by path: runs a real sandbox command that takes a while, then answers from the
-reference — or raises when AGENTBENCH_TEST_FAIL names the task (to make `error` attempts on purpose)."""
+reference — or raises SandboxError (an infrastructure fault, so the attempt is `error`, not the agent's
+`failed`) when AGENTBENCH_TEST_FAIL names the task (to make `error` attempts on purpose)."""
 
 import os
 from typing import TypedDict
 
 from langgraph.graph import END, START, StateGraph
 
-from agentbench.protocols import AgentContext
+from agentbench.protocols import AgentContext, SandboxError
 
 
 class State(TypedDict, total=False):
@@ -17,7 +18,7 @@ class State(TypedDict, total=False):
 def build_graph(ctx: AgentContext):
     async def work(state: State) -> dict:
         if ctx.task.id in os.environ.get("AGENTBENCH_TEST_FAIL", "").split(","):
-            raise RuntimeError(f"injected infrastructure fault for {ctx.task.id}")
+            raise SandboxError(f"injected infrastructure fault for {ctx.task.id}")
         result = await ctx.tools.bash(f"sleep {ctx.params.get('sleep_s', 0.4)}; echo done")
         assert result.exit_code == 0
         return {"answer": ctx.task.expected.answer}

@@ -1,0 +1,45 @@
+"""What `--resume` checks besides the config: that the suite's tasks are the ones the run started with.
+
+The first run stores the task ids and one content hash per task in the `suite` meta; a resume compares the
+tasks it loads with them (`suite_changes`). Pure apart from reading attachments to hash them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+from agentbench.protocols import Task
+
+
+def task_hash(task: Task) -> str:
+    """What a task asks and how it is judged, hashed: its fields, with attachments by name and content
+    rather than by where the suite lies (a moved checkout is the same suite) and a repo by its commits."""
+    data = task.model_dump(mode="json")
+    data["inputs"]["files"] = [{"name": p.name, "sha256": hashlib.sha256(p.read_bytes()).hexdigest()
+                                if p.is_file() else None} for p in map(Path, task.inputs.files)]
+    data["inputs"].pop("repo", None)
+    if isinstance(data["sandbox"].get("recipe"), dict):
+        data["sandbox"]["recipe"].pop("source", None)
+    return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def suite_meta(name: str, suite_dir: Path, tasks: list[Task]) -> dict:
+    """The `suite` meta a run stores: its name and folder, the task ids and their content hashes."""
+    return {"name": name, "path": str(suite_dir), "tasks": [t.id for t in tasks],
+            "hashes": {t.id: task_hash(t) for t in tasks}}
+
+
+def suite_changes(stored: dict, tasks: list[Task]) -> dict[str, list[str]]:
+    """What differs between the suite a run started with (its `suite` meta) and the tasks loaded now:
+    ids `added`, `removed`, and ids whose content hash `changed` (when the run stored hashes)."""
+    before, now, hashes = set(stored.get("tasks") or []), {t.id for t in tasks}, stored.get("hashes") or {}
+    return {"added": sorted(now - before), "removed": sorted(before - now),
+            "changed": sorted(t.id for t in tasks if t.id in hashes and hashes[t.id] != task_hash(t))}
+
+
+def describe_changes(changes: dict[str, list[str]]) -> str:
+    """`added: a, b; changed: c` (at most five ids each)."""
+    return "; ".join(f"{what}: {', '.join(ids[:5])}" + (f" and {len(ids) - 5} more" if len(ids) > 5 else "")
+                     for what, ids in changes.items() if ids)
