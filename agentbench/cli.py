@@ -59,7 +59,8 @@ def run(
     """Run an experiment: every task × epoch, traced into the run folder, then the report."""
     from agentbench.config.loader import ConfigError, load_experiment, validate
     from agentbench.report.terminal import print_summary
-    from agentbench.runner.progress import NullProgress, RichProgress
+    from agentbench.redact import Redactor
+    from agentbench.runner.progress import make_progress
     from agentbench.runner.runner import Runner, new_run_dir
 
     logging.basicConfig(level=logging.WARNING)
@@ -75,9 +76,10 @@ def run(
             cfg = validate(stored, f"{resume}/config (stored)")
             if experiment is not None or set_:
                 wanted = load_experiment(experiment, set_)
-                if wanted.model_dump(mode="json") != stored:
+                if Redactor.from_config(wanted).config(wanted) != stored:  # the stored one has its secrets masked
                     raise ConfigError(f"--resume {resume}: the experiment differs from the stored config; "
                                       "resume without changes")
+                cfg = wanted  # with its secrets, which the run folder does not hold
             run_dir = resume
         else:
             if experiment is None:
@@ -88,7 +90,7 @@ def run(
             run_dir = new_run_dir(cfg, out)
             if (run_dir / "run.sqlite").exists():
                 raise ConfigError(f"--out {run_dir} already holds a run; use --resume {run_dir}")
-        progress = NullProgress() if quiet else RichProgress(err_console)
+        progress = make_progress(err_console, quiet, cfg.run.concurrency)
         err_console.print(f"run folder: [bold]{escape(str(run_dir))}[/]")
         store = asyncio.run(Runner(cfg, run_dir, progress=progress, allow_changed_suite=allow_changed_suite).run())
     except _user_errors() as exc:

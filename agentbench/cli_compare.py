@@ -95,7 +95,7 @@ def sweep(
     from agentbench.analysis.sweep import analyze, default_sweep_dir, make_plan, parse_grid
     from agentbench.analysis.terminal import sweep_tables
     from agentbench.config.loader import dump_config, load_experiment
-    from agentbench.runner.progress import NullProgress, RichProgress
+    from agentbench.runner.progress import make_progress
     from agentbench.runner.runner import Runner
 
     logging.basicConfig(level=logging.WARNING)
@@ -111,7 +111,7 @@ def sweep(
         for i, (cell, cfg) in enumerate(zip(plan.cells, configs), 1):
             run_dir = sweep_dir / cell.name
             err_console.print(f"[bold]cell {i}/{len(plan.cells)}[/] {cell.label} → {run_dir}", highlight=False)
-            progress = NullProgress() if quiet else RichProgress(err_console)
+            progress = make_progress(err_console, quiet, cfg.run.concurrency)
             store = asyncio.run(Runner(cfg, run_dir, progress=progress).run())
             try:
                 write_run_outputs(run_dir, store)

@@ -104,8 +104,8 @@ class DockerSettings(CommandLimits):
     below and `agentbench.sandbox.docker.DockerSandboxConfig` (which adds only `workdir`)."""
 
     network: Literal["none", "bridge"] = "none"
-    memory: str = Field("1g", description="memory limit (no swap); what the attempt writes to its tmpfs "
-                                          "mounts (workdir, /tmp) counts toward it")
+    memory: str = Field("2g", description="memory limit (no swap); what the attempt writes to its tmpfs "
+                                          "mounts (workdir, /tmp, writable_paths) counts toward it")
     cpus: float = 1.0
     pids_limit: int = 256
     user: str = Field("1000:1000", description="the agent's numeric uid[:gid]: every command runs as it, under a "

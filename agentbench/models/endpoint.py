@@ -83,6 +83,16 @@ async def preflight(base_url: str, api_key: SecretStr | None, timeout_s: float =
     return resp.status_code
 
 
+def auth_message(base_url: str, api_key_env: str | None, detail: str) -> str:
+    """Why a run stops when the endpoint refuses the key: the endpoint, and what model.api_key_env says
+    (the variable's name, never its value)."""
+    key = (f"model.api_key_env is {api_key_env}: check that ${api_key_env} holds a key this endpoint accepts"
+           if api_key_env else "model.api_key_env is not set, so no key was sent: set it to the NAME of the "
+                               "environment variable that holds the key")
+    return (f"the model endpoint {base_url} refused the request ({detail}); {key}. The run stopped before "
+            "spending more attempts; finished ones are kept (--resume continues)")
+
+
 @asynccontextmanager
 async def open_endpoint(cfg: ModelConfig, log_dir: Path) -> AsyncIterator[Endpoint]:
     api_key = resolve_api_key(cfg)

@@ -86,9 +86,9 @@ def print_summary(summary: dict[str, Any], attempts: list[AttemptRecord], consol
         tasks.add_column(col, justify=just, overflow="fold")
     for a in attempts:
         detail = a.error if a.status == "error" or a.status == "limit" else (a.score.details.get("expected") if a.score else "")
-        tasks.add_row(a.task_id, str(a.epoch), Text(a.status, style=STATUS_STYLE[a.status]), str(a.totals.steps),
-                      f"{a.totals.usage.total_tokens:,}", f"{a.totals.wall_clock_s:.1f}",
-                      (a.answer or "")[:40], str(detail or "")[:60])
+        tasks.add_row(Text(a.task_id), str(a.epoch), Text(a.status, style=STATUS_STYLE[a.status]),
+                      str(a.totals.steps), f"{a.totals.usage.total_tokens:,}", f"{a.totals.wall_clock_s:.1f}",
+                      Text((a.answer or "")[:40]), Text(str(detail or "")[:60]))  # model text is not markup
     console.print(Panel(head, title="agentbench"), metrics, tasks)
 
 
@@ -122,7 +122,8 @@ def render_event(e: Event, full: bool) -> Any:
         if full:
             prompt = "\n".join(f"[{m.get('role')}] {_content(m.get('content'))}" for m in p.get("messages") or [])
             body.insert(0, Panel(Text(prompt), title="prompt", border_style="dim"))
-        title = _line(where, f" model · {p.get('prompt_tokens')}+{p.get('completion_tokens')} tokens · {dur}{cancelled}")
+        tokens = f"{p.get('prompt_tokens')}+{p.get('completion_tokens')}"
+        title = _line(where, f" model · {tokens} tokens · {dur}{cancelled}")
         return Panel(Group(*body), title=title, title_align="left", border_style="yellow" if cancelled else "blue")
     if e.type == "sandbox_exec":
         out = str(p.get("stdout") or "") + (("\n[stderr]\n" + str(p["stderr"])) if p.get("stderr") else "")

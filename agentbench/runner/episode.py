@@ -237,7 +237,8 @@ async def run_attempt(task: Task, epoch: int, deps: AttemptDeps) -> AttemptResul
         else:
             reason = "scorer"
     except Exception as exc:
-        verdict = exc.verdict if isinstance(exc, _Stop) else attribute(
+        stop = next((e for e in exception_chain(exc) if isinstance(e, _Stop)), None)  # even if a provider wraps it
+        verdict = stop.verdict if stop is not None else attribute(
             exc, budget_expired=budget is not None and budget.expired(), in_graph=False,
             time_limit_s=deps.limits.timeout_s)
         status, reason, error = verdict.status, verdict.reason, verdict.error

@@ -17,7 +17,7 @@ import httpx
 from agentbench.config.loader import ConfigError, dump_config
 from agentbench.config.schema import ExperimentConfig, SandboxConfig, available_cpus
 from agentbench.models.client import ChatSettings, RetryInfo, RetryPolicy, build_chat_model, retrying_client
-from agentbench.models.endpoint import Endpoint, open_endpoint, preflight, resolve_api_key
+from agentbench.models.endpoint import Endpoint, auth_message, open_endpoint, preflight, resolve_api_key
 from agentbench.models.server import ManagedServer
 from agentbench.models.supervisor import ServerDied, ServerSupervisor
 from agentbench.protocols import GraphFactory, Outcome, Sandbox, SandboxProvider, Score, Scorer, Task
@@ -89,7 +89,9 @@ def make_sandbox_provider(cfg: SandboxConfig, log=print, run_id: str | None = No
     try:
         docker_cfg = DockerSandboxConfig(**cfg.docker_settings())
     except ValueError as exc:  # pydantic's ValidationError is one
-        raise RunError(f"the sandbox section does not make a docker sandbox: {exc}") from None
+        errors = getattr(exc, "errors", None)
+        detail = "; ".join(e["msg"].removeprefix("Value error, ") for e in errors()) if errors else str(exc)
+        raise RunError(f"the sandbox section does not make a docker sandbox: {detail}") from None
     settings = EnvSettings(**cfg.swe_settings())
     return DockerSandboxProvider(client, docker_cfg, lambda name: ensure_image(client, name, log=log),
                                  labels={"agentbench.run": run_id} if run_id else None,
@@ -134,15 +136,6 @@ async def check_environments(scorer: SweBenchScorer, tasks: list[Task], mode: st
     note(f"checking {len(tasks)} SWE-bench environment(s) ({mode}) ...")
     await asyncio.gather(*(one(t) for t in tasks))
     return broken
-
-
-def auth_message(base_url: str, api_key_env: str | None, detail: str) -> str:
-    """Why the run stops when the endpoint refuses the key: the endpoint, and what model.api_key_env says."""
-    key = (f"model.api_key_env is {api_key_env}: check that ${api_key_env} holds a key this endpoint accepts"
-           if api_key_env else "model.api_key_env is not set, so no key was sent: set it to the NAME of the "
-                               "environment variable that holds the key")
-    return (f"the model endpoint {base_url} refused the request ({detail}); {key}. The run stopped before "
-            "spending more attempts; finished ones are kept (--resume continues)")
 
 
 def _engine_answers() -> bool:

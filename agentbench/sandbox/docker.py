@@ -13,6 +13,7 @@ finds leftovers.
 from __future__ import annotations
 
 import asyncio
+import errno
 import io
 import json
 import shlex
@@ -26,8 +27,8 @@ from typing import Any, AsyncIterator, Callable
 
 from agentbench.protocols import ExecResult, Sandbox, SandboxError, Task
 from agentbench.sandbox.base import TIMEOUT_EXIT_CODE, run_shielded
-from agentbench.sandbox.docker_config import (TMP, DockerSandboxConfig, agent_ids, host_config, parse_size, tar_of,
-                                              tmpfs_volume)
+from agentbench.sandbox.docker_config import (TMP, DockerSandboxConfig, agent_ids, host_config, parse_size, rooms,
+                                              tar_of, tmpfs_volume)
 from agentbench.sandbox.docker_content import Content, ContentCache
 from agentbench.sandbox.docker_wire import Answer, Channel, parse_answer, run_request, split_frames
 from agentbench.sandbox.images import ImageBuildError
@@ -136,8 +137,9 @@ class DockerSandbox(Sandbox):
             return tar.extractfile(member).read()
 
     async def write_file(self, path: str, data: bytes) -> None:
-        """Write `data` at `path`, owned by the agent; PermissionError where the agent may not write (the
-        read-only root: only the workdir, /tmp and writable_paths take writes)."""
+        """Write `data` at `path`, owned by the agent. The agent's own failures are OSErrors, not SandboxErrors:
+        PermissionError where it may not write (the read-only root: only the workdir, /tmp and writable_paths
+        take writes), ENOSPC past the room there."""
         target = self._path(path)
         parent = str(target.parent)
         result = await self.exec(f"mkdir -p {shlex.quote(parent)}", timeout=30)
@@ -151,6 +153,9 @@ class DockerSandbox(Sandbox):
             if "read-only" in str(exc):
                 raise PermissionError(f"cannot write {target}: read-only file system (writable: the workdir, "
                                       f"{TMP} and sandbox.writable_paths)") from exc
+            if "no space left" in str(exc).lower():  # the agent filled it: its failure, not the sandbox's
+                raise OSError(errno.ENOSPC, f"cannot write {target}: no space left on device (sandbox.disk_limit "
+                                            f"/ tmp_size)") from exc
             raise SandboxError(f"docker put_archive {target}: {exc}") from exc
         if not ok:
             raise SandboxError(f"docker put_archive {target} failed")
@@ -218,7 +223,7 @@ class DockerSandboxProvider:
             return []
         uid, gid = agent_ids(cfg.user)
         found = self._content.get(image, workdir)
-        volumes = [(workdir, found or Content(None, 0, uid, gid, 0o755))]
+        volumes = [(workdir, found or Content(None, 0, 0, uid, gid, 0o755))]
         extra = [*cfg.writable_paths, *([TESTBED_ENV] if task.sandbox.recipe is not None else [])]
         for path in dict.fromkeys(p.rstrip("/") for p in extra):
             if path != workdir.rstrip("/") and (content := self._content.get(image, path)) is not None:
@@ -232,11 +237,12 @@ class DockerSandboxProvider:
         workdir = task.sandbox.workdir or cfg.workdir
         uid, gid = agent_ids(cfg.user)
         labels = {**self._labels, f"{LABEL}.task": task.id}
-        room = parse_size(cfg.disk_limit) if cfg.disk_limit is not None else 0
         volumes = self._writable(task, image, workdir)
-        mounts = [tmpfs_volume(path, c.size + room, c.uid, c.gid, c.mode, labels) for path, c in volumes]
+        room, extra_room = rooms(cfg, len(volumes) - 1)
+        mounts = [tmpfs_volume(path, c.size, room if i == 0 else extra_room, c.files, c.owner, labels)
+                  for i, (path, c) in enumerate(volumes)]
         if workdir.rstrip("/") != TMP:
-            mounts.append(tmpfs_volume(TMP, parse_size(cfg.tmp_size), 0, 0, 0o1777, labels))
+            mounts.append(tmpfs_volume(TMP, 0, parse_size(cfg.tmp_size), 0, (0, 0, 0o1777), labels))
         container_id = api.create_container(
             image, [*SERVER_COMMAND, "--agent", f"{uid}:{gid}"], user="0:0", working_dir=workdir,
             stdin_open=True, labels=labels,
@@ -264,7 +270,7 @@ class DockerSandboxProvider:
                         raise SandboxError(f"cannot fill {path} from the image {image}")
                 return
             except FileNotFoundError:  # the export was dropped meanwhile (ContentCache's limit): export again
-                content = self._content.get(image, path) or Content(None, 0, 0, 0, 0)
+                content = self._content.get(image, path) or Content(None, 0, 0, 0, 0, 0)
         raise SandboxError(f"cannot fill {path} from the image {image}: its export keeps disappearing")
 
     @asynccontextmanager

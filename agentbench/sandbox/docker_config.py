@@ -32,8 +32,11 @@ from agentbench.config.schema import DockerSettings
 #: What the command server keeps of root: dropping to the agent, and killing the agent's processes.
 SERVER_CAPS = ["SETUID", "SETGID", "KILL"]
 TMP = "/tmp"
-#: init and the command server are never the OOM killer's choice (each command raises its own to 1000).
-SERVER_OOM_SCORE_ADJ = -1000
+#: Memory the tmpfs rooms (workdir, /tmp, /dev/shm, writable_paths) always leave to processes: a tmpfs's
+#: pages count toward `memory`, so rooms past it would let a filler starve the command server.
+MEMORY_RESERVE = 128 << 20
+SHM_SIZE = 64 << 20
+EXTRA_ROOM_FLOOR = 16 << 20  # the least room a writable path gets (a reinstall's metadata)
 PAGE = 4096
 _UNITS = {"": 1, "b": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
 
@@ -49,6 +52,14 @@ class DockerSandboxConfig(DockerSettings):
         if self.disk_limit is None and self.read_only_root:
             raise ValueError("sandbox.disk_limit: null leaves the workdir in the image's filesystem, which "
                              "sandbox.read_only_root: true makes read-only; set a disk_limit or read_only_root: false")
+        if self.disk_limit is not None:
+            room = parse_size(self.disk_limit) + parse_size(self.tmp_size) + SHM_SIZE
+            if room > parse_size(self.memory) - MEMORY_RESERVE:
+                raise ValueError(
+                    f"sandbox.disk_limit ({self.disk_limit}) + sandbox.tmp_size ({self.tmp_size}) + /dev/shm "
+                    f"({SHM_SIZE >> 20}m) must leave {MEMORY_RESERVE >> 20}m of sandbox.memory ({self.memory}) to "
+                    f"processes: what an attempt writes there is held in memory (tmpfs) and counts toward the "
+                    f"limit. Lower them or raise memory")
         bad = [p for p in self.writable_paths if not p.startswith("/") or p.rstrip("/") in ("", TMP)]
         if bad:
             raise ValueError(f"sandbox.writable_paths: {bad}: each must be an absolute path other than / and {TMP}")
@@ -72,18 +83,32 @@ def agent_ids(user: str) -> tuple[int, int]:
     return int(uid), int(gid or uid)
 
 
-def tmpfs_volume(target: str, size: int, uid: int, gid: int, mode: int, labels: dict[str, str]) -> Mount:
-    """An anonymous volume on a tmpfs of `size` bytes at `target` (removed with the container)."""
-    options = f"size={max(size, PAGE)},uid={uid},gid={gid},mode={mode:o}"
+def rooms(cfg: DockerSandboxConfig, extra: int) -> tuple[int, int]:
+    """(room of the workdir, room of each of `extra` other writable paths). The workdir gets disk_limit; the
+    others share what memory leaves past the reserve, the workdir, /tmp and /dev/shm, each at most disk_limit
+    (and at least EXTRA_ROOM_FLOOR): all the rooms together stay within memory, so a filler meets ENOSPC
+    before the OOM killer."""
+    disk = parse_size(cfg.disk_limit) if cfg.disk_limit is not None else 0
+    left = parse_size(cfg.memory) - MEMORY_RESERVE - disk - parse_size(cfg.tmp_size) - SHM_SIZE
+    return disk, (max(min(disk, left // extra), EXTRA_ROOM_FLOOR) if extra else 0)
+
+
+def tmpfs_volume(target: str, content: int, room: int, files: int, owner: tuple[int, int, int],
+                 labels: dict[str, str]) -> Mount:
+    """An anonymous volume at `target` on a tmpfs of `content` + `room` bytes, with inodes for `files` and one
+    new file per 4 KiB of room (empty files take no size but kernel memory); removed with the container.
+    `owner`: uid, gid and mode of its root."""
+    uid, gid, mode = owner
+    inodes = files + room // PAGE + 1024
+    options = f"size={max(content + room, PAGE)},nr_inodes={inodes},uid={uid},gid={gid},mode={mode:o}"
     return Mount(target, None, type="volume", labels=labels, no_copy=True,  # (the engine would copy to disk)
                  driver_config=DriverConfig("local", {"type": "tmpfs", "device": "tmpfs", "o": options}))
 
 
 def host_config(api: Any, cfg: DockerSandboxConfig, mounts: list[Mount]) -> dict[str, Any]:
     return api.create_host_config(
-        init=True, auto_remove=True, network_mode=cfg.network, mem_limit=cfg.memory, memswap_limit=cfg.memory,
+        init=True, auto_remove=True, network_mode=cfg.network, shm_size=SHM_SIZE, mem_limit=cfg.memory, memswap_limit=cfg.memory,
         nano_cpus=int(cfg.cpus * 1e9), pids_limit=cfg.pids_limit, read_only=cfg.read_only_root, mounts=mounts,
-        oom_score_adj=SERVER_OOM_SCORE_ADJ,
         ulimits=[Ulimit(name="nofile", soft=cfg.nofile, hard=cfg.nofile)],
         cap_drop=["ALL"] if cfg.drop_capabilities else None,
         cap_add=SERVER_CAPS if cfg.drop_capabilities else None,

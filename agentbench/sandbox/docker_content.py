@@ -30,13 +30,18 @@ EXPORT_MAX_BYTES = 8 << 30
 @dataclass(frozen=True)
 class Content:
     """What an image holds at a path: `tar` (None when the directory is empty), the bytes it takes on a tmpfs,
-    and the directory's owner and mode."""
+    how many entries, and the directory's owner and mode."""
 
     tar: Path | None
     size: int
+    files: int
     uid: int
     gid: int
     mode: int
+
+    @property
+    def owner(self) -> tuple[int, int, int]:
+        return self.uid, self.gid, self.mode
 
 
 def _pages(n: int) -> int:
@@ -115,8 +120,8 @@ class ContentCache:
         uid, gid, mode = (top.uid, top.gid, top.mode & 0o7777) if top is not None else (0, 0, 0o755)
         if all(m is top for m in members):
             tar_path.unlink(missing_ok=True)
-            return Content(None, 0, uid, gid, mode)
-        return Content(tar_path, size, uid, gid, mode)
+            return Content(None, 0, 0, uid, gid, mode)
+        return Content(tar_path, size, len(members), uid, gid, mode)
 
     def _evict(self) -> None:
         """Drop the least recently used exports past max_bytes (a container still reading one keeps its file

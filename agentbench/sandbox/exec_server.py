@@ -181,6 +181,24 @@ def spawn(cmd, cwd, out_w, err_w, ids=None):
     return pid
 
 
+OOM_COUNTERS = ("/sys/fs/cgroup/memory.events", "/sys/fs/cgroup/memory/memory.oom_control")  # cgroup v2, v1
+OOM_NOTE = (b"\nagentbench: out of memory: the OOM killer ended a process of this command (the sandbox's "
+            b"memory limit; files written to the workdir and /tmp count toward it)\n")
+
+
+def oom_kills():
+    """How many processes the OOM killer has ended in this container's cgroup; None where it cannot be read."""
+    for path in OOM_COUNTERS:
+        try:
+            with open(path, "rb") as f:
+                for line in f:
+                    if line.startswith(b"oom_kill "):
+                        return int(line.split()[1])
+        except (OSError, ValueError):
+            continue
+    return None
+
+
 def exit_code(status):
     if os.WIFSIGNALED(status):
         return 128 + os.WTERMSIG(status)
@@ -223,6 +241,7 @@ class Server:
         out, err = Bounded(limit), Bounded(limit)
         out_r, out_w = os.pipe()
         err_r, err_w = os.pipe()
+        ooms = oom_kills()
         try:
             pid = spawn(cmd, cwd, out_w, err_w, self.ids)
         except OSError as exc:  # e.g. the pids limit is exhausted
@@ -281,6 +300,8 @@ class Server:
         kill_group(pid)
         for fd in [out_r, err_r] + ([pidfd] if pidfd is not None else []):
             os.close(fd)
+        if ooms is not None and (oom_kills() or 0) > ooms:
+            err.feed(OOM_NOTE)
         self.answer(rid, exit_code(status), timed_out, out, err)
 
 

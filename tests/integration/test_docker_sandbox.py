@@ -1,4 +1,5 @@
-"""Isolation of the Docker sandbox, against the real engine and the locally built `python` image."""
+"""Isolation of the Docker sandbox, against the real engine and the locally built `python` image. The
+faults themselves (kill -9 -1, fillers, bombs, hogs) are rows of test_fault_matrix_sandbox.py."""
 
 from __future__ import annotations
 
@@ -25,9 +26,69 @@ async def test_no_network_at_run_time(docker_provider):
 async def test_runs_as_non_root_without_capabilities(docker_provider):
     async with docker_provider().open(TASK) as sb:
         assert (await sb.exec("id -u")).stdout.strip() == "1000"
+        assert (await sb.exec("id -G")).stdout.strip() == "1000"  # no supplementary group survives the drop
         caps = (await sb.exec("grep CapEff /proc/self/status")).stdout.split()[-1]
         assert int(caps, 16) == 0
         assert (await sb.exec("grep NoNewPrivs /proc/self/status")).stdout.split()[-1] == "1"
+        assert (await sb.exec("cat /proc/self/oom_score_adj")).stdout.strip() == "1000"
+
+
+def _status(text: str, key: str) -> str:
+    return next(line.split(":", 1)[1].split() for line in text.splitlines() if line.startswith(key + ":"))[0]
+
+
+async def test_the_command_server_is_root_with_only_setuid_setgid_and_kill(docker_provider):
+    """The command's parent is the server: uid 0, effective capabilities exactly SETUID, SETGID and KILL,
+    no-new-privileges; the agent cannot signal it."""
+    async with docker_provider().open(TASK) as sb:
+        server = (await sb.exec("cat /proc/$PPID/status")).stdout
+        assert _status(server, "Uid") == "0" and _status(server, "NoNewPrivs") == "1"
+        caps = int(_status(server, "CapEff"), 16)
+        assert caps == (1 << 5) | (1 << 6) | (1 << 7), hex(caps)  # CAP_KILL, CAP_SETGID, CAP_SETUID
+        refused = await sb.exec("kill -0 $PPID")
+        assert refused.exit_code != 0 and "not permitted" in refused.stderr
+
+
+async def test_files_put_in_for_the_agent_are_the_agents(docker_provider, tmp_path):
+    (tmp_path / "attached.txt").write_text("a\n")
+    task = TASK.model_copy(update={"inputs": TASK.inputs.model_copy(update={"files": [tmp_path / "attached.txt"]})})
+    async with docker_provider().open(task) as sb:
+        await sb.write_file("deep/er/new.txt", b"x")
+        await sb.write_file("/tmp/t.txt", b"y")
+        owners = await sb.exec("stat -c '%u:%g %n' attached.txt deep deep/er deep/er/new.txt /tmp/t.txt")
+        assert [line.split()[0] for line in owners.stdout.splitlines()] == ["1000:1000"] * 5, owners
+        assert (await sb.exec("echo more >> attached.txt && rm deep/er/new.txt && echo ok")).stdout == "ok\n"
+
+
+async def test_read_only_root_with_size_capped_tmpfs_workdir_and_tmp(docker_provider):
+    async with docker_provider(disk_limit="64m", tmp_size="32m", nofile=512).open(TASK) as sb:
+        mounts = (await sb.exec("grep -E ' (/|/workspace|/tmp) ' /proc/mounts")).stdout
+        root = next(line for line in mounts.splitlines() if line.split()[1] == "/")
+        assert "ro," in root.split()[3] + ",", root
+        sizes = (await sb.exec("df -B1M --output=size,target /workspace /tmp | tail -2")).stdout.split()
+        assert sizes == ["64", "/workspace", "32", "/tmp"], sizes
+        assert (await sb.exec("ulimit -n; ulimit -Hn")).stdout.split() == ["512", "512"]
+        with pytest.raises(PermissionError, match="read-only"):
+            await sb.write_file("/usr/local/agentbench.txt", b"x")
+        assert (await sb.exec("echo still")).stdout == "still\n"
+
+
+async def test_writable_paths_keep_the_images_content(docker_provider):
+    """A writable path is a tmpfs filled from the image (here the agent's home, from /etc/skel): its files
+    are there, owned as in the image, and take writes; the root around it does not."""
+    async with docker_provider(writable_paths=["/home/agent"]).open(TASK) as sb:
+        res = await sb.exec("stat -c '%u %n' /home/agent/.bashrc && echo x >> /home/agent/.bashrc && "
+                            "df --output=fstype /home/agent | tail -1 && touch /home/x 2>&1 || true")
+        assert res.stdout.startswith("1000 /home/agent/.bashrc\ntmpfs\n"), res
+        assert "Read-only file system" in res.stdout or "Permission denied" in res.stdout, res
+
+
+async def test_disk_limit_null_keeps_the_workdir_in_a_writable_image(docker_provider):
+    async with docker_provider(disk_limit=None, read_only_root=False).open(TASK) as sb:
+        res = await sb.exec("df --output=fstype . | tail -1; echo x > f && cat f")
+        assert res.stdout == "overlay\nx\n", res
+    with pytest.raises(ValueError, match="read_only_root"):
+        docker_provider(disk_limit=None)
 
 
 async def test_fork_bomb_is_contained_by_the_pids_limit(docker_provider):
@@ -39,7 +100,7 @@ async def test_fork_bomb_is_contained_by_the_pids_limit(docker_provider):
 
 
 async def test_memory_hog_is_killed_as_that_commands_failure(docker_provider):
-    async with docker_provider(memory="128m").open(TASK) as sb:
+    async with docker_provider(memory="256m", disk_limit="32m", tmp_size="16m").open(TASK) as sb:
         hog = await sb.exec("python3 -c \"x = bytearray(1024 * 1024 * 1024); print(len(x))\"", timeout=60)
         assert hog.exit_code != 0 and not hog.timed_out
         assert (await sb.exec("echo alive")).stdout.strip() == "alive"
@@ -109,8 +170,18 @@ async def test_killed_container_raises_sandbox_error(docker_provider, docker_cli
             await sb.exec("echo x")
 
 
+def test_a_config_the_engine_would_refuse_later_fails_now():
+    from agentbench.sandbox.docker import DockerSandboxConfig
+
+    for bad in ({"user": "agent"}, {"memory": "512m"}, {"writable_paths": ["relative"]}, {"memory": "lots"}):
+        with pytest.raises(ValueError):
+            DockerSandboxConfig(**bad)
+
+
 def test_no_labelled_container_is_left(docker_client):
-    """Runs last in this module: every test above removed its containers; prune finds none left."""
+    """Runs last in this module: every test above removed its containers and their volumes; prune finds none."""
     leftovers = docker_client.containers.list(all=True, filters={"label": "agentbench.test=1"})
     assert leftovers == [], [c.name for c in leftovers]
     assert prune(docker_client) >= 0
+    volumes = docker_client.volumes.list(filters={"label": "agentbench.test=1"})
+    assert volumes == [], [v.name for v in volumes]

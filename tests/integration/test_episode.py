@@ -163,3 +163,17 @@ async def test_a_command_cut_off_by_the_budget_is_sandbox_time_in_the_trace():
     assert result.record.totals.tool_calls == 1
     node_end = [e for e in result.events if e.type == "node_end"]
     assert node_end and node_end[-1].payload.get("cancelled") is True
+
+
+async def test_a_scorer_crash_stays_an_error():
+    class Crashing(GaiaScorer):
+        async def score(self, task, outcome):
+            raise KeyError("expected")
+
+    async def right(ctx):
+        return {"answer": "42"}
+
+    d = AttemptDeps(**{**deps(right).__dict__, "scorer": Crashing()})
+    result = await run_attempt(TASK, 0, d)
+    assert (result.record.status, result.record.reason) == ("error", "scorer")
+    assert result.record.error.startswith("scorer crashed: KeyError")

@@ -190,6 +190,39 @@ def test_warns_once_per_process(monkeypatch: pytest.MonkeyPatch) -> None:
     assert len(hits) == 1 and "NOT isolate" in str(hits[0].message)
 
 
+def test_declares_it_does_not_isolate_and_says_so_through_the_runners_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Named explicitly (`sandbox.backend: local`), the runner's provider says once per run, as a warning
+    line, that it does not isolate; conformance skips its isolation checks (`isolates = False`)."""
+    from agentbench.config.schema import SandboxConfig
+    from agentbench.runner.runner import make_sandbox_provider
+
+    monkeypatch.setattr(local, "_warned", False)
+    lines: list[str] = []
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        provider = make_sandbox_provider(SandboxConfig(backend="local"), log=lines.append)
+    assert provider.isolates is False and LocalSandboxProvider.isolates is False
+    assert len(lines) == 1 and lines[0].startswith("warning: ") and "NOT isolate" in lines[0]
+    assert not [w for w in caught if issubclass(w.category, LocalSandboxWarning)]  # the line, not a second word
+    make_sandbox_provider(SandboxConfig(backend="local"), log=lines.append)  # the next run says it again
+    assert len(lines) == 2
+
+
+def test_auto_never_falls_back_to_local(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`auto` (the default) means Docker: no engine answering is a clear error naming how to start one and
+    the non-isolating way out, never a silent local sandbox."""
+    from agentbench.config.schema import SandboxConfig
+    from agentbench.runner.runner import RunError, make_sandbox_provider
+
+    monkeypatch.setenv("DOCKER_HOST", "unix:///nonexistent/agentbench-test.sock")
+    for backend in ("auto", "docker"):
+        with pytest.raises(RunError) as raised:
+            make_sandbox_provider(SandboxConfig(backend=backend), log=lambda line: None)
+        message = str(raised.value)
+        assert f"sandbox.backend: {backend}" in message and "no Docker engine answers" in message
+        assert "dockerd" in message and "sandbox.backend: local" in message and "NOT isolate" in message
+
+
 def test_config_forbids_unknown_fields() -> None:
     with pytest.raises(ValueError):
         LocalSandboxConfig(image="python")  # type: ignore[call-arg]

@@ -113,3 +113,41 @@ def test_sigkilled_docker_run_leaves_no_container_after_resume(tmp_path, docker_
     run_cli("run", "--resume", str(out), "--quiet")
     assert docker_client.containers.list(all=True, filters=label) == []  # ... resume cleaned it up
     assert len(RunStore.in_dir(out).attempts()) == 4
+
+
+def _small_suite(folder, rows):
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "metadata.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    (folder / "suite.yaml").write_text("name: small\nformat: gaia\n")
+    return folder
+
+
+def _row(task_id, answer):
+    return {"task_id": task_id, "Question": f"What is {task_id}?", "Level": 1, "Final answer": answer}
+
+
+def test_resume_refuses_a_changed_suite_unless_allowed(tmp_path):
+    suite = _small_suite(tmp_path / "suite", [_row("a-1", "1"), _row("a-2", "2"), _row("a-3", "3")])
+    out = tmp_path / "run"
+    run_cli("run", str(ROOT / "experiments" / "demo.yaml"), "--out", str(out), "--quiet", "--set", f"graph={GRAPH}",
+            "--set", f"suite.name={suite}", "--set", "graph_params.sleep_s=0", "--set", "sandbox.backend=local",
+            env={"AGENTBENCH_TEST_FAIL": "a-3"})  # a-3 is `error`: a resume would rerun it
+    _small_suite(suite, [_row("a-1", "1"), _row("a-2", "22"), _row("a-3", "3"), _row("a-4", "4")])
+    proc = run_cli("run", "--resume", str(out), "--quiet", check=False)
+    message = " ".join(proc.stderr.split())
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert "the suite" in message and "changed since this run started (added: a-4; changed: a-2)" in message
+    assert "--allow-changed-suite" in message
+    assert len(RunStore.in_dir(out).all_tries()) == 3  # nothing ran
+
+    proc = run_cli("run", str(ROOT / "experiments" / "demo.yaml"), "--allow-changed-suite", "--quiet", check=False)
+    assert proc.returncode == 2 and "goes with --resume" in proc.stderr
+
+    run_cli("run", "--resume", str(out), "--quiet", "--allow-changed-suite")
+    store = RunStore.in_dir(out)
+    assert {a.task_id: a.status for a in store.attempts()} == {"a-1": "solved", "a-2": "solved", "a-3": "solved",
+                                                              "a-4": "solved"}
+    assert [(c["added"], c["changed"]) for c in store.meta("suite_changes")] == [(["a-4"], ["a-2"])]
+    assert sorted(store.meta("suite")["tasks"]) == ["a-1", "a-2", "a-3", "a-4"]
+    store.close()
+    run_cli("run", "--resume", str(out), "--quiet")  # the suite as accepted is the reference from now on

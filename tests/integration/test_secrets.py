@@ -28,10 +28,8 @@ import pytest
 from agentbench.testing.http1 import read_request
 from agentbench.testing.openai_stub import OpenAIStub, ThreadedStub
 
-from . import conftest
 from .conftest import ROOT, run_cli
 
-conftest.NEEDS.setdefault(Path(__file__).name, ())  # needs neither an engine nor a model nor a browser
 
 ENV_VAR = "AGENTBENCH_TEST_SECRET_KEY"
 SOURCES = ("env", "server_env", "extra_args", "url")

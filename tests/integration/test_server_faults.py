@@ -41,6 +41,7 @@ def tries(store: RunStore) -> dict[str, int]:
 async def test_5xx_and_429_from_the_real_server_path_are_retried(tmp_path, embedded_url):
     proxy = FaultProxy(embedded_url)
     await proxy.start()
+    proxy.fail(1, 502)  # met by the runner's preflight (GET /v1/models), which lets the run go on
     proxy.fail(1, 500)
     proxy.fail(1, 503)
     proxy.fail(1, 429)
@@ -49,7 +50,7 @@ async def test_5xx_and_429_from_the_real_server_path_are_retried(tmp_path, embed
                              tmp_path / "run", base_dir=ROOT).run()
     finally:
         await proxy.stop()
-    assert proxy.faults == 3 and proxy.forwarded >= 3
+    assert proxy.faults == 4 and proxy.forwarded >= 3
     assert all(status != "error" for status in latest(store).values()), store.attempts()
     first = store.find_attempt(IDS[0], 0)[0]
     reasons = [e.payload["reason"] for e in store.events(first) if e.type == "retry"]

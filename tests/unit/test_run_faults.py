@@ -24,7 +24,8 @@ from agentbench.protocols import AttemptRecord, Event, LimitExceeded, SandboxErr
 from agentbench.report.terminal import print_trace, render_event
 from agentbench.runner.episode import attribute, exception_chain
 from agentbench.runner.resume import describe_changes, suite_changes, suite_meta, task_hash
-from agentbench.runner.runner import auth_message, new_run_dir
+from agentbench.models.endpoint import auth_message
+from agentbench.runner.runner import new_run_dir
 from agentbench.suites.errors import SuiteError, unsafe_id_reason
 from agentbench.suites.gaia import load_gaia
 from agentbench.suites.swebench import parse_rows
@@ -171,8 +172,8 @@ def test_retry_after_forms():
 
 @pytest.mark.parametrize("header,cap,expected", [("0.3", 5.0, 0.3), ("120", 0.2, 0.2)])
 async def test_retry_after_is_honoured_and_capped(header, cap, expected):
-    statuses = [httpx.Response(429, headers={"retry-after": header}), httpx.Response(503, headers={"retry-after": header}),
-                httpx.Response(200, json={})]
+    statuses = [httpx.Response(429, headers={"retry-after": header}),
+                httpx.Response(503, headers={"retry-after": header}), httpx.Response(200, json={})]
     seen: list[RetryInfo] = []
     transport = RetryTransport(RetryPolicy(retries=3, backoff_initial_s=10.0, backoff_max_s=cap),
                                httpx.MockTransport(lambda request: statuses.pop(0)), seen.append)
@@ -306,3 +307,15 @@ def test_show_escapes_everything_from_the_run():
     assert "t[/]" in text and "act[/]" in text and "CANCELLED" in text and "(agent_error)" in text
     for e in events:  # each renders on its own too, truncated or not
         Console(file=open("/dev/null", "w")).print(render_event(e, False))
+
+
+def test_the_run_summary_table_prints_model_text_as_written():
+    from agentbench.report.terminal import print_summary
+
+    attempts = [AttemptRecord(task_id="t[/]", epoch=0, status="limit", answer="[/INST] 42", error="[/] cut"),
+                AttemptRecord(task_id="u", epoch=0, status="solved", answer="[bold]x[/bold]")]
+    summary = {"solved": 1, "failed": 0, "limit": 1, "error": 0, "attempts": 2}
+    console = Console(record=True, width=300, color_system=None)
+    print_summary(summary, attempts, console)
+    text = console.export_text()
+    assert "[/INST] 42" in text and "[/] cut" in text and "[bold]x[/bold]" in text and "t[/]" in text
