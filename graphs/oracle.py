@@ -11,7 +11,7 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.graph.message import add_messages
 from langgraph.graph.state import CompiledStateGraph
 
-from agentbench.protocols import AgentContext
+from agentbench.protocols import AgentContext, SandboxError
 
 
 class OracleState(TypedDict, total=False):
@@ -28,7 +28,7 @@ def build_graph(ctx: AgentContext) -> CompiledStateGraph:
             await ctx.tools.write_file(GOLD_PATH, ctx.task.metadata["patch"])
             result = await ctx.tools.bash(f"git apply --verbose {GOLD_PATH} && rm -f {GOLD_PATH}")
             if result.exit_code != 0:
-                raise RuntimeError(f"the gold patch of {ctx.task.id} does not apply: {result.stderr.strip()}")
+                raise SandboxError(f"the gold patch of {ctx.task.id} does not apply: {result.stderr.strip()}")
             return {"answer": None}
         await ctx.tools.bash("ls")
         return {"answer": ctx.task.expected.answer}
