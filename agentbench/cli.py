@@ -22,13 +22,6 @@ from agentbench.cli_common import user_errors as _user_errors
 from agentbench.cli_compare import compare, sweep
 from agentbench.report.outputs import write_run_outputs
 
-class _Plain(Exception):
-    """An exception's text for `fail`, with rich markup escaped: messages quote user data (ids, paths, model
-    text) where `[/]` or `[red]` must print as written, not be read as markup."""
-
-    def __init__(self, exc: BaseException) -> None:
-        super().__init__(escape(str(exc)))
-
 
 app = typer.Typer(help="Evaluate AI agents by task success next to speed and cost.", no_args_is_help=True,
                   pretty_exceptions_show_locals=False)
@@ -94,7 +87,7 @@ def run(
         err_console.print(f"run folder: [bold]{escape(str(run_dir))}[/]")
         store = asyncio.run(Runner(cfg, run_dir, progress=progress, allow_changed_suite=allow_changed_suite).run())
     except _user_errors() as exc:
-        _fail(_Plain(exc))
+        _fail(exc)  # fail() escapes markup: messages quote ids, paths and model text
     try:
         summary, attempts, html_path = write_run_outputs(run_dir, store)
         print_summary(summary, attempts, console)

@@ -35,7 +35,9 @@ def user_errors() -> tuple[type[BaseException], ...]:
 
 def fail(exc: BaseException) -> NoReturn:
     """Print `error: EXC` on stderr and exit with code 2."""
-    err_console.print(f"[bold red]error:[/] {exc}", highlight=False)
+    from rich.markup import escape
+
+    err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
     raise typer.Exit(2)
 
 

@@ -53,7 +53,7 @@ class RichProgress:
         self._progress.update(self._task, advance=1, **self._counts)
 
     def note(self, text: str) -> None:
-        self._progress.console.print(text)
+        self._progress.console.print(text, markup=False, highlight=False)  # notes carry task ids and logs
 
     def stop(self) -> None:
         self._progress.stop()
