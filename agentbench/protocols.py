@@ -80,6 +80,7 @@ class Sandbox(abc.ABC):
 
 class SandboxProvider(Protocol):
     name: str
+    isolates: bool  # False for the local backend: commands run on the host (reported, never silently chosen)
 
     def prepare(self, tasks: list[Task]) -> dict[str, str]:
         """Before the first attempt: build or find what the run's sandboxes need (blocking; run in a thread).

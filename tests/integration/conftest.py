@@ -105,6 +105,7 @@ NEEDS: dict[str, tuple[str, ...]] = {
     "test_compare_sweep.py": (),
     "test_compose.py": ("engine",),
     "test_docker_sandbox.py": ("engine",),
+    "test_fault_matrix_sandbox.py": ("engine",),
     "test_embedded_run.py": ("engine", "model"),
     "test_run_inputs.py": (),
     "test_fault_matrix_run.py": ("engine",),

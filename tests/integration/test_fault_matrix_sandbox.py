@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import errno
 import re
-from pathlib import Path
 
 import pytest
 
@@ -20,10 +19,7 @@ from agentbench.sandbox.conformance import CHECKS, conformance_task, format_resu
 from agentbench.sandbox.docker import DockerSandboxConfig, DockerSandboxProvider
 from agentbench.sandbox.local import LocalSandboxConfig, LocalSandboxProvider
 from agentbench.scoring.gaia import GaiaScorer
-from tests.integration import conftest
 
-# What this module needs (conftest.NEEDS): the engine. Registered from here until conftest lists it.
-conftest.NEEDS.setdefault(Path(__file__).name, ("engine",))
 
 TASK = Task(id="fault", kind="qa", prompt="p", expected=TaskExpected(answer="42"))
 

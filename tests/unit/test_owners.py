@@ -54,7 +54,8 @@ def test_one_timeout_exit_code() -> None:
 def test_the_sandbox_section_keeps_its_keys() -> None:
     assert list(SandboxConfig.model_fields) == [
         "backend", "command_timeout_s", "max_output_bytes", "network", "memory", "cpus", "pids_limit", "user",
-        "drop_capabilities", "no_new_privileges", "swe_images", "swe_registry", "swe_python",
+        "drop_capabilities", "no_new_privileges", "read_only_root", "tmp_size", "disk_limit",
+        "writable_paths", "nofile", "swe_images", "swe_registry", "swe_python",
         "swe_conda_installer_url"]
     with pytest.raises(ValueError):
         SandboxConfig(workdir="/x")  # type: ignore[call-arg]  # a backend detail, not an experiment key
