@@ -258,15 +258,7 @@ class Redactor:
     def dumps(self, value: Any, **kwargs: Any) -> str:
         """json.dumps(value, **kwargs) (default=str unless given), redacted."""
         kwargs.setdefault("default", str)
-        text = json.dumps(value, **kwargs)
-        out, n = self._subn(text)
-        if not n:
-            return text
-        try:
-            json.loads(out)
-            return out
-        except ValueError:
-            return json.dumps(self.value(json.loads(text)), **kwargs)
+        return self.json_text(json.dumps(value, **kwargs), **{"ensure_ascii": True, **kwargs})
 
     # -- values -------------------------------------------------------------------------------------
     def value(self, value: Any) -> Any:
