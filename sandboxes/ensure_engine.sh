@@ -41,7 +41,9 @@ show_log() { tail -c +"$((OFFSET + 1))" "$LOGFILE" | tail -n 30 >&2 || true; }
 ARGS=(${AGENTBENCH_DOCKERD_ARGS:---storage-driver=overlay2})
 [[ "$ADDRESS" == "unix:///var/run/docker.sock" ]] || ARGS+=(--host "$ADDRESS")
 log "starting dockerd ${ARGS[*]} (log: $LOGFILE)"
-setsid nohup dockerd "${ARGS[@]}" >>"$LOGFILE" 2>&1 </dev/null &
+# shellcheck disable=SC2206
+PREFIX=(${AGENTBENCH_DOCKERD_PREFIX:-})  # e.g. `unshare --net` for a second engine that must not touch docker0
+setsid nohup "${PREFIX[@]}" dockerd "${ARGS[@]}" >>"$LOGFILE" 2>&1 </dev/null &
 PID=$!
 
 for _ in $(seq 1 "$((WAIT_S * 2))"); do

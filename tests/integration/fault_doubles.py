@@ -142,7 +142,10 @@ class PrivateEngine:
     def script_env(self) -> dict[str, str]:
         args = (f"--storage-driver=overlay2 --data-root={self.folder / 'data'} --exec-root={self.folder / 'exec'} "
                 f"--pidfile={self.pidfile} --bridge=none --iptables=false --ip6tables=false")
-        return {**self.env, "AGENTBENCH_DOCKERD_ARGS": args, "AGENTBENCH_CACHE": str(self.folder / "cache"),
+        # its own network namespace: a second dockerd in the host's namespace deletes the shared engine's
+        # docker0 bridge when it starts, even with --bridge=none (measured); sandboxes run without network
+        return {**self.env, "AGENTBENCH_DOCKERD_ARGS": args, "AGENTBENCH_DOCKERD_PREFIX": "unshare --net",
+                "AGENTBENCH_CACHE": str(self.folder / "cache"),
                 "AGENTBENCH_ENGINE_WAIT_S": "60"}
 
     def start(self) -> None:
