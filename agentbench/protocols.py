@@ -222,3 +222,16 @@ class AttemptRecord(BaseModel):
                                                  "`sandbox`, `scorer`, `environment`, `infra` (error)")
     totals: AttemptTotals = Field(default_factory=AttemptTotals)
     metadata: dict[str, Any] = Field(default_factory=dict)
+
+
+class AttemptSink(Protocol):
+    """Told of each try the run's store writer has just stored (live OTLP export is one); called on the
+    driver, after the write, so it must return at once (queue, do not send)."""
+
+    def attempt_stored(self, attempt_id: int, record: AttemptRecord, events: list[Event], t_start: float,
+                       t_end: float) -> None:
+        ...
+
+    def close(self) -> None:
+        """Flush what is queued (bounded) and stop; the run's end calls it once."""
+        ...

@@ -197,6 +197,19 @@ class RunSettings(_Strict):
         return {False: "off", True: "tests"}.get(value, value) if isinstance(value, bool) else value
 
 
+class TracingConfig(_Strict):
+    """Where a run's traces go besides run.sqlite (which always has them)."""
+
+    otlp_endpoint: str | None = Field(
+        None, description="OTLP/HTTP collector, e.g. http://127.0.0.1:6006 (Phoenix) or http://host:4318: each "
+                          "attempt is exported live as one trace (batched, off the attempt's path; an unreachable "
+                          "collector is reported once and never fails the run)",
+        json_schema_extra={"secret": "url"})
+    export_content: bool = Field(False, description="also export prompt and completion text and command output "
+                                                    "(redacted); off: only sizes, tokens, timings")
+    service_name: str = Field("agentbench", description="the OTel resource's service.name")
+
+
 class ExperimentConfig(_Strict):
     name: str = "experiment"
     graph: str = Field("planning", description="ours by name, or path/to/file.py:build_graph, or package.module:build_graph")
@@ -206,3 +219,4 @@ class ExperimentConfig(_Strict):
     sandbox: SandboxConfig = Field(default_factory=SandboxConfig)
     limits: Limits = Field(default_factory=Limits)
     run: RunSettings = Field(default_factory=RunSettings)
+    tracing: TracingConfig = Field(default_factory=TracingConfig)

@@ -20,9 +20,9 @@ from agentbench.models.client import ChatSettings, RetryInfo, RetryPolicy, build
 from agentbench.models.endpoint import Endpoint, auth_message, open_endpoint, preflight, resolve_api_key
 from agentbench.models.server import ManagedServer
 from agentbench.models.supervisor import ServerDied, ServerSupervisor
-from agentbench.protocols import GraphFactory, Outcome, Sandbox, SandboxProvider, Score, Scorer, Task
+from agentbench.protocols import AttemptSink, GraphFactory, Outcome, Sandbox, SandboxProvider, Score, Scorer, Task
 from agentbench.redact import Redactor, masked_fields
-from agentbench.runner.episode import AttemptDeps, current_tracer, environment_error, run_attempt
+from agentbench.runner.episode import AttemptDeps, AttemptResult, current_tracer, environment_error, run_attempt
 from agentbench.runner.graph_loader import load_graph_factory
 from agentbench.runner.progress import NullProgress, ProgressSink
 from agentbench.runner.resume import describe_changes, suite_changes, suite_meta
@@ -154,8 +154,9 @@ def _record_retry(info: RetryInfo) -> None:
 class Runner:
     def __init__(self, cfg: ExperimentConfig, run_dir: Path, *, progress: ProgressSink | None = None,
                  base_dir: Path | None = None, allow_changed_suite: bool = False,
-                 engine_wait_s: float | None = None) -> None:
+                 engine_wait_s: float | None = None, sinks: list[AttemptSink] | None = None) -> None:
         self.cfg = cfg
+        self.sinks: list[AttemptSink] = list(sinks or [])  # told of every stored try (tracing.otlp_endpoint adds one)
         self.run_dir = Path(run_dir)
         self.progress = progress or NullProgress()
         self.base_dir = base_dir or Path.cwd()
@@ -226,6 +227,10 @@ class Runner:
         if self.cfg.model.api_key_env:  # a missing key fails before anything is written
             resolve_api_key(self.cfg.model)
         tasks, factory, store = self.prepare()
+        if self.cfg.tracing.otlp_endpoint:
+            from agentbench.export.otel_live import live_sink
+
+            self.sinks.append(live_sink(self.cfg, store, note=self.progress.note))
         done = store.finished_keys()
         todo = [(t, e) for e in range(self.cfg.run.epochs) for t in tasks if (t.id, e) not in done]
         total = len(tasks) * self.cfg.run.epochs
@@ -247,6 +252,8 @@ class Runner:
                 else:
                     await self._run_with(None, todo, factory, store)
         finally:
+            for sink in self.sinks:
+                sink.close()
             self.progress.stop()
             store.set_meta("wall_clock_s", store.meta("wall_clock_s", 0.0) + time.time() - t0)
             store.set_meta("finished_at", time.time())
@@ -293,9 +300,7 @@ class Runner:
                                                              if t.kind == "swe" and t.id not in broken],
                                                cfg.run.env_check, cfg.run.concurrency, self.progress.note))
         for task, epoch in [item for item in todo if item[0].id in broken]:
-            result = environment_error(task, epoch, broken[task.id])
-            store.add_attempt(result.record, result.events, result.t_start, result.t_end)
-            self.progress.advance(result.record)
+            self._stored(store, environment_error(task, epoch, broken[task.id]))
         todo = [item for item in todo if item[0].id not in broken]
         deps = AttemptDeps(make_model=make_model, sandboxes=sandboxes, factory=factory,
                            scorer=scorer, limits=cfg.limits, params=cfg.graph_params,
@@ -322,8 +327,7 @@ class Runner:
                 except asyncio.QueueEmpty:
                     return
                 result = await run_attempt(task, epoch, deps)
-                store.add_attempt(result.record, result.events, result.t_start, result.t_end)
-                self.progress.advance(result.record)
+                self._stored(store, result)
                 if result.record.reason == "auth" and not stop:  # every later attempt would be refused too
                     stop.append(auth_message(base_url, cfg.model.api_key_env, result.record.error or "HTTP 401"))
                 elif result.record.reason == "sandbox" and sandboxes.name == "docker":
@@ -359,6 +363,13 @@ class Runner:
                 store.set_meta("server_metrics_samples", store.meta("server_metrics_samples", []) + supervisor.samples)
                 if supervisor.deaths:
                     store.set_meta("server_restarts", store.meta("server_restarts", []) + supervisor.deaths)
+
+    def _stored(self, store: RunStore, result: AttemptResult) -> None:
+        """The one place a finished try is written (the driver is the store's only writer), then the sinks."""
+        attempt_id = store.add_attempt(result.record, result.events, result.t_start, result.t_end)
+        for sink in self.sinks:
+            sink.attempt_stored(attempt_id, result.record, result.events, result.t_start, result.t_end)
+        self.progress.advance(result.record)
 
     async def _wait_for_engine(self, engine_up: asyncio.Event, check: asyncio.Lock, stop: list[str]) -> None:
         """After a sandbox error on Docker: if the engine no longer answers, start no attempt until it does

@@ -29,7 +29,8 @@ def config_dict(**model) -> dict:
 # -- sources ---------------------------------------------------------------------------------------------
 def test_the_schema_marks_the_secret_fields():
     assert dict(secret_fields()) == {("model", "base_url"): "url", ("model", "api_key_env"): "env",
-                                     ("model", "server", "extra_args"): "args", ("model", "server", "env"): "values"}
+                                     ("model", "server", "extra_args"): "args", ("model", "server", "env"): "values",
+                                     ("tracing", "otlp_endpoint"): "url"}
 
 
 def test_each_source_of_the_config_is_a_secret():
