@@ -20,6 +20,7 @@ from agentbench.cli_common import fail as _fail
 from agentbench.cli_common import open_store as _open_store
 from agentbench.cli_common import user_errors as _user_errors
 from agentbench.cli_compare import compare, sweep
+from agentbench.cli_export import export_app
 from agentbench.report.outputs import write_run_outputs
 
 
@@ -29,6 +30,7 @@ model_app = typer.Typer(help="The embedded model and model servers.", no_args_is
 app.add_typer(model_app, name="model")
 sandbox_app = typer.Typer(help="Sandbox images, the conformance suite, leftovers.", no_args_is_help=True)
 app.add_typer(sandbox_app, name="sandbox")
+app.add_typer(export_app, name="export")
 
 
 @app.command()
