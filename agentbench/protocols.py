@@ -235,3 +235,27 @@ class AttemptSink(Protocol):
     def close(self) -> None:
         """Flush what is queued (bounded) and stop; the run's end calls it once."""
         ...
+
+
+class ModelServer(Protocol):
+    """A model server agentbench manages: `ManagedServer` (a process here) or `RayServer` (the same, on a
+    Ray cluster node). The supervisor samples and restarts it through this."""
+
+    log_path: Any
+
+    @property
+    def root_url(self) -> str: ...
+
+    async def start(self) -> None:
+        """Start, or restart after the process died (same port)."""
+        ...
+
+    async def stop(self) -> None: ...
+
+    async def wait_exit(self) -> int | None:
+        """Until the running server exits: its exit code (None at once when none runs)."""
+        ...
+
+    def exit_code(self) -> int | None: ...
+
+    def log_tail(self, lines: int) -> str: ...

@@ -152,6 +152,10 @@ def engine_args(s: ServerConfig) -> list[str]:
         args += ["--gpu-memory-utilization", str(s.gpu_memory_utilization)]
     if s.tensor_parallel_size is not None:
         args += ["--tensor-parallel-size", str(s.tensor_parallel_size)]
+    if s.pipeline_parallel_size is not None:
+        args += ["--pipeline-parallel-size", str(s.pipeline_parallel_size)]
+    if s.distributed_executor_backend is not None:
+        args += ["--distributed-executor-backend", s.distributed_executor_backend]
     if s.speculative_config:
         args += ["--speculative-config", json.dumps(s.speculative_config, sort_keys=True)]
     if s.enable_prefix_caching is not None:

@@ -94,7 +94,8 @@ def auth_message(base_url: str, api_key_env: str | None, detail: str) -> str:
 
 
 @asynccontextmanager
-async def open_endpoint(cfg: ModelConfig, log_dir: Path) -> AsyncIterator[Endpoint]:
+async def open_endpoint(cfg: ModelConfig, log_dir: Path,
+                        ray_address: str | None = None) -> AsyncIterator[Endpoint]:
     api_key = resolve_api_key(cfg)
     if cfg.provider == "openai":
         if not cfg.base_url:
@@ -115,7 +116,13 @@ async def open_endpoint(cfg: ModelConfig, log_dir: Path) -> AsyncIterator[Endpoi
     spec = embedded.vllm_server_spec(cfg, python, model_path)
     if api_key is not None:  # the managed server requires the same key; passed by environment, never argv
         spec = spec.model_copy(update={"env": {**spec.env, "VLLM_API_KEY": api_key.get_secret_value()}})
-    async with ManagedServer(spec, log_dir / "server.log") as server:
+    if cfg.server.placement == "ray":  # on a Ray cluster node with model.server.ray_resources
+        from agentbench.models.ray_server import RayServer
+
+        managed = RayServer(spec, log_dir / "server.log", resources=cfg.server.ray_resources, address=ray_address)
+    else:
+        managed = ManagedServer(spec, log_dir / "server.log")
+    async with managed as server:
         version = await server_version(server.root_url)
         weights = Path(model_path)
         identity = ModelIdentity(

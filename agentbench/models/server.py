@@ -87,6 +87,10 @@ class ManagedServer:
     def exit_code(self) -> int | None:
         return self._proc.returncode if self._proc is not None else None
 
+    def log_tail(self, lines: int) -> str:
+        """The last `lines` lines of the server's log."""
+        return log_tail(self.log_path, lines)
+
     async def wait_exit(self) -> int | None:
         """Until the running server process exits (its exit code); None at once when none runs."""
         proc = self._proc

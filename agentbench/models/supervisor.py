@@ -21,8 +21,8 @@ from typing import Any, Callable
 
 from agentbench.models import server_metrics
 from agentbench.models.client import http_client
-from agentbench.models.server import ManagedServer, ServerStartError
-from agentbench.proc import log_tail
+from agentbench.models.server import ServerStartError
+from agentbench.protocols import ModelServer
 
 SAMPLE_KEYS = ("requests_running", "requests_waiting", "kv_cache_usage", "generation_tokens", "prompt_tokens")
 
@@ -32,7 +32,7 @@ class ServerDied(RuntimeError):
 
 
 class ServerSupervisor:
-    def __init__(self, root_url: str, server: ManagedServer | None, *, interval_s: float, max_restarts: int,
+    def __init__(self, root_url: str, server: ModelServer | None, *, interval_s: float, max_restarts: int,
                  note: Callable[[str], None] = print) -> None:
         self.root_url = root_url
         self.server = server
@@ -93,7 +93,7 @@ class ServerSupervisor:
     async def _died(self, *, restart: bool) -> None:
         assert self.server is not None
         code = self.server.exit_code()
-        tail = log_tail(self.server.log_path, 20)
+        tail = await asyncio.to_thread(self.server.log_tail, 20)
         self._close_segment(self._last)  # counters up to the last sample; the rest died with the server
         self.deaths.append({"t": time.time(), "exit_code": code, "log_tail": tail, "restarted": restart})
         if len(self.deaths) > self.max_restarts:
