@@ -33,6 +33,18 @@ class ServerConfig(_Strict):
     quantization: str | None = Field(None, description="--quantization (awq, gptq, fp8, ...)")
     gpu_memory_utilization: float | None = Field(None, gt=0, le=1, description="--gpu-memory-utilization")
     tensor_parallel_size: int | None = Field(None, ge=1, description="--tensor-parallel-size")
+    pipeline_parallel_size: int | None = Field(None, ge=1, description="--pipeline-parallel-size (across nodes "
+                                               "with distributed_executor_backend: ray)")
+    distributed_executor_backend: Literal["ray", "mp"] | None = Field(
+        None, description="--distributed-executor-backend: ray spreads tensor/pipeline parallel workers over the "
+                          "Ray cluster's GPUs (vLLM's Ray backend); mp keeps them on one node")
+    placement: Literal["driver", "ray"] = Field(
+        "driver", description="where the managed server runs: on the machine running agentbench, or on a Ray "
+                              "cluster node with ray_resources (its URL is then that node's IP; every worker "
+                              "shares it; the supervisor samples and restarts it there)")
+    ray_resources: dict[str, float] = Field(
+        default_factory=lambda: {"CPU": 1}, description="placement: ray — what the server's node must offer, "
+        "e.g. {GPU: 4} for tensor_parallel_size 4 (keys CPU, GPU, memory_mb, or a custom resource)")
     speculative_config: dict[str, Any] | None = Field(
         None, description="--speculative-config, e.g. {method: ngram, num_speculative_tokens: 4, prompt_lookup_max: 4}")
     enable_prefix_caching: bool | None = Field(None, description="--enable-prefix-caching / --no-enable-prefix-caching")

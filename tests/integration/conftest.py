@@ -121,6 +121,7 @@ NEEDS: dict[str, tuple[str, ...]] = {
     "test_secrets.py": (),
     "test_server_faults.py": ("model",),
     "test_supervisor.py": ("model",),
+    "test_ray_server.py": ("model",),
     "test_swebench.py": ("engine", "model"),
     "test_swebench_real.py": ("engine",),
     "test_tracer.py": (),
