@@ -3,8 +3,10 @@
 `RayServer` has the `ManagedServer` interface the endpoint and the supervisor use (`root_url`, `base_url`,
 `start`, `stop`, `wait_exit`, `exit_code`, `log_tail`), so metrics sampling and restarts work unchanged when
 the server is not on the driver's node. The process itself is a `ManagedServer` inside one Ray actor,
-`ServerActor`, that Ray places on a node with the resources `model.server.ray_resources` asks for (GPUs
-for `tensor_parallel_size` × `pipeline_parallel_size`, say). The server listens on that node's IP, so every
+`ServerActor`, that Ray places on a node with the resources `model.server.ray_resources` asks for. With
+`distributed_executor_backend: mp` the actor holds the GPUs (`{GPU: tensor_parallel_size}`, one node) and
+the server inherits them (Ray sets CUDA_VISIBLE_DEVICES); with `ray`, vLLM places its own GPU workers
+through placement groups on this cluster (the server gets RAY_ADDRESS), so the actor asks for no GPU. The server listens on that node's IP, so every
 worker node reaches it; its log stays on that node (`log_tail` reads it through the actor).
 
 Failures: the server process dying is seen through `wait_exit` (an actor call that returns its exit code)
@@ -33,6 +35,12 @@ def placed_spec(spec: ServerSpec, host: str) -> ServerSpec:
         if arg == "--host":
             argv[i + 1] = host
     return spec.model_copy(update={"argv": argv, "host": host})
+
+
+def uses_ray_backend(argv: list[str]) -> bool:
+    """vLLM places its own tensor/pipeline-parallel workers on the cluster (pure)."""
+    return any(a == "--distributed-executor-backend" and b == "ray" for a, b in zip(argv, argv[1:])) or \
+        "--distributed-executor-backend=ray" in argv
 
 
 def actor_options(resources: dict[str, float]) -> dict[str, Any]:
@@ -68,6 +76,9 @@ class ServerActor:
         self.node_ip = ray.util.get_node_ip_address()
         self.node_id = ray.get_runtime_context().get_node_id()
         spec = placed_spec(ServerSpec.model_validate_json(spec_json), self.node_ip)
+        if uses_ray_backend(spec.argv) and "RAY_ADDRESS" not in spec.env:  # vLLM joins this cluster
+            spec = spec.model_copy(update={"env": {**spec.env,
+                                                   "RAY_ADDRESS": ray.get_runtime_context().gcs_address}})
         self.server = ManagedServer(spec, Path(log_path))
 
     def where(self) -> dict[str, str]:

@@ -1,6 +1,6 @@
 """The pure parts of a Ray-placed model server: its spec on the node's IP, the actor's options."""
 
-from agentbench.models.ray_server import actor_options, fits, placed_spec
+from agentbench.models.ray_server import actor_options, fits, placed_spec, uses_ray_backend
 from agentbench.models.server import ServerSpec
 
 
@@ -25,3 +25,10 @@ def test_a_server_fits_only_where_one_alive_node_offers_everything():
     assert fits(nodes, {"CPU": 16})
     assert not fits(nodes, {"CPU": 8, "GPU": 2})  # no one node has both
     assert not fits(nodes, {"GPU": 8})  # only the dead node
+
+
+def test_the_ray_backend_is_read_from_the_argv():
+    assert uses_ray_backend(["vllm", "--distributed-executor-backend", "ray"])
+    assert uses_ray_backend(["vllm", "--distributed-executor-backend=ray"])
+    assert not uses_ray_backend(["vllm", "--distributed-executor-backend", "mp"])
+    assert not uses_ray_backend(["vllm", "--tensor-parallel-size", "4"])
