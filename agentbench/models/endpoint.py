@@ -15,7 +15,7 @@ from typing import AsyncIterator
 import httpx
 from pydantic import BaseModel, Field, SecretStr
 
-from agentbench.config.schema import ModelConfig
+from agentbench.config.schema import ModelConfig, TracingConfig
 from agentbench.models import embedded
 from agentbench.models.client import http_client
 from agentbench.models.server import ManagedServer
@@ -94,8 +94,9 @@ def auth_message(base_url: str, api_key_env: str | None, detail: str) -> str:
 
 
 @asynccontextmanager
-async def open_endpoint(cfg: ModelConfig, log_dir: Path,
-                        ray_address: str | None = None) -> AsyncIterator[Endpoint]:
+async def open_endpoint(cfg: ModelConfig, log_dir: Path, ray_address: str | None = None,
+                        tracing: TracingConfig | None = None) -> AsyncIterator[Endpoint]:
+    """`tracing`: the run's section; with an OTLP endpoint a managed vLLM exports its request spans there."""
     api_key = resolve_api_key(cfg)
     if cfg.provider == "openai":
         if not cfg.base_url:
@@ -113,7 +114,7 @@ async def open_endpoint(cfg: ModelConfig, log_dir: Path,
         raise EndpointError("the embedded model is not set up: run `agentbench model setup` (or `make setup`)")
     if not python.exists():
         raise EndpointError(f"model.server.python: {python} does not exist")
-    spec = embedded.vllm_server_spec(cfg, python, model_path)
+    spec = embedded.vllm_server_spec(cfg, python, model_path, tracing=tracing)
     if api_key is not None:  # the managed server requires the same key; passed by environment, never argv
         spec = spec.model_copy(update={"env": {**spec.env, "VLLM_API_KEY": api_key.get_secret_value()}})
     if cfg.server.placement == "ray":  # on a Ray cluster node with model.server.ray_resources

@@ -7,11 +7,19 @@ from LangChain: `close_open(t)` ends every model call, node and tool still open 
 `cancelled: true` event, and counts the model calls' time (to `t`) as model time, tokens unknown (0).
 Exceptions that ended a model call are remembered (`model_faults`): they are the endpoint's, not the
 agent's (the episode's attribution rule, docs/metrics.md).
+
+Trace context (docs/tracing.md): each Tracer draws a W3C trace id (recorded in `attempt_start` as
+`trace_id`), and each model call a span id when it starts (recorded as `span_id` in its `model_call`, or
+in the `error` event of a call that failed), so an OTLP export, live or after the fact, gives the attempt
+the same ids, and `trace_headers()` (the model client's header hook) can send that call's `traceparent`
+to the model server while the call runs. Cost: one os.urandom per attempt and per model call.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextvars
+import os
 import time
 from typing import Any
 from uuid import UUID
@@ -22,6 +30,31 @@ from langchain_core.outputs import LLMResult
 
 from agentbench.commands import is_test_command
 from agentbench.protocols import AttemptTotals, Event, EventType, LimitExceeded, Usage
+
+
+# (trace id, span id) of the model call running in this context: set when a call starts, cleared when it
+# ends (LangChain runs inline handlers in the caller's context, so the HTTP request underneath sees it).
+_model_span: contextvars.ContextVar[tuple[str, str] | None] = contextvars.ContextVar("agentbench_model_span",
+                                                                                    default=None)
+
+
+def trace_headers() -> dict[str, str]:
+    """The W3C `traceparent` of the model call running in this context ({} outside one): the model
+    client's header hook, so a traced model server's spans sit under the call's `chat` span."""
+    current = _model_span.get()
+    return {"traceparent": f"00-{current[0]}-{current[1]}-01"} if current is not None else {}
+
+
+def new_span_id() -> str:
+    return os.urandom(8).hex()
+
+
+def finish_reason(gen: Any) -> str | None:
+    """Why the model stopped (`stop`, `length`, `tool_calls`), as the endpoint said, where it said."""
+    info = getattr(gen, "generation_info", None) or {}
+    meta = getattr(getattr(gen, "message", None), "response_metadata", None) or {}
+    reason = info.get("finish_reason") or meta.get("finish_reason")
+    return str(reason) if reason else None
 
 
 def message_dict(msg: BaseMessage) -> dict[str, Any]:
@@ -53,16 +86,19 @@ class Tracer(BaseCallbackHandler):
         self.events: list[Event] = []
         self.totals = AttemptTotals()
         self.max_tokens = max_tokens
+        self.trace_id = os.urandom(16).hex()  # the attempt's W3C trace id (recorded in attempt_start)
         self.current_node: str | None = None
         self._clock = clock
         self._open: dict[UUID, tuple[float, Any]] = {}  # graph nodes: start, node name
-        self._open_models: dict[UUID, tuple[float, Any]] = {}  # model calls: start, messages
+        self._open_models: dict[UUID, tuple[float, Any, str]] = {}  # model calls: start, messages, span id
         self._open_tools: dict[UUID, tuple[float, Any]] = {}  # LangChain tools: start, {tool, input}
         self.model_faults: list[BaseException] = []  # exceptions that ended a model call
 
     # -- recording -------------------------------------------------------------------------
     def record(self, type_: EventType, t_start: float, t_end: float | None = None, **payload: Any) -> Event:
         # Built without re-validation: the fields are ours and typed here (this is the per-step hot path).
+        if type_ == "attempt_start":
+            payload.setdefault("trace_id", self.trace_id)
         event = Event.model_construct(seq=len(self.events), type=type_, t_start=t_start,
                                       t_end=t_end if t_end is not None else t_start, node=self.current_node,
                                       payload=payload)
@@ -115,10 +151,14 @@ class Tracer(BaseCallbackHandler):
         used = self.totals.usage.total_tokens
         if self.max_tokens is not None and used >= self.max_tokens:
             raise LimitExceeded("tokens", f"{used} tokens used of {self.max_tokens}")
-        self._open_models[run_id] = (self._clock(), [message_dict(m) for m in messages[0]] if messages else [])
+        span_id = new_span_id()
+        self._open_models[run_id] = (self._clock(), [message_dict(m) for m in messages[0]] if messages else [],
+                                     span_id)
+        _model_span.set((self.trace_id, span_id))
 
     def on_llm_end(self, response: LLMResult, *, run_id: UUID, **kwargs: Any) -> None:
-        t0, messages = self._open_models.pop(run_id, (self._clock(), []))
+        t0, messages, span_id = self._open_models.pop(run_id, None) or (self._clock(), [], new_span_id())
+        _model_span.set(None)
         t1 = self._clock()
         usage = usage_of(response)
         totals = self.totals
@@ -129,24 +169,26 @@ class Tracer(BaseCallbackHandler):
         gen = response.generations[0][0] if response.generations and response.generations[0] else None
         reply = message_dict(gen.message) if gen is not None and hasattr(gen, "message") else {"content": getattr(gen, "text", "")}
         self.record("model_call", t0, t1, messages=messages, reply=reply, prompt_tokens=usage.prompt_tokens,
-                    completion_tokens=usage.completion_tokens, latency_s=t1 - t0)
+                    completion_tokens=usage.completion_tokens, latency_s=t1 - t0, span_id=span_id,
+                    finish_reason=finish_reason(gen))
 
     def on_llm_error(self, error: BaseException, *, run_id: UUID, **kwargs: Any) -> None:
         opened = self._open_models.pop(run_id, None)
         if opened is None:  # already closed by close_open (a late callback of a cancelled call)
             return
-        t0, messages = opened
+        _model_span.set(None)
+        t0, messages, span_id = opened
         t1 = self._clock()
         self.totals.model_time_s += t1 - t0
         if isinstance(error, asyncio.CancelledError):
-            self._cancelled_call(t0, t1, messages)
+            self._cancelled_call(t0, t1, messages, span_id)
             return
         self.model_faults.append(error)
-        self.record("error", t0, t1, source="model", error=f"{type(error).__name__}: {error}")
+        self.record("error", t0, t1, source="model", error=f"{type(error).__name__}: {error}", span_id=span_id)
 
-    def _cancelled_call(self, t0: float, t1: float, messages: Any) -> None:
+    def _cancelled_call(self, t0: float, t1: float, messages: Any, span_id: str) -> None:
         self.record("model_call", t0, t1, messages=messages, reply=None, prompt_tokens=0, completion_tokens=0,
-                    latency_s=t1 - t0, cancelled=True)
+                    latency_s=t1 - t0, cancelled=True, span_id=span_id)
 
     def close_open(self, t: float | None = None) -> int:
         """End what a cancellation left open at `t` (default now): model calls become `model_call` events
@@ -156,9 +198,9 @@ class Tracer(BaseCallbackHandler):
         t = self._clock() if t is None else t
         models = sorted(self._open_models.items(), key=lambda item: item[1][0])
         self._open_models.clear()
-        for _, (t0, messages) in models:
+        for _, (t0, messages, span_id) in models:
             self.totals.model_time_s += max(0.0, t - t0)
-            self._cancelled_call(t0, t, messages)
+            self._cancelled_call(t0, t, messages, span_id)
         for _, (t0, info) in sorted(self._open_tools.items(), key=lambda item: item[1][0]):
             self.record("tool_call", t0, t, cancelled=True, **info)
         self._open_tools.clear()
