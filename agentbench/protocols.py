@@ -219,7 +219,9 @@ class AttemptRecord(BaseModel):
     error: str | None = None
     reason: str | None = Field(None, description="why, as a code: `agent_error` (failed: the graph's own code "
                                                  "raised); `steps` / `tokens` / `time` (limit); `model`, `auth`, "
-                                                 "`sandbox`, `scorer`, `environment`, `infra` (error)")
+                                                 "`sandbox`, `scorer`, `environment`, `infra`, `node_lost` "
+                                                 "(error; node_lost: the Ray node or worker running it died, "
+                                                 "and the attempt was placed again as a newer try)")
     totals: AttemptTotals = Field(default_factory=AttemptTotals)
     metadata: dict[str, Any] = Field(default_factory=dict)
 

@@ -188,14 +188,54 @@ def auto_concurrency(cpus: int | None = None) -> int:
     return max(2, min(16, 4 * (available_cpus() if cpus is None else cpus)))
 
 
+class RaySettings(_Strict):
+    """`run.executor: ray`: which cluster, and what one attempt holds on its node (docs/scaling.md)."""
+
+    address: str | None = Field(None, description="the cluster: its head's host:port (GCS), ray://host:port or "
+                                                  "auto; null = $RAY_ADDRESS, else a local cluster agentbench "
+                                                  "starts for the run and stops after it")
+    num_cpus: float = Field(1.0, ge=0, description="Ray logical CPUs one attempt holds on its node")
+    memory_mb: int | None = Field(None, ge=1, description="memory one attempt reserves on its node (Ray's "
+                                                          "`memory` resource); null = none reserved")
+    resources: dict[str, float] | None = Field(
+        None, description="custom Ray resources one attempt holds; null = {docker: 1} with the Docker sandbox (a "
+                          "node gets attempts only if it advertises `docker`: start it with --resources "
+                          "'{\"docker\": N}'), {} with sandbox.backend: local")
+    max_node_retries: int = Field(3, ge=0, description="how often an attempt whose node (or worker process) died "
+                                                       "is placed again, as a new try of the same attempt")
+    ready_timeout_s: float = Field(120.0, gt=0, description="how long an attempt worker may take to start (once "
+                                                            "its node's images are built) before its node is left out")
+    image_registry: str | None = Field(None, description="registry host[:port] the nodes share agentbench's sandbox "
+                                       "images through: the first node builds what it lacks and pushes it, the "
+                                       "others pull what they lack (else build); null = each node builds its own")
+    runtime_env: dict[str, Any] | None = Field(None, description="Ray runtime_env of the attempt workers (e.g. "
+                                               "{working_dir: .}); null = each node has agentbench installed. "
+                                               "Stored with the run: no secrets here")
+
+    @field_validator("resources")
+    @classmethod
+    def _custom_only(cls, value: dict[str, float] | None) -> dict[str, float] | None:
+        builtin = sorted(set(value or {}) & {"CPU", "GPU", "memory", "object_store_memory"})
+        if builtin:
+            raise ValueError(f"{', '.join(builtin)} is not a custom resource: use run.ray.num_cpus / memory_mb")
+        if any(v < 0 for v in (value or {}).values()):
+            raise ValueError("a resource amount cannot be negative")
+        return value
+
+
 class RunSettings(_Strict):
     concurrency: int = Field(4, ge=1, description="attempts at once, or `auto` (4 per CPU, 2 to 16; resolved "
-                                                  "when the config is read, so the run stores the number)")
+                                                  "when the config is read, so the run stores the number); "
+                                                  "with executor: ray, in flight across the cluster")
     epochs: int = Field(1, ge=1)
     seed: int = 0
     env_check: Literal["tests", "full", "off"] = Field(
         "tests", description="SWE-bench, before any attempt: tests = the tests run on each bare environment; "
                              "full = also the gold patch resolves and the empty one does not (--validate-env)")
+    executor: Literal["local", "ray"] = Field(
+        "local", description="where attempts run: local = in this process; ray = Ray actors on the nodes of a "
+                             "cluster (run.ray), this process staying the one writer of run.sqlite")
+    ray: RaySettings = Field(default_factory=RaySettings)
 
     @field_validator("concurrency", mode="before")
     @classmethod
@@ -218,8 +258,23 @@ class TracingConfig(_Strict):
                           "collector is reported once and never fails the run)",
         json_schema_extra={"secret": "url"})
     export_content: bool = Field(False, description="also export prompt and completion text and command output "
-                                                    "(redacted); off: only sizes, tokens, timings")
-    service_name: str = Field("agentbench", description="the OTel resource's service.name")
+                                                    "(redacted); off: commands, sizes, tokens, timings only")
+    service_name: str = Field("agentbench", description="the OTel resource's service.name (also the Phoenix "
+                                                        "project, openinference.project.name)")
+
+    @field_validator("otlp_endpoint")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError(f"{value!r} is not an http:// or https:// URL (OTLP over HTTP, e.g. "
+                             "http://127.0.0.1:6006 for Phoenix or http://host:4318 for a collector)")
+        return value
+
+
+def otlp_traces_url(endpoint: str) -> str:
+    """A collector's OTLP/HTTP traces URL: `/v1/traces` appended unless the URL already ends with it."""
+    url = endpoint.rstrip("/")
+    return url if url.endswith("/v1/traces") else url + "/v1/traces"
 
 
 class ExperimentConfig(_Strict):

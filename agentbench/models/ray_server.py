@@ -139,6 +139,10 @@ class RayServer:
 
         if not ray.is_initialized():
             address = self.address or os.environ.get("RAY_ADDRESS") or None
+            if address is None:  # a cluster started here would lack what attempts need (its `docker` resource)
+                raise ServerStartError("model.server.placement: ray places the server on an existing Ray "
+                                       "cluster: set run.ray.address or RAY_ADDRESS (start one with `ray start "
+                                       "--head`; docs/scaling.md)")
             try:
                 ray.init(address=address, include_dashboard=False, logging_level="WARNING",
                          log_to_driver=False)

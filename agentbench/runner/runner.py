@@ -1,5 +1,6 @@
 """The runner: the one place that wires config, suite, model endpoint, sandbox, graph, scorer, tracer
-and store together, then runs every (task, epoch) not yet finished, `run.concurrency` at a time."""
+and store together, then runs every (task, epoch) not yet finished through the executor `run.executor`
+names (runner/executors/: here, or on a Ray cluster), writing every try that comes back (`_stored`)."""
 
 from __future__ import annotations
 
@@ -12,35 +13,36 @@ import uuid
 from importlib import metadata as importlib_metadata
 from pathlib import Path
 
-import httpx
-
 from agentbench.config.loader import ConfigError, dump_config
-from agentbench.config.schema import ExperimentConfig, SandboxConfig, available_cpus
-from agentbench.models.client import ChatSettings, RetryInfo, RetryPolicy, build_chat_model, retrying_client
+from agentbench.config.schema import ExperimentConfig, available_cpus
+from agentbench.models.client import ChatSettings
 from agentbench.models.endpoint import Endpoint, auth_message, open_endpoint, preflight, resolve_api_key
-from agentbench.models.server import ManagedServer
 from agentbench.models.supervisor import ServerDied, ServerSupervisor
-from agentbench.protocols import AttemptSink, GraphFactory, Outcome, Sandbox, SandboxProvider, Score, Scorer, Task
+from agentbench.protocols import AttemptSink, GraphFactory, Task
 from agentbench.redact import Redactor, masked_fields
-from agentbench.runner.episode import AttemptDeps, AttemptResult, current_tracer, environment_error, run_attempt
+from agentbench.runner.episode import AttemptResult
+from agentbench.runner.executors import make_executor
+from agentbench.runner.executors.base import ExecContext, Executor
+from agentbench.runner.executors.deps import (KindScorer, RunError, check_environments,  # noqa: F401 - re-exported
+                                              make_sandbox_provider)
+from agentbench.runner.executors.local import ENGINE_WAIT_ENV, ENGINE_WAIT_S
 from agentbench.runner.graph_loader import load_graph_factory
 from agentbench.runner.progress import NullProgress, ProgressSink
 from agentbench.runner.resume import describe_changes, suite_changes, suite_meta
 from agentbench.sandbox.base import run_shielded
-from agentbench.scoring.gaia import GaiaScorer
-from agentbench.scoring.swebench import SweBenchScorer, validate_instance
 from agentbench.store import RunStore
 from agentbench.suites.errors import unsafe_id_reason
 from agentbench.suites.filters import filter_tasks
 from agentbench.suites.registry import load_suite
 
 
-class RunError(RuntimeError):
-    pass
-
-
-ENGINE_WAIT_ENV = "AGENTBENCH_ENGINE_WAIT_S"  # how long a run waits for a Docker engine that stopped answering
-ENGINE_WAIT_S = 120.0
+def with_defaults(stored: dict) -> dict | None:
+    """A stored config as today's schema reads it (sections and fields added since at their defaults), so a
+    run started before they existed resumes; None when today's schema does not accept it."""
+    try:
+        return ExperimentConfig.model_validate(stored).model_dump(mode="json")
+    except ValueError:
+        return None
 
 
 def new_run_dir(cfg: ExperimentConfig, out: Path | None) -> Path:
@@ -64,98 +66,13 @@ def versions() -> dict[str, str]:
     return out
 
 
-def make_sandbox_provider(cfg: SandboxConfig, log=print, run_id: str | None = None) -> SandboxProvider:
-    """`auto` and `docker`: the Docker sandbox (images built on first use); no engine answering is a RunError,
-    never a silent fall back to the host. `local` only when named, with a warning line (once per run: this
-    is called once per run) that it does not isolate."""
-    if cfg.backend == "local":
-        from agentbench.sandbox.local import LocalSandboxConfig, LocalSandboxProvider
-
-        return LocalSandboxProvider(LocalSandboxConfig(**cfg.local_settings()), warn=lambda m: log(f"warning: {m}"))
-    from agentbench.sandbox.engine import INSTALL_HINT, engine_address, engine_client
-
-    client = engine_client()
-    if client is None:
-        raise RunError(f"sandbox.backend: {cfg.backend} runs every attempt in a Docker container, but no Docker "
-                       f"engine answers at {engine_address()}. Start one (`sudo dockerd &`, `sudo systemctl start "
-                       f"docker`, or `sandboxes/ensure_engine.sh` as root, which also installs it; or point "
-                       f"DOCKER_HOST at one; if it is missing, {INSTALL_HINT}), or set sandbox.backend: local, "
-                       f"which runs the agent's commands on this host as you, with your files and network: it "
-                       f"does NOT isolate")
-    from agentbench.sandbox.docker import DockerSandboxConfig, DockerSandboxProvider
-    from agentbench.sandbox.images import ensure_image
-    from agentbench.sandbox.swe_images import EnvSettings, ensure_env_image
-
-    try:
-        docker_cfg = DockerSandboxConfig(**cfg.docker_settings())
-    except ValueError as exc:  # pydantic's ValidationError is one
-        errors = getattr(exc, "errors", None)
-        detail = "; ".join(e["msg"].removeprefix("Value error, ") for e in errors()) if errors else str(exc)
-        raise RunError(f"the sandbox section does not make a docker sandbox: {detail}") from None
-    settings = EnvSettings(**cfg.swe_settings())
-    return DockerSandboxProvider(client, docker_cfg, lambda name: ensure_image(client, name, log=log),
-                                 labels={"agentbench.run": run_id} if run_id else None,
-                                 resolve_env=lambda recipe: ensure_env_image(client, recipe, settings, log=log))
-
-
-class KindScorer:
-    """Dispatches on the task's kind: GAIA matching for qa, SWE-bench grading (in a fresh sandbox) for swe."""
-
-    def __init__(self, sandboxes: SandboxProvider) -> None:
-        self.swe = SweBenchScorer(sandboxes)
-        self._by_kind: dict[str, Scorer] = {"qa": GaiaScorer(), "swe": self.swe}
-
-    async def collect(self, task: Task, sandbox: Sandbox) -> Outcome:
-        return await self._by_kind[task.kind].collect(task, sandbox)
-
-    async def score(self, task: Task, outcome: Outcome) -> Score:
-        return await self._by_kind[task.kind].score(task, outcome)
-
-
-async def check_environments(scorer: SweBenchScorer, tasks: list[Task], mode: str, concurrency: int,
-                             note=print) -> dict[str, str]:
-    """task id -> why its environment cannot be used. `tests`: the tests run on the bare environment;
-    `full`: also the gold patch resolves and the empty patch does not; `off`: no check."""
-    if mode == "off" or not tasks:
-        return {}
-    gate = asyncio.Semaphore(max(1, concurrency))
-    broken: dict[str, str] = {}
-
-    async def one(task: Task) -> None:
-        async with gate:
-            if mode == "full":
-                result = await validate_instance(scorer, task)
-                ok, reason = result.ok, result.detail or "the instance does not validate"
-            else:
-                check = await scorer.check_environment(task)
-                ok, reason = check.ok, check.reason
-        if not ok:
-            broken[task.id] = reason
-            note(f"environment of {task.id} is broken: {reason}")
-
-    note(f"checking {len(tasks)} SWE-bench environment(s) ({mode}) ...")
-    await asyncio.gather(*(one(t) for t in tasks))
-    return broken
-
-
-def _engine_answers() -> bool:
-    from agentbench.sandbox.engine import engine_client
-
-    client = engine_client(timeout=2)
-    return client is not None and (client.close() or True)
-
-
-def _record_retry(info: RetryInfo) -> None:
-    tracer = current_tracer.get()
-    if tracer is not None:
-        tracer.record("retry", time.time(), attempt=info.attempt, reason=info.reason, wait_s=info.wait_s)
-
-
 class Runner:
     def __init__(self, cfg: ExperimentConfig, run_dir: Path, *, progress: ProgressSink | None = None,
                  base_dir: Path | None = None, allow_changed_suite: bool = False,
-                 engine_wait_s: float | None = None, sinks: list[AttemptSink] | None = None) -> None:
+                 engine_wait_s: float | None = None, sinks: list[AttemptSink] | None = None,
+                 executor: Executor | None = None) -> None:
         self.cfg = cfg
+        self.executor = executor or make_executor(cfg.run.executor)  # where attempts run (run.executor)
         self.sinks: list[AttemptSink] = list(sinks or [])  # told of every stored try (tracing.otlp_endpoint adds one)
         self.run_dir = Path(run_dir)
         self.progress = progress or NullProgress()
@@ -180,6 +97,9 @@ class Runner:
             store.close()
             raise RunError(f"{self.run_dir}: the stored config has {', '.join(masked)} masked (secrets are not "
                            "stored); resume with the experiment file that holds them")
+        if stored is not None and stored != resolved and with_defaults(stored) == resolved:
+            store.set_meta("config", resolved)  # a run from before a section was added: the new defaults
+            stored = resolved
         if stored is not None and stored != resolved:
             store.close()
             raise RunError(f"{self.run_dir} holds a run with a different config; resume it without changes "
@@ -242,7 +162,8 @@ class Runner:
         try:
             if todo:
                 if getattr(factory, "uses_model", True):
-                    async with open_endpoint(self.cfg.model, self.run_dir) as endpoint:
+                    async with open_endpoint(self.cfg.model, self.run_dir, ray_address=self.cfg.run.ray.address,
+                                             tracing=self.cfg.tracing) as endpoint:
                         self.endpoint = endpoint
                         try:
                             await self._preflight(endpoint)
@@ -261,102 +182,54 @@ class Runner:
 
     async def _run_with(self, endpoint: Endpoint | None, todo: list[tuple[Task, int]], factory: GraphFactory,
                         store: RunStore) -> None:
+        """The model server's supervisor (sampling, restarts) around the executor, which prepares the
+        sandboxes and runs the attempts where `run.executor` says, every try coming back to `_stored`."""
         cfg = self.cfg
-        http: httpx.AsyncClient | None = None
         supervisor: ServerSupervisor | None = None
-        policy = RetryPolicy(retries=cfg.model.retries, backoff_max_s=cfg.model.backoff_max_s)
+        chat: ChatSettings | None = None
         if endpoint is not None:
             store.set_meta("model_identity", endpoint.identity.model_dump())
-            supervisor = ServerSupervisor(endpoint.root_url, endpoint.server if isinstance(endpoint.server, ManagedServer)
-                                          else None, interval_s=cfg.model.server.metrics_interval_s,
+            managed = endpoint.server if hasattr(endpoint.server, "wait_exit") else None  # ManagedServer, RayServer
+            supervisor = ServerSupervisor(endpoint.root_url, managed, interval_s=cfg.model.server.metrics_interval_s,
                                           max_restarts=cfg.model.server.max_restarts, note=self.progress.note)
             await supervisor.start()
-            http = retrying_client(policy, cfg.model.timeout_s, on_retry=_record_retry)
+            chat = ChatSettings(base_url=endpoint.base_url, model=endpoint.model,
+                                api_key=endpoint.api_key.get_secret_value() if endpoint.api_key else None,
+                                temperature=cfg.model.temperature, top_p=cfg.model.top_p,
+                                max_tokens=cfg.model.max_tokens, timeout_s=cfg.model.timeout_s,
+                                streaming=cfg.model.streaming)
         else:
             store.set_meta("model_identity", {"provider": "none", "served_model_name": "(graph uses no model)"})
+        store.set_meta("executor", self.executor.name)
 
-        base_model = None
-        if endpoint is not None:
-            settings = ChatSettings(base_url=endpoint.base_url, model=endpoint.model,
-                                    api_key=endpoint.api_key.get_secret_value() if endpoint.api_key else None,
-                                    temperature=cfg.model.temperature, top_p=cfg.model.top_p,
-                                    max_tokens=cfg.model.max_tokens, timeout_s=cfg.model.timeout_s,
-                                    streaming=cfg.model.streaming)
-            base_model = build_chat_model(settings, policy, http_client=http)
+        async def ready() -> None:
+            if supervisor is not None:
+                await supervisor.up.wait()
 
-        def make_model(seed: int):
-            """The run's chat model with this attempt's seed: a shallow copy shares the HTTP clients and
-            keeps the type (bind_tools works), at a fraction of building a new ChatOpenAI."""
-            return None if base_model is None else base_model.model_copy(update={"seed": seed})
+        ctx = ExecContext(cfg=cfg, factory=factory, base_dir=Path(self.base_dir).resolve(), run_dir=self.run_dir,
+                          run_uid=store.meta("run_uid"), chat=chat,
+                          store=lambda result, counts: self._stored(store, result, counts=counts),
+                          set_meta=store.set_meta, note=self.progress.note, ready=ready,
+                          engine_wait_s=self.engine_wait_s)
+        executor_done = asyncio.Event()
 
-        tasks_only = [t for t, _ in todo]
-        sandboxes = make_sandbox_provider(cfg.sandbox, log=self.progress.note, run_id=store.meta("run_uid"))
-        store.set_meta("sandbox_backend", sandboxes.name)
-        scorer = KindScorer(sandboxes)
-        # build the images the run needs, and check that each environment runs its tests, before any
-        # attempt starts: a task whose environment is broken is `error` for every epoch, never `failed`
-        broken = await asyncio.to_thread(sandboxes.prepare, tasks_only) or {}
-        broken.update(await check_environments(scorer.swe, [t for t in {t.id: t for t in tasks_only}.values()
-                                                             if t.kind == "swe" and t.id not in broken],
-                                               cfg.run.env_check, cfg.run.concurrency, self.progress.note))
-        for task, epoch in [item for item in todo if item[0].id in broken]:
-            self._stored(store, environment_error(task, epoch, broken[task.id]))
-        todo = [item for item in todo if item[0].id not in broken]
-        deps = AttemptDeps(make_model=make_model, sandboxes=sandboxes, factory=factory,
-                           scorer=scorer, limits=cfg.limits, params=cfg.graph_params,
-                           command_timeout_s=cfg.sandbox.command_timeout_s, seed=cfg.run.seed)
-        queue: asyncio.Queue[tuple[Task, int]] = asyncio.Queue()
-        for item in todo:
-            queue.put_nowait(item)
-
-        stop: list[str] = []  # why the run stops early: no new attempt starts once it holds a reason
-        engine_up = asyncio.Event()  # cleared while the Docker engine does not answer
-        engine_up.set()
-        engine_check = asyncio.Lock()
-        base_url = endpoint.base_url if endpoint is not None else ""
-
-        async def worker() -> None:
-            while not stop:
-                if supervisor is not None:
-                    await supervisor.up.wait()  # no new attempt while the server restarts
-                await engine_up.wait()  # nor while the Docker engine is away
-                if stop:
-                    return
-                try:
-                    task, epoch = queue.get_nowait()
-                except asyncio.QueueEmpty:
-                    return
-                result = await run_attempt(task, epoch, deps)
-                self._stored(store, result)
-                if result.record.reason == "auth" and not stop:  # every later attempt would be refused too
-                    stop.append(auth_message(base_url, cfg.model.api_key_env, result.record.error or "HTTP 401"))
-                elif result.record.reason == "sandbox" and sandboxes.name == "docker":
-                    await self._wait_for_engine(engine_up, engine_check, stop)
-
-        workers_done = asyncio.Event()
-
-        async def all_workers() -> None:
+        async def execute() -> None:
             try:
-                async with asyncio.TaskGroup() as workers:  # one worker failing cancels the others
-                    for _ in range(min(cfg.run.concurrency, len(todo))):
-                        workers.create_task(worker())
+                await self.executor.run(todo, ctx)
             finally:
-                workers_done.set()
+                executor_done.set()
 
         try:
-            async with asyncio.TaskGroup() as group:  # the supervisor giving up cancels the workers
-                group.create_task(all_workers())
+            async with asyncio.TaskGroup() as group:  # the supervisor giving up cancels the attempts
+                group.create_task(execute())
                 if supervisor is not None:
-                    group.create_task(supervisor.watch(workers_done))
+                    group.create_task(supervisor.watch(executor_done))
         except* ServerDied as group_error:
             raise RunError(str(group_error.exceptions[0])) from None
         else:
-            if stop:
-                raise RunError(stop[0])
+            if ctx.stop:
+                raise RunError(ctx.stop[0])
         finally:
-            await run_shielded(sandboxes.aclose())  # containers still being removed
-            if http is not None:
-                await http.aclose()
             if supervisor is not None:
                 await run_shielded(supervisor.finish())
                 store.set_meta("server_metrics", store.meta("server_metrics", []) + supervisor.segments)
@@ -364,32 +237,11 @@ class Runner:
                 if supervisor.deaths:
                     store.set_meta("server_restarts", store.meta("server_restarts", []) + supervisor.deaths)
 
-    def _stored(self, store: RunStore, result: AttemptResult) -> None:
-        """The one place a finished try is written (the driver is the store's only writer), then the sinks."""
+    def _stored(self, store: RunStore, result: AttemptResult, *, counts: bool = True) -> None:
+        """The one place a try is written (the driver is the store's only writer), then the sinks.
+        `counts=False`: a try a newer one of the same attempt supersedes (a lost node's): not progress."""
         attempt_id = store.add_attempt(result.record, result.events, result.t_start, result.t_end)
         for sink in self.sinks:
             sink.attempt_stored(attempt_id, result.record, result.events, result.t_start, result.t_end)
-        self.progress.advance(result.record)
-
-    async def _wait_for_engine(self, engine_up: asyncio.Event, check: asyncio.Lock, stop: list[str]) -> None:
-        """After a sandbox error on Docker: if the engine no longer answers, start no attempt until it does
-        (up to `engine_wait_s`), then go on; past that the run stops with the reason in `stop`."""
-        async with check:
-            if stop or await asyncio.to_thread(_engine_answers):
-                return  # an ordinary sandbox error, or another worker already waited the engine back
-            engine_up.clear()
-            self.progress.note(f"the Docker engine stopped answering; no new attempt starts until it is back "
-                               f"(waiting up to {self.engine_wait_s:.0f} s)")
-            deadline = time.monotonic() + self.engine_wait_s
-            try:
-                while time.monotonic() < deadline:
-                    await asyncio.sleep(1.0)
-                    if await asyncio.to_thread(_engine_answers):
-                        self.progress.note("the Docker engine answers again: the run goes on (attempts it cut off "
-                                           "are `error`; --resume reruns them)")
-                        return
-                stop.append(f"the Docker engine stopped answering and was not back within {self.engine_wait_s:.0f} s "
-                            f"({ENGINE_WAIT_ENV}); the run stopped, finished attempts are kept: start the engine and "
-                            f"run `agentbench run --resume {self.run_dir}`")
-            finally:
-                engine_up.set()
+        if counts:
+            self.progress.advance(result.record)

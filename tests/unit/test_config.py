@@ -97,3 +97,23 @@ def test_api_key_env_must_be_a_variable_name_and_no_inline_key():
     with pytest.raises(ConfigError, match="api_key_env"):
         load_experiment(None, ["model.server.extra_args=[--api-key, sk-live-123]"])
     assert load_experiment(None, ["model.api_key_env=MY_KEY"]).model.api_key_env == "MY_KEY"
+
+
+def test_a_config_stored_before_new_sections_resumes_with_their_defaults():
+    import copy
+
+    from agentbench.runner.runner import with_defaults
+
+    full = load_experiment(ROOT / "experiments" / "demo.yaml").model_dump(mode="json")
+    old = copy.deepcopy(full)
+    old.pop("tracing")
+    del old["run"]["executor"], old["run"]["ray"]
+    assert with_defaults(old) == full
+    assert with_defaults({**full, "unknown_section": {}}) is None  # not a config today's schema reads
+
+
+def test_every_example_experiment_loads():
+    files = sorted((ROOT / "experiments").glob("*.yaml"))
+    assert len(files) >= 4
+    for path in files:
+        load_experiment(path)  # raises ConfigError naming the file and field
