@@ -5,8 +5,8 @@ inspect_ai is imported inside the functions (it is the optional extra `agentbenc
 What goes where (docs/exports.md has the whole table):
 
 - `id` = task id, `epoch` = agentbench epoch + 1 (Inspect counts epochs from 1, agentbench from 0).
-- `input`: the task prompt as the first model call saw it (`inspect_conversation.prompt_of`); a graph that
-  made no model call has none stored, and gets a note instead. `target`: the expected answer the GAIA
+- `input`: the task prompt as the first model call saw it (`inspect_conversation.prompt_of`), else as the
+  `attempt_start` event recorded it; a run from before attempts recorded it gets a note instead. `target`: the expected answer the GAIA
   scorer recorded, else "".
 - `messages`: the conversation as it ended (`inspect_conversation.final`: the last model call's prompt and
   reply, as Inspect's `messages` is the final chat state); every earlier call's own prompt is in its model
@@ -41,7 +41,7 @@ if TYPE_CHECKING:
     from inspect_ai.model import ChatMessage
 
 SCORER = "agentbench"
-NO_PROMPT = "(the prompt is not in the store: this graph made no model call)"
+NO_PROMPT = "(the prompt is not in the store: this graph made no model call, in a run from before attempts recorded it)"
 LIMIT_TYPES = {"steps": "turn", "tokens": "token", "time": "time"}
 
 Text = Callable[[str], str]
@@ -213,7 +213,9 @@ def sample(attempt_id: int, record: AttemptRecord, events: list[Event], t_start:
     conv = conversation(e.payload for e in events if e.type == "model_call")
     chat = chat_messages(conv, model, text, value)
     prompt = prompt_of(conv)
-    prompt = NO_PROMPT if prompt is None else text(prompt)
+    if prompt is None:  # no model call: the task's prompt as the attempt recorded it (runs since it does)
+        prompt = next((e.payload.get("prompt") for e in events if e.type == "attempt_start"), None)
+    prompt = NO_PROMPT if prompt is None else text(str(prompt))
     messages = [chat[i] for i in final(conv)] or [ChatMessageUser(id="m0", content=prompt)]
     last = next((m for m in reversed(messages) if m.role == "assistant"), None)
     totals = record.totals

@@ -177,7 +177,7 @@ async def run_attempt(task: Task, epoch: int, deps: AttemptDeps) -> AttemptResul
     tracer = Tracer(max_tokens=deps.limits.max_tokens)
     token = current_tracer.set(tracer)
     t0 = time.time()
-    tracer.record("attempt_start", t0, task_id=task.id, epoch=epoch)
+    tracer.record("attempt_start", t0, task_id=task.id, epoch=epoch, prompt=task.prompt)
     answer: str | None = None
     patch: str | None = None
     collected = Outcome()
@@ -271,7 +271,7 @@ def environment_error(task: Task, epoch: int, reason: str) -> AttemptResult:
     the reason, before any model call (the agent is never charged for it)."""
     tracer = Tracer()
     t0 = time.time()
-    tracer.record("attempt_start", t0, task_id=task.id, epoch=epoch)
+    tracer.record("attempt_start", t0, task_id=task.id, epoch=epoch, prompt=task.prompt)
     tracer.record("error", t0, source="environment", reason="environment", error=reason)
     tracer.record("attempt_end", t0, status="error", reason="environment")
     record = AttemptRecord(task_id=task.id, epoch=epoch, status="error", error=f"environment: {reason}",

@@ -23,6 +23,7 @@ from inspect_ai.log import list_eval_logs, read_eval_log, read_eval_log_sample_s
 
 from agentbench.export.parquet import attempts_schema, events_schema
 from agentbench.store import RunStore
+from agentbench.suites.registry import load_suite
 
 from .conftest import ROOT, run_cli
 
@@ -61,6 +62,7 @@ def test_inspect_log_reads_back_with_the_store_figures(runs, name):
     summary = json.loads((run / "summary.json").read_text())
     store = RunStore.in_dir(run)
     records = {(a.task_id, a.epoch): a for a in store.attempts()}
+    prompts = {t.id: t.prompt for t in load_suite("gaia-mini")[1]}
     assert log.status == "success" and log.eval.task == "gaia-mini" and log.eval.config.epochs == 2
     assert log.eval.dataset.samples == (3 if name == "null" else 4)
     assert len(log.samples) == len(records) == summary["attempts"]
@@ -72,6 +74,7 @@ def test_inspect_log_reads_back_with_the_store_figures(runs, name):
         else:
             assert value == ("C" if record.status == "solved" else "I") and s.error is None
         assert s.scores["agentbench"].metadata["status"] == record.status
+        assert s.input == prompts[s.id]  # these graphs make no model call: the prompt attempt_start recorded
         assert sum(u.total_tokens for u in s.model_usage.values()) == record.totals.usage.total_tokens
     accuracy = log.results.scores[0].metrics.get("accuracy")
     assert (accuracy.value if accuracy else None) == pytest.approx(summary["completion_rate"])
