@@ -6,10 +6,11 @@ BIN    := $(VENV)/bin
 
 .PHONY: setup demo test test-unit bench clean-runs compose-build
 
-$(BIN)/agentbench: pyproject.toml
+# constraints.txt: the dev set's versions, resolved once (pip's resolver gives up on it unconstrained)
+$(BIN)/agentbench: pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev]'
 	touch $@
 
 setup: $(BIN)/agentbench
