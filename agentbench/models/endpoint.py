@@ -95,6 +95,7 @@ def auth_message(base_url: str, api_key_env: str | None, detail: str) -> str:
 
 @asynccontextmanager
 async def open_endpoint(cfg: ModelConfig, log_dir: Path, ray_address: str | None = None,
+                        ray_runtime_env: dict | None = None,
                         tracing: TracingConfig | None = None) -> AsyncIterator[Endpoint]:
     """`tracing`: the run's section; with an OTLP endpoint a managed vLLM exports its request spans there."""
     api_key = resolve_api_key(cfg)
@@ -120,7 +121,8 @@ async def open_endpoint(cfg: ModelConfig, log_dir: Path, ray_address: str | None
     if cfg.server.placement == "ray":  # on a Ray cluster node with model.server.ray_resources
         from agentbench.models.ray_server import RayServer
 
-        managed = RayServer(spec, log_dir / "server.log", resources=cfg.server.ray_resources, address=ray_address)
+        managed = RayServer(spec, log_dir / "server.log", resources=cfg.server.ray_resources, address=ray_address,
+                            runtime_env=ray_runtime_env)
     else:
         managed = ManagedServer(spec, log_dir / "server.log")
     async with managed as server:

@@ -110,12 +110,19 @@ def _offers(nodes: list[dict[str, Any]]) -> str:
                      for n in nodes if n.get("Alive")) or "none alive"
 
 
+async def _awaited(ref: Any) -> Any:
+    return await ref
+
+
 class RayServer:
     """The driver's handle on a server in a `ServerActor` (see the module docstring)."""
 
     def __init__(self, spec: ServerSpec, log_path: Path, *, resources: dict[str, float],
-                 address: str | None = None) -> None:
+                 address: str | None = None, runtime_env: dict[str, Any] | None = None,
+                 place_timeout_s: float = 600.0) -> None:
         self.spec = spec
+        self.runtime_env = runtime_env  # run.ray.runtime_env: this connection is the attempt workers' too
+        self.place_timeout_s = place_timeout_s
         self.log_path = log_path  # on the server's node (and where the driver writes what it fetched)
         self.resources = resources
         self.address = address
@@ -145,7 +152,7 @@ class RayServer:
                                        "--head`; docs/scaling.md)")
             try:
                 ray.init(address=address, include_dashboard=False, logging_level="WARNING",
-                         log_to_driver=False)
+                         log_to_driver=False, **({"runtime_env": self.runtime_env} if self.runtime_env else {}))
             except (ConnectionError, RuntimeError) as exc:
                 raise ServerStartError(f"model.server.placement: ray, but no Ray cluster answers at "
                                        f"{address or '(a local one)'}: {exc}") from exc
@@ -161,16 +168,25 @@ class RayServer:
             if not fits(ray.nodes(), self.resources):
                 raise ServerStartError(f"no node of the Ray cluster offers model.server.ray_resources="
                                        f"{self.resources} (nodes: {_offers(ray.nodes())})")
-            actor_cls = ray.remote(ServerActor).options(**actor_options(self.resources))
-            self._actor = actor_cls.remote(self.spec.model_dump_json(), str(self.log_path))
-            try:
-                where = await self._actor.where.remote()
-            except ray.exceptions.RayError as exc:
+            options = actor_options(self.resources)
+            if self.node.get("node_id"):  # a restart: back on the node it served from, if that node can
+                from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+                options["scheduling_strategy"] = NodeAffinitySchedulingStrategy(self.node["node_id"], soft=True)
+            self._actor = ray.remote(ServerActor).options(**options).remote(self.spec.model_dump_json(),
+                                                                            str(self.log_path))
+            try:  # bounded: a request that fits a node but finds none free would stay pending
+                where = await asyncio.wait_for(_awaited(self._actor.where.remote()), self.place_timeout_s)
+            except (ray.exceptions.RayError, asyncio.TimeoutError) as exc:
+                ray.kill(self._actor)
                 self._actor = None
+                why = (f"no node had them free within {self.place_timeout_s:.0f} s"
+                       if isinstance(exc, asyncio.TimeoutError) else str(exc))
                 raise ServerStartError(f"no Ray node could host the model server (model.server.ray_resources="
-                                       f"{self.resources}): {exc}") from exc
+                                       f"{self.resources}): {why}") from None
             if self._root_url is not None and where["root_url"] != self._root_url:
-                await self.stop()
+                ray.kill(self._actor)
+                self._actor = None
                 raise ServerStartError(f"the model server's node was lost; a new one would serve at "
                                        f"{where['root_url']} instead of {self._root_url}, which the run's clients "
                                        "do not know: run again with --resume")

@@ -36,6 +36,12 @@ from agentbench.suites.filters import filter_tasks
 from agentbench.suites.registry import load_suite
 
 
+def first_leaf(group: BaseExceptionGroup) -> BaseException:
+    """The first exception of a (nested) group, as it was raised."""
+    first = group.exceptions[0]
+    return first_leaf(first) if isinstance(first, BaseExceptionGroup) else first
+
+
 def with_defaults(stored: dict) -> dict | None:
     """A stored config as today's schema reads it (sections and fields added since at their defaults), so a
     run started before they existed resumes; None when today's schema does not accept it."""
@@ -163,6 +169,7 @@ class Runner:
             if todo:
                 if getattr(factory, "uses_model", True):
                     async with open_endpoint(self.cfg.model, self.run_dir, ray_address=self.cfg.run.ray.address,
+                                             ray_runtime_env=self.cfg.run.ray.runtime_env,
                                              tracing=self.cfg.tracing) as endpoint:
                         self.endpoint = endpoint
                         try:
@@ -226,6 +233,8 @@ class Runner:
                     group.create_task(supervisor.watch(executor_done))
         except* ServerDied as group_error:
             raise RunError(str(group_error.exceptions[0])) from None
+        except* RunError as group_error:  # the executor's (maybe from inside its own task group): as raised
+            raise first_leaf(group_error) from None
         else:
             if ctx.stop:
                 raise RunError(ctx.stop[0])

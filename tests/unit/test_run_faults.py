@@ -319,3 +319,14 @@ def test_the_run_summary_table_prints_model_text_as_written():
     print_summary(summary, attempts, console)
     text = console.export_text()
     assert "[/INST] 42" in text and "[/] cut" in text and "[bold]x[/bold]" in text and "t[/]" in text
+
+
+def test_an_executor_error_reaches_the_caller_as_raised_not_in_a_group(tmp_path):
+    """The executor runs in the runner's task group: its RunError (no Docker engine here: the unit lane's
+    DOCKER_HOST points nowhere) must come out as itself, so the CLI prints one `error:` line (exit 2)."""
+    from agentbench.runner.runner import Runner, RunError
+
+    cfg = load_experiment(ROOT / "experiments" / "demo.yaml",
+                          ["graph=oracle", "sandbox.backend=docker", "suite.limit=1", "name=no-engine"])
+    with pytest.raises(RunError, match="no Docker engine answers"):
+        asyncio.run(Runner(cfg, tmp_path / "run").run())

@@ -71,6 +71,8 @@ class RayExecutor:
             todo = await self._check_environments(todo, ready)
             self._queue: collections.deque[Item] = collections.deque(todo)
             self._losses: collections.Counter[tuple[str, int]] = collections.Counter()
+            self._in_flight = 0  # attempts sent and not back: a loss among them puts one back in the queue
+            self._changed = asyncio.Condition()
             async with asyncio.TaskGroup() as group:
                 for worker in ready:
                     group.create_task(self._slot(worker))
@@ -246,27 +248,40 @@ class RayExecutor:
             await ctx.ready()  # no new attempt while the model server restarts
             if node in self._nodes.out:
                 return "retired"
-            if ctx.stop or not self._queue:
+            if ctx.stop or not await self._work_left():
                 break
             task, epoch = self._queue.popleft()
             sent = time.time()
+            self._in_flight += 1
             try:
-                result = await actor.run.remote(task, epoch)
-            except Exception as exc:
-                if not is_loss(exc):
-                    raise RunError(f"an attempt worker on node {node[:12]} failed ({type(exc).__name__}); is the "
-                                   f"same agentbench installed on every node? {exc}") from None
-                self._lost(task, epoch, sent, f"{type(exc).__name__}: {str(exc).strip()[:500]}", node)
-                return "lost"
-            self.timings.append((sent, time.time(), result.t_start, result.t_end))
-            self.nodes_used.add(node)
-            if result.record.reason == "sandbox" and docker and not await self._engine_ok(actor):
-                ctx.note(f"the Docker engine on node {node[:12]} stopped answering: it gets no more attempts")
-                self._nodes.out.add(node)
-                self._again(task, epoch, result)
-                return "retired"
-            ctx.stored(result)
+                try:
+                    result = await actor.run.remote(task, epoch)
+                except Exception as exc:
+                    if not is_loss(exc):
+                        raise RunError(f"an attempt worker on node {node[:12]} failed ({type(exc).__name__}); is "
+                                       f"the same agentbench installed on every node? {exc}") from None
+                    self._lost(task, epoch, sent, f"{type(exc).__name__}: {str(exc).strip()[:500]}", node)
+                    return "lost"
+                self.timings.append((sent, time.time(), result.t_start, result.t_end))
+                self.nodes_used.add(node)
+                if result.record.reason == "sandbox" and docker and not await self._engine_ok(actor):
+                    ctx.note(f"the Docker engine on node {node[:12]} stopped answering: it gets no more attempts")
+                    self._nodes.out.add(node)
+                    self._again(task, epoch, result)
+                    return "retired"
+                ctx.stored(result)
+            finally:
+                self._in_flight -= 1
+                async with self._changed:  # an idle worker waits for this: the queue may hold a lost attempt
+                    self._changed.notify_all()
         return "done"
+
+    async def _work_left(self) -> bool:
+        """True when an attempt is queued. With the queue empty, an idle worker keeps its slot while attempts
+        are in flight elsewhere (a lost one comes back to the queue); False once none can come back."""
+        async with self._changed:
+            await self._changed.wait_for(lambda: self._queue or self._in_flight == 0 or self._ctx.stop)
+        return bool(self._queue) and not self._ctx.stop
 
     async def _engine_ok(self, actor: Any) -> bool:
         try:
@@ -296,8 +311,9 @@ class RayExecutor:
         rows = await asyncio.to_thread(ray.nodes)
         return any(r["NodeID"] == node and r.get("Alive") for r in rows)
 
-    async def _prune(self, workers: list[str]) -> None:
-        """Remove these lost workers' containers from the engines of the nodes still there."""
+    async def _prune(self, workers: list[str] | None) -> None:
+        """Remove these lost workers' containers (None: every container of the run) from the engines of the
+        nodes still there, one call per node, all under one deadline."""
         import ray
         from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
@@ -305,13 +321,13 @@ class RayExecutor:
             return
         remote = ray.remote(prune_node)
         nodes = [n for n in self._nodes.room if n not in self._nodes.out]
+        selectors = [{"agentbench.run": self._ctx.run_uid}] if workers is None else \
+            [{"agentbench.run": self._ctx.run_uid, WORKER_LABEL: w} for w in workers]
         refs = [remote.options(num_cpus=0, max_retries=0, scheduling_strategy=NodeAffinitySchedulingStrategy(
-            n, soft=False)).remote({"agentbench.run": self._ctx.run_uid, WORKER_LABEL: w}) for n in nodes for w in workers]
-        for ref in refs:
-            try:
-                await asyncio.wait_for(ref, CLOSE_TIMEOUT_S)
-            except Exception:  # noqa: BLE001 - that node went too; the resume's prepare prunes it
-                pass
+            n, soft=False)).remote(labels) for n in nodes for labels in selectors]
+        # a node that went too (or hangs): the resume's prepare prunes it
+        await asyncio.wait([asyncio.ensure_future(_awaited(r)) for r in refs], timeout=CLOSE_TIMEOUT_S) if refs \
+            else None
 
     async def _close_all(self) -> None:
         """Let every worker finish its container removals, end the workers, and prune after the losses."""
@@ -332,5 +348,7 @@ class RayExecutor:
         await asyncio.gather(*(close(a) for a, _ in workers))
         self._workers.clear()
         await asyncio.gather(*self._prunes, return_exceptions=True)
-        if self._lost_workers and hasattr(self, "_nodes"):
-            await self._prune(self._lost_workers)  # again: a container a dying worker made after the first prune
+        if hasattr(self, "_nodes"):
+            # every attempt has ended or was cut off (Ctrl-C, the run stopping): no container of the run is
+            # still in use, so whatever carries its label on a node left over (also a dying worker's late one)
+            await self._prune(None)
