@@ -183,7 +183,7 @@ def test_a_collector_down_then_up_during_a_run(tmp_path):
     port = free_port()
     gate = tmp_path / "gate"
     cfg = load_experiment(None, [
-        "graph=tests/integration/graphs/gated_oracle.py:build_graph", "suite.name=gaia-mini",
+        "graph=tests/integration/graphs/slow_oracle.py:build_graph", "suite.name=gaia-mini", "graph_params.sleep_s=0",
         "suite.ids=[gm-l1-001, gm-l1-002, gm-l1-003, gm-l2-001]", "sandbox.backend=local", "run.concurrency=1",
         f"graph_params.gate={gate}", "graph_params.first=gm-l1-001",
         f"tracing.otlp_endpoint=http://127.0.0.1:{port}", "tracing.service_name=ab-down-up"])
