@@ -15,6 +15,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 TaskKind = Literal["qa", "swe"]
 AttemptStatus = Literal["solved", "failed", "limit", "error"]
+AnswerSource = Literal["state", "last_message", "none"]
+LimitKind = Literal["steps", "tokens", "time", "supersteps"]
 EventType = Literal[
     "attempt_start", "node_start", "node_end", "model_call", "tool_call",
     "sandbox_exec", "retry", "patch", "score", "error", "attempt_end",
@@ -99,12 +101,20 @@ class SandboxProvider(Protocol):
 class Limits(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    max_steps: int = 20
+    max_steps: int = Field(20, description="model calls per attempt, by any chat model the graph calls: the "
+                                           "call past it is refused (LimitExceeded('steps'))")
     max_tokens: int = 60_000
     timeout_s: float = 300.0
+    max_supersteps: int | None = Field(None, description="LangGraph supersteps per attempt (its recursion "
+                                                         "limit); default max(25, 4·max_steps + 10)")
     on_limit: Literal["grade", "discard"] = Field(
         "grade", description="swe: grade the working tree of an attempt that hit a limit (it stays `limit` "
                              "unless the diff resolves the task); discard: do not grade it")
+
+    @property
+    def supersteps(self) -> int:
+        """LangGraph's recursion limit for an attempt: `max_supersteps`, or max(25, 4·max_steps + 10)."""
+        return self.max_supersteps if self.max_supersteps is not None else max(25, self.max_steps * 4 + 10)
 
 
 class Usage(BaseModel):
@@ -148,7 +158,7 @@ GraphFactory = Callable[[AgentContext], Any]
 class LimitExceeded(RuntimeError):
     """Raised when a step, token or time budget is exhausted; the attempt ends as `limit`."""
 
-    def __init__(self, which: Literal["steps", "tokens", "time"], detail: str = "") -> None:
+    def __init__(self, which: LimitKind, detail: str = "") -> None:
         super().__init__(f"{which} limit reached{': ' + detail if detail else ''}")
         self.which = which
 
@@ -214,11 +224,14 @@ class AttemptRecord(BaseModel):
     epoch: int
     status: AttemptStatus
     answer: str | None = None
+    answer_source: AnswerSource | None = Field(None, description="where `answer` came from: the final state's "
+                                               "`answer` key, the last AI message (qa graphs without one), or "
+                                               "none; None when the graph did not finish")
     patch: str | None = None
     score: Score | None = None
     error: str | None = None
     reason: str | None = Field(None, description="why, as a code: `agent_error` (failed: the graph's own code "
-                                                 "raised); `steps` / `tokens` / `time` (limit); `model`, `auth`, "
+                                                 "raised); `steps` / `tokens` / `time` / `supersteps` (limit); `model`, `auth`, "
                                                  "`sandbox`, `scorer`, `environment`, `infra`, `node_lost` "
                                                  "(error; node_lost: the Ray node or worker running it died, "
                                                  "and the attempt was placed again as a newer try)")

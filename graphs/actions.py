@@ -13,7 +13,7 @@ from typing import Literal
 from pydantic import BaseModel
 
 from agentbench.protocols import ExecResult
-from agentbench.text import clip
+from agentbench.text import clip, final_answer, opens_with_final_answer
 
 ActionKind = Literal["bash", "python", "final", "format_error"]
 
@@ -61,8 +61,6 @@ _BLOCK = re.compile(r"^[ \t]*(?P<fence>`{3,}|~{3,})[ \t]*(?P<lang>[\w+.-]*)[^\n]
                     re.DOTALL | re.MULTILINE)
 # An opening fence left unclosed (the reply was cut off), with something after it.
 _UNCLOSED = re.compile(r"^[ \t]*(?:`{3,}|~{3,})[^\n]*\S", re.MULTILINE)
-_FINAL = re.compile(r"final[ \t]*answer[*_ \t]*:", re.IGNORECASE)
-_STRIP = " \t\r\n`'\"*"
 
 
 class Action(BaseModel):
@@ -78,19 +76,6 @@ def _format_error(problem: str) -> Action:
     return Action(kind="format_error", error=f"Format error: {problem}\n{FORMAT_HELP}")
 
 
-def _final_answer(text: str) -> str | None:
-    """The text after the last `FINAL ANSWER:` on its line (or the next non-empty line), or None."""
-    matches = list(_FINAL.finditer(text))
-    if not matches:
-        return None
-    rest = text[matches[-1].end():]
-    for line in rest.splitlines() or [""]:
-        cleaned = line.strip(_STRIP)
-        if cleaned:
-            return cleaned
-    return ""
-
-
 def _split(text: str) -> tuple[list[re.Match[str]], str, bool]:
     """Code blocks; the text outside them (where FINAL ANSWER counts); whether a block was left open.
 
@@ -100,7 +85,7 @@ def _split(text: str) -> tuple[list[re.Match[str]], str, bool]:
     pos = 0
     for match in _BLOCK.finditer(text):
         outside.append(text[pos:match.start()])
-        if _FINAL.match(match["body"].lstrip(_STRIP)):
+        if opens_with_final_answer(match["body"]):
             outside.append(match["body"])
         else:
             blocks.append(match)
@@ -114,7 +99,7 @@ def _split(text: str) -> tuple[list[re.Match[str]], str, bool]:
 def parse_action(text: str) -> Action:
     """Parse one model reply into an Action (see the module docstring for the rules)."""
     blocks, outside, unclosed = _split(text)
-    answer = _final_answer(outside)  # FINAL ANSWER inside a code block (e.g. in a print) does not count
+    answer = final_answer(outside)  # FINAL ANSWER inside a code block (e.g. in a print) does not count
     if answer is not None:
         if blocks or unclosed:
             return _format_error("you sent a code block AND a FINAL ANSWER. Do one thing per turn: run the code "

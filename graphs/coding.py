@@ -9,7 +9,8 @@ The task prompt is the issue; the sandbox working directory is the repository ro
 base commit. The graph only edits files: the harness takes the patch afterwards as `git diff`. The
 protocol (`graphs/coding_actions.py`) needs no tool-calling support from the model server.
 
-Every model call is one step; past `ctx.limits.max_steps` the graph raises LimitExceeded("steps").
+Every model call is one step; the framework refuses the call past `ctx.limits.max_steps` (the attempt
+ends as `limit`, reason `steps`), so the graph counts nothing itself.
 The final state holds `submitted` (True) and `answer` (None). Params (`graph_params` in the experiment):
 - `few_shot` (true): show a worked example (grep, edit, test, SUBMIT) before the task.
 - `max_observation_chars` (3000): command output shown to the model, mostly its end.
@@ -30,7 +31,7 @@ from langgraph.graph.message import add_messages
 from langgraph.graph.state import CompiledStateGraph
 
 from agentbench.commands import is_test_command
-from agentbench.protocols import AgentContext, LimitExceeded
+from agentbench.protocols import AgentContext
 from graphs.coding_actions import (CodingAction, HunkApplyError, apply_hunks, edit_failure, edit_observation,
                                    format_observation, parse_coding_action)
 from graphs.planning import text_of
@@ -78,7 +79,6 @@ ActionNode = Literal["run_shell", "edit", "submit", "format_error"]
 
 class CodingState(TypedDict, total=False):
     messages: Annotated[list[AnyMessage], add_messages]
-    steps: int  # model turns so far
     last_action: CodingAction | None  # the parsed last reply
     n_edits: int  # edits applied (files written)
     n_test_runs: int  # shell commands that ran tests (see agentbench.commands.is_test_command)
@@ -128,18 +128,14 @@ def route_action(state: CodingState) -> ActionNode:
 
 
 def build_graph(ctx: AgentContext) -> CompiledStateGraph:
-    max_steps = ctx.limits.max_steps
     max_observation = int(ctx.params.get("max_observation_chars", 3000))
     max_history = int(ctx.params.get("max_history_chars", 8000))
     shots = few_shot_messages() if ctx.params.get("few_shot", True) else []
 
     async def agent(state: CodingState) -> dict:
-        steps = state.get("steps", 0)
-        if steps >= max_steps:
-            raise LimitExceeded("steps", f"{steps} model turns without SUBMIT")
         history = fit_history(state["messages"], max_history)
         reply = await ctx.model.ainvoke([SystemMessage(SYSTEM_PROMPT), *shots, *history])
-        return {"messages": [reply], "steps": steps + 1, "last_action": parse_coding_action(text_of(reply))}
+        return {"messages": [reply], "last_action": parse_coding_action(text_of(reply))}
 
     async def run_shell(state: CodingState) -> dict:
         action = state["last_action"]

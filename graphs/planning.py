@@ -3,8 +3,9 @@
     START -> plan -> act -> observe -> (replan ->) act -> ... -> answer -> END
                       \\-> answer (FINAL ANSWER)
 
-Every model call (plan, act, replan) is one step; past `ctx.limits.max_steps` the graph raises
-LimitExceeded("steps"). Params: `plan` (default true), `few_shot` (show a worked example of the protocol
+Every model call (plan, act, replan) is one step; the framework refuses the call past
+`ctx.limits.max_steps` (the attempt ends as `limit`). The graph counts its turns only to plan well (it
+never replans on the last step). Params: `plan` (default true), `few_shot` (show a worked example of the protocol
 before the task; default true), `replan_after_failures` (replan after this many
 failed commands or format errors in a row; default 2, 0 = never), `replan_every` (also replan after every
 K observations; default 0 = never).
@@ -19,7 +20,8 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.graph.message import add_messages
 from langgraph.graph.state import CompiledStateGraph
 
-from agentbench.protocols import AgentContext, ExecResult, LimitExceeded
+from agentbench.protocols import AgentContext, ExecResult
+from agentbench.text import content_text
 from graphs.actions import FEW_SHOT, PROTOCOL_PROMPT, STEP_FILE, Action, format_observation, parse_action
 
 PLAN_PROMPT = """\
@@ -50,10 +52,7 @@ async def execute(ctx: AgentContext, action: Action) -> ExecResult:
 
 
 def text_of(message: AnyMessage) -> str:
-    content = message.content
-    if isinstance(content, str):
-        return content
-    return "".join(part if isinstance(part, str) else str(part.get("text", "")) for part in content)
+    return content_text(message.content)
 
 
 def build_graph(ctx: AgentContext) -> CompiledStateGraph:
@@ -65,10 +64,7 @@ def build_graph(ctx: AgentContext) -> CompiledStateGraph:
                                for role, text in FEW_SHOT] if ctx.params.get("few_shot", True) else []
 
     def take_step(state: PlanningState) -> int:
-        steps = state.get("steps", 0)
-        if steps >= max_steps:
-            raise LimitExceeded("steps", f"{steps} model turns without a final answer")
-        return steps + 1
+        return state.get("steps", 0) + 1
 
     async def plan(state: PlanningState) -> dict:
         steps = take_step(state)

@@ -4,7 +4,7 @@
                   \\-> nudge -> agent   (a reply without a tool call)
 
 A reply with no tool call that says `FINAL ANSWER: ...` is accepted as the answer. Every model call is
-one step; past `ctx.limits.max_steps` the graph raises LimitExceeded("steps").
+one step; the framework refuses the call past `ctx.limits.max_steps` (the attempt ends as `limit`).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.graph.message import add_messages
 from langgraph.graph.state import CompiledStateGraph
 
-from agentbench.protocols import AgentContext, LimitExceeded
+from agentbench.protocols import AgentContext
 from graphs.actions import Action, format_observation, parse_action
 from graphs.planning import execute, text_of
 
@@ -32,7 +32,6 @@ NUDGE = ("You did not call a tool. Call `bash` or `python` to work on the task, 
 
 class ReactState(TypedDict, total=False):
     messages: Annotated[list[AnyMessage], add_messages]
-    steps: int  # model turns so far
     answer: str | None
 
 
@@ -66,17 +65,13 @@ def _final_call(message: AIMessage) -> str | None:
 
 
 def build_graph(ctx: AgentContext) -> CompiledStateGraph:
-    max_steps = ctx.limits.max_steps
     tools = make_tools(ctx)
     by_name = {tool.name: tool for tool in tools}
     model = ctx.model.bind_tools(tools)
 
     async def agent(state: ReactState) -> dict:
-        steps = state.get("steps", 0)
-        if steps >= max_steps:
-            raise LimitExceeded("steps", f"{steps} model turns without a final answer")
         reply = await model.ainvoke([SystemMessage(SYSTEM_PROMPT), *state["messages"]])
-        return {"messages": [reply], "steps": steps + 1}
+        return {"messages": [reply]}
 
     async def run_tools(state: ReactState) -> dict:
         calls = state["messages"][-1].tool_calls

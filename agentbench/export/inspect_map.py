@@ -42,7 +42,7 @@ if TYPE_CHECKING:
 
 SCORER = "agentbench"
 NO_PROMPT = "(the prompt is not in the store: this graph made no model call, in a run from before attempts recorded it)"
-LIMIT_TYPES = {"steps": "turn", "tokens": "token", "time": "time"}
+LIMIT_TYPES = {"steps": "turn", "tokens": "token", "time": "time", "supersteps": "custom"}
 
 Text = Callable[[str], str]
 
@@ -223,7 +223,8 @@ def sample(attempt_id: int, record: AttemptRecord, events: list[Event], t_start:
     expected = (record.score.details.get("expected") if record.score else None)
     limit = None
     if record.status == "limit" and record.reason in LIMIT_TYPES:
-        bound = {"steps": limits.max_steps, "tokens": limits.max_tokens, "time": limits.timeout_s}[record.reason]
+        bound = {"steps": limits.max_steps, "tokens": limits.max_tokens, "time": limits.timeout_s,
+                 "supersteps": limits.supersteps}[record.reason]
         limit = EvalSampleLimit(type=LIMIT_TYPES[record.reason], limit=float(bound),
                                 reason=text(record.error) if record.error else None)
     error = None

@@ -22,8 +22,9 @@ from langchain_core.messages import HumanMessage
 from langgraph.errors import GraphRecursionError
 from pydantic import BaseModel
 
-from agentbench.protocols import (AgentContext, AttemptRecord, Event, GraphFactory, LimitExceeded, Limits,
+from agentbench.protocols import (AgentContext, AnswerSource, AttemptRecord, Event, GraphFactory, LimitExceeded, Limits,
                                   Outcome, SandboxError, SandboxProvider, Score, Scorer, Task)
+from agentbench.runner.answers import take_answer
 from agentbench.runner.tools import SandboxTools
 from agentbench.tracing.tracer import Tracer
 
@@ -118,7 +119,7 @@ def _text(exc: BaseException) -> str:
 
 
 def attribute(exc: BaseException, *, budget_expired: bool, in_graph: bool,
-              model_faults: list[BaseException] = (), time_limit_s: float = 0.0) -> Verdict:
+              model_faults: list[BaseException] = (), time_limit_s: float = 0.0, supersteps: int = 0) -> Verdict:
     """The attribution rule (docs/metrics.md, Attribution). Limits first: the time budget expired, a
     LimitExceeded / GraphRecursionError, the model's context full. Then infrastructure, anywhere in the
     exception's chain: the model client's types (openai.APIError, httpx.HTTPError; 401/403 are `auth`),
@@ -132,7 +133,9 @@ def attribute(exc: BaseException, *, budget_expired: bool, in_graph: bool,
         if isinstance(item, LimitExceeded):
             return Verdict("limit", item.which, str(item), "limit", item.which, exc)
         if isinstance(item, GraphRecursionError):
-            return Verdict("limit", "steps", f"steps limit reached: {item}", "limit", "steps", exc)
+            return Verdict("limit", "supersteps", f"supersteps limit reached: {supersteps} graph supersteps without "
+                           "reaching END (limits.max_supersteps; raise it if your graph needs more)", "limit",
+                           "supersteps", exc)
         if isinstance(item, openai.BadRequestError) and is_context_overflow(item):
             return Verdict("limit", "tokens", f"tokens limit reached: the model's context is full ({item.message})",
                            "limit", "tokens", exc)
@@ -169,16 +172,13 @@ async def _grade(deps: AttemptDeps, task: Task, outcome: Outcome, tracer: Tracer
     return score, None
 
 
-def _recursion_limit(limits: Limits) -> int:
-    return max(25, limits.max_steps * 4 + 10)
-
-
 async def run_attempt(task: Task, epoch: int, deps: AttemptDeps) -> AttemptResult:
-    tracer = Tracer(max_tokens=deps.limits.max_tokens)
+    tracer = Tracer(max_tokens=deps.limits.max_tokens, max_steps=deps.limits.max_steps)
     token = current_tracer.set(tracer)
     t0 = time.time()
     tracer.record("attempt_start", t0, task_id=task.id, epoch=epoch, prompt=task.prompt)
     answer: str | None = None
+    answer_source: AnswerSource | None = None
     patch: str | None = None
     collected = Outcome()
     score = None
@@ -202,12 +202,12 @@ async def run_attempt(task: Task, epoch: int, deps: AttemptDeps) -> AttemptResul
                         graph = deps.factory(ctx)  # the graph's own code, like its nodes
                         final = await graph.ainvoke(
                             {"messages": [HumanMessage(content=task.prompt)]},
-                            config={"callbacks": [tracer], "recursion_limit": _recursion_limit(deps.limits)})
+                            config={"callbacks": [tracer], "recursion_limit": deps.limits.supersteps})
                 except Exception as exc:
                     tracer.close_open(time.time())  # a call cut off mid-request is still the model's time
                     stopped = attribute(exc, budget_expired=graph_budget is not None and graph_budget.expired(),
                                         in_graph=True, model_faults=tracer.model_faults,
-                                        time_limit_s=deps.limits.timeout_s)
+                                        time_limit_s=deps.limits.timeout_s, supersteps=deps.limits.supersteps)
                     if stopped.status != "limit":
                         raise _Stop(stopped) from exc
                     final = {}
@@ -226,8 +226,7 @@ async def run_attempt(task: Task, epoch: int, deps: AttemptDeps) -> AttemptResul
                                       at_limit=stopped is not None)
                 if stopped is not None:
                     raise _Stop(stopped)
-        answer = final.get("answer") if isinstance(final, dict) else None
-        answer = None if answer is None else str(answer)
+        answer, answer_source = take_answer(final, task.kind)
         t_score = time.time()
         score, error = await _grade(deps, task, collected.model_copy(update={"answer": answer}), tracer)
         if score is not None:
@@ -261,8 +260,9 @@ async def run_attempt(task: Task, epoch: int, deps: AttemptDeps) -> AttemptResul
     t1 = time.time()
     tracer.totals.wall_clock_s = (t_score or t1) - t0
     tracer.record("attempt_end", t1, status=status, **({"reason": reason} if reason else {}))
-    record = AttemptRecord(task_id=task.id, epoch=epoch, status=status, answer=answer, patch=patch, score=score,
-                           error=error, reason=reason, totals=tracer.totals, metadata=metadata)
+    record = AttemptRecord(task_id=task.id, epoch=epoch, status=status, answer=answer, answer_source=answer_source,
+                           patch=patch, score=score, error=error, reason=reason, totals=tracer.totals,
+                           metadata=metadata)
     return AttemptResult(record=record, events=tracer.events, t_start=t0, t_end=t1)
 
 

@@ -1,6 +1,8 @@
 """One attempt's trace: a LangChain callback handler that turns graph nodes, model calls and tool
-calls into typed `Event`s, plus `record()` for sandbox commands and retries. It also enforces the
-token budget: a model call that would start past `max_tokens` raises LimitExceeded.
+calls into typed `Event`s, plus `record()` for sandbox commands and retries. It also enforces the step
+and token budgets for every graph, whichever chat model it calls (callbacks reach any chat model run
+inside the graph): the model call past `max_steps` calls, or one that would start once `max_tokens` are
+spent, raises LimitExceeded before any request is sent.
 
 A call a limit cancels mid-request (the attempt's time budget) gets no `on_llm_end` / `on_llm_error`
 from LangChain: `close_open(t)` ends every model call, node and tool still open at time `t` as a
@@ -82,10 +84,12 @@ class Tracer(BaseCallbackHandler):
     run_inline = True
     raise_error = True
 
-    def __init__(self, max_tokens: int | None = None, clock=time.time) -> None:
+    def __init__(self, max_tokens: int | None = None, clock=time.time, max_steps: int | None = None) -> None:
         self.events: list[Event] = []
         self.totals = AttemptTotals()
         self.max_tokens = max_tokens
+        self.max_steps = max_steps
+        self.calls_started = 0  # model calls let through (a concurrent or failed one counts once started)
         self.trace_id = os.urandom(16).hex()  # the attempt's W3C trace id (recorded in attempt_start)
         self.current_node: str | None = None
         self._clock = clock
@@ -151,6 +155,10 @@ class Tracer(BaseCallbackHandler):
         used = self.totals.usage.total_tokens
         if self.max_tokens is not None and used >= self.max_tokens:
             raise LimitExceeded("tokens", f"{used} tokens used of {self.max_tokens}")
+        if self.max_steps is not None and self.calls_started >= self.max_steps:
+            raise LimitExceeded("steps", f"{self.calls_started} model calls made of limits.max_steps "
+                                         f"{self.max_steps}; the next one was refused")
+        self.calls_started += 1
         span_id = new_span_id()
         self._open_models[run_id] = (self._clock(), [message_dict(m) for m in messages[0]] if messages else [],
                                      span_id)

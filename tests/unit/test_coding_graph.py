@@ -11,7 +11,7 @@ from langgraph.graph.state import CompiledStateGraph
 from agentbench.protocols import AgentContext, ExecResult, LimitExceeded, Limits, Task
 from graphs import coding
 from graphs.coding import DROPPED_NOTE, FEW_SHOT, SYSTEM_PROMPT, fit_history
-from tests.unit.fakes import FakeTools, forever, last_text, scripted
+from agentbench.testing.chat import FakeTools, forever, last_text, run_graph, scripted
 
 F = "```"
 ISSUE = "`add(a, b)` in calc.py returns a - b instead of a + b."
@@ -27,7 +27,8 @@ def make_ctx(model: Any, tools: FakeTools, max_steps: int = 10, **params: Any) -
 async def run(ctx: AgentContext) -> dict:
     graph = coding.build_graph(ctx)
     assert isinstance(graph, CompiledStateGraph)
-    return await graph.ainvoke({"messages": [HumanMessage(ctx.task.prompt)]}, config={"recursion_limit": 100})
+    final, _ = await run_graph(graph, ctx)  # the tracer enforces max_steps, as in a run
+    return final
 
 
 async def test_explore_edit_test_submit():
@@ -40,7 +41,7 @@ async def test_explore_edit_test_submit():
     ctx = make_ctx(model, tools)
     final = await run(ctx)
     assert final["submitted"] is True and final["answer"] is None
-    assert final["steps"] == 4 and final["n_test_runs"] == 1 and final["n_edits"] == 1
+    assert len(model.inputs) == 4 and final["n_test_runs"] == 1 and final["n_edits"] == 1
     assert final["last_action"].kind == "submit"
     assert tools.files["calc.py"] == "def add(a, b):\n    return a + b\n"
     assert tools.calls == [grep, "read_file calc.py", "write_file calc.py", test]
@@ -58,7 +59,7 @@ async def test_format_error_is_fed_back_and_the_agent_recovers():
     model = scripted("The bug is in calc.py, I am sure.", FIX, "SUBMIT")
     tools = FakeTools(files={"calc.py": CALC})
     final = await run(make_ctx(model, tools))
-    assert final["submitted"] is True and final["steps"] == 3
+    assert final["submitted"] is True and len(model.inputs) == 3
     feedback = model.inputs[1][-1]
     assert isinstance(feedback, HumanMessage) and feedback.content.startswith("Format error:")
     assert "```edit path/to/file.py" in feedback.content  # it says how to fix the reply
@@ -100,16 +101,16 @@ async def test_submit_before_editing_is_allowed():
     model = scripted("Nothing to change.\nSUBMIT")
     tools = FakeTools(files={"calc.py": CALC})
     final = await run(make_ctx(model, tools))
-    assert final["submitted"] is True and final["answer"] is None and final["steps"] == 1
+    assert final["submitted"] is True and final["answer"] is None and len(model.inputs) == 1
     assert tools.calls == [] and tools.files["calc.py"] == CALC
 
 
-async def test_raises_at_max_steps():
+async def test_the_call_past_max_steps_is_refused():
     model = forever(lambda i: AIMessage(f"{F}bash\npytest -k t{i}\n{F}"))
     tools = FakeTools()
     with pytest.raises(LimitExceeded) as info:
         await run(make_ctx(model, tools, max_steps=3))
-    assert info.value.which == "steps" and "without SUBMIT" in str(info.value)
+    assert info.value.which == "steps" and "limits.max_steps 3" in str(info.value)
     assert len(model.inputs) == 3
     assert tools.calls == ["pytest -k t0", "pytest -k t1", "pytest -k t2"]
 

@@ -1,0 +1,44 @@
+"""Where an attempt's answer comes from (pure): the graph's final state, or its last AI message.
+
+A graph written the usual LangGraph way (`create_react_agent`, a ToolNode loop, `MessagesState`) ends with
+the model's reply as the last message and no `answer` key. For `qa` tasks the answer is then taken from
+the last AI message: the text after `FINAL ANSWER:` when it says so (GAIA's convention), else its whole
+text. `answer_source` records which: `state` (the `answer` key), `last_message`, `none` (the graph gave
+no answer: an `answer` key holding None, or no AI message with text). `swe` attempts are judged by their
+diff; their answer is only what the state holds (the optional `submitted` key is read elsewhere).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from agentbench.protocols import AnswerSource, TaskKind
+from agentbench.text import content_text, final_answer
+
+
+def last_ai_text(messages: Any) -> str | None:
+    """The text of the last AI message that has any (tool-call-only replies have none), or None."""
+    if not isinstance(messages, (list, tuple)):
+        return None
+    for message in reversed(messages):
+        if getattr(message, "type", None) == "ai":
+            text = content_text(getattr(message, "content", "")).strip()
+            if text:
+                return text
+    return None
+
+
+def take_answer(final: Any, kind: TaskKind) -> tuple[str | None, AnswerSource]:
+    """(answer, source) from a graph's final state."""
+    if not isinstance(final, dict):
+        return None, "none"
+    if "answer" in final:
+        answer = final["answer"]
+        return (None, "none") if answer is None else (str(answer), "state")
+    if kind != "qa":
+        return None, "none"
+    text = last_ai_text(final.get("messages"))
+    if text is None:
+        return None, "none"
+    said = final_answer(text)
+    return (text if said is None else said), "last_message"
