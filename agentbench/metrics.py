@@ -47,6 +47,29 @@ def count_status(attempts: list[AttemptRecord]) -> dict[str, int]:
     return counts
 
 
+def count_reasons(attempts: list[AttemptRecord]) -> dict[str, dict[str, int]]:
+    """Attempts per status and reason code, e.g. ``{"failed": {"agent_error": 2, "wrong": 5}, "error":
+    {"model": 1}}``: a `failed` attempt without a reason is `wrong` (the scorer said no), any other without
+    one is `-`. Only statuses that occur are keys."""
+    out: dict[str, dict[str, int]] = {}
+    for a in attempts:
+        if a.status == "solved":
+            continue
+        reason = a.reason or ("wrong" if a.status == "failed" else "-")
+        by = out.setdefault(a.status, {})
+        by[reason] = by.get(reason, 0) + 1
+    return out
+
+
+def count_answer_sources(attempts: list[AttemptRecord]) -> dict[str, int]:
+    """Finished attempts per `answer_source` (`state`, `last_message`, `none`)."""
+    out: dict[str, int] = {}
+    for a in attempts:
+        if a.answer_source is not None:
+            out[a.answer_source] = out.get(a.answer_source, 0) + 1
+    return out
+
+
 def completion_rate(attempts: list[AttemptRecord]) -> float | None:
     """solved / (solved + failed + limit); None when there is no non-error attempt."""
     scored = _scored(attempts)
@@ -166,6 +189,10 @@ class RunMetrics(BaseModel):
     failed: int
     limit: int
     error: int
+    agent_error: int = Field(0, description="failed attempts whose graph's own code raised (reason agent_error)")
+    reasons: dict[str, dict[str, int]] = Field(default_factory=dict, description="status -> reason -> attempts")
+    answer_sources: dict[str, int] = Field(default_factory=dict, description="where answers came from: state, "
+                                           "last_message, none")
     completion_rate: float | None = Field(description="solved / (solved + failed + limit)")
     completion_ci95: tuple[float, float] = Field(description="95% interval of completion_rate: Wilson, or with "
                                                  "epochs > 1 the cluster bootstrap over tasks (∪ Wilson)")
@@ -204,6 +231,9 @@ def summarize(attempts: list[AttemptRecord], *, run_wall_clock_s: float) -> RunM
         failed=counts["failed"],
         limit=counts["limit"],
         error=counts["error"],
+        agent_error=sum(1 for a in attempts if a.status == "failed" and a.reason == "agent_error"),
+        reasons=count_reasons(attempts),
+        answer_sources=count_answer_sources(attempts),
         completion_rate=completion_rate(attempts),
         completion_ci95=completion_ci(attempts),
         completion_ci95_method=completion_ci_method(attempts),

@@ -55,7 +55,7 @@ def redact(value: Any) -> Any:
 
 def score_text(record: AttemptRecord) -> str:
     """One line for the table: test counts (coding), answer against expected (qa), or the error."""
-    if record.status == "error" or (record.status == "limit" and record.error):
+    if record.status == "error" or (record.status == "limit" and record.error) or record.reason == "agent_error":
         return record.error or ""
     details = record.score.details if record.score else {}
     report = details.get("report") if isinstance(details.get("report"), dict) else None
@@ -164,8 +164,12 @@ def headline_html(s: dict[str, Any]) -> str:
     cards = [
         _card("Completion rate", _fig(s, "completion_rate", fmt_pct, big=True),
               "95% interval " + _metric("completion_ci95", ci, f"{fmt_pct(ci[0])} – {fmt_pct(ci[1])}"),
-              f"{counts} of {s['solved'] + s['failed'] + s['limit']} scored",
-              _fig(s, "error", lambda n: f"{n} error") + " (infrastructure, excluded)"
+              f"{counts} of {s['solved'] + s['failed'] + s['limit']} scored"
+              + (" · " + _metric("agent_error", s["agent_error"], f"{s['agent_error']} of the failed crashed "
+                                 "(agent_error)") if s.get("agent_error") else ""),
+              _fig(s, "error", lambda n: f"{n} error") + " (infrastructure, excluded"
+              + "".join(f", {_e(k)} {v}" for k, v in sorted(((s.get("reasons") or {}).get("error") or {}).items()))
+              + ")"
               + (f" · {int(s['environment_errors'])} of them broken environments" if s.get("environment_errors") else "")
               + (" · limit attempts graded {graded} / resolved {resolved}".format(**s["limit_graded"])
                  if (s.get("limit_graded") or {}).get("graded") else ""), cls="card primary"),
@@ -235,13 +239,21 @@ def table_html(attempts: list[AttemptData], counts: dict[str, int]) -> str:
 
 
 def errors_html(attempts: list[AttemptData]) -> str:
+    """The graph crashes (agent_error: failed, counted in the rate) and the infrastructure errors (excluded)."""
+    def listed(chosen: list[AttemptData]) -> str:
+        return "".join(f'<li><a href="#attempt-{a.id}">{_e(a.record.task_id)} · epoch {a.record.epoch}</a> '
+                       f"<code>{_e(clip(a.record.error or '', 400))}</code></li>" for a in chosen)
+
+    crashes = [a for a in attempts if a.record.status == "failed" and a.record.reason == "agent_error"]
     errors = [a for a in attempts if a.record.status == "error"]
-    if not errors:
-        return ""
-    items = "".join(f'<li><a href="#attempt-{a.id}">{_e(a.record.task_id)} · epoch {a.record.epoch}</a> '
-                    f"<code>{_e(clip(a.record.error or '', 400))}</code></li>" for a in errors)
-    return (f'<section id="errors"><h2>Infrastructure errors</h2><p class="note">Excluded from every rate; '
-            f"<code>agentbench run --resume</code> reruns them.</p><ul>{items}</ul></section>")
+    out = ""
+    if crashes:
+        out += (f'<section id="agent-errors"><h2>Graph crashes (agent_error)</h2><p class="note">The graph\'s own '
+                f"code raised: counted as failed. The traceback is in each trace.</p><ul>{listed(crashes)}</ul></section>")
+    if errors:
+        out += (f'<section id="errors"><h2>Infrastructure errors</h2><p class="note">Excluded from every rate; '
+                f"<code>agentbench run --resume</code> reruns them.</p><ul>{listed(errors)}</ul></section>")
+    return out
 
 
 def _asset(name: str) -> str:

@@ -37,7 +37,12 @@ def build_summary(store: RunStore, attempts: list[AttemptRecord] | None = None) 
         "server_restarts": sum(1 for d in store.meta("server_restarts") or [] if d.get("restarted", True)),
         "client_load": _client_load(store),
         "per_task": [t.model_dump(mode="json") for t in per_task(attempts)],
-        "errors": [{"task_id": a.task_id, "epoch": a.epoch, "error": a.error} for a in attempts if a.status == "error"],
+        "setup_s": sum(part.get("setup_s", 0.0) for part in store.meta("phases") or []),
+        "attempts_s": sum(part.get("attempts_s", 0.0) for part in store.meta("phases") or []),
+        "errors": [{"task_id": a.task_id, "epoch": a.epoch, "reason": a.reason, "error": a.error}
+                   for a in attempts if a.status == "error"],
+        "agent_errors": [{"task_id": a.task_id, "epoch": a.epoch, "error": a.error}
+                         for a in attempts if a.status == "failed" and a.reason == "agent_error"],
         "environment_errors": environment_errors(attempts),
         "limit_graded": limit_grading(attempts),
         "versions": store.meta("versions"),

@@ -11,8 +11,10 @@ from rich.table import Table
 from rich.text import Text
 
 from agentbench.protocols import AttemptRecord, Event
+from agentbench.report.tables import clipped, one_line
 
 STATUS_STYLE = {"solved": "green", "failed": "white", "limit": "yellow", "error": "red"}
+SHRINKABLE = ("task", "answer", "expected / error")  # the per-task table's columns that narrow to fit the console
 
 
 def _fmt(value: Any, spec: str = "") -> str:
@@ -27,8 +29,8 @@ def print_summary(summary: dict[str, Any], attempts: list[AttemptRecord], consol
     ci = summary.get("completion_ci95") or [None, None]
     rate = summary.get("completion_rate")
     head = Table.grid(padding=(0, 2))
-    head.add_row("run", str(summary.get("run_id")), "suite", str(summary.get("suite")))
-    head.add_row("graph", str(summary.get("graph")), "model", str(summary.get("model")))
+    head.add_row("run", clipped(summary.get("run_id")), "suite", clipped(summary.get("suite")))
+    head.add_row("graph", clipped(summary.get("graph")), "model", clipped(summary.get("model")))
     metrics = Table(title="success next to cost and speed", show_header=False, box=None, padding=(0, 2))
     metrics.add_column("metric", style="bold")
     metrics.add_column("value", justify="right")
@@ -48,8 +50,18 @@ def print_summary(summary: dict[str, Any], attempts: list[AttemptRecord], consol
          "tasks per hour", _fmt(summary.get("tasks_per_hour"), ".0f")),
         ("model time s", _fmt(summary.get("model_time_s"), ".1f"),
          "sandbox time s", _fmt(summary.get("sandbox_time_s"), ".1f")),
-        ("overhead s", _fmt(summary.get("overhead_s"), ".1f"), "", ""),
+        ("overhead s", _fmt(summary.get("overhead_s"), ".1f"),
+         "setup / attempts s", f"{_fmt(summary.get('setup_s'), '.1f')} / {_fmt(summary.get('attempts_s'), '.1f')}"),
     ]
+    reasons = summary.get("reasons") or {}
+    if summary.get("agent_error") or reasons.get("error"):  # a crash is not a wrong answer: said apart
+        rows.append(("failed: graph crashed (agent_error)", str(summary.get("agent_error", 0)),
+                     "error by reason", ", ".join(f"{k} {v}" for k, v in sorted((reasons.get("error") or {}).items()))
+                     or "–"))
+    sources = summary.get("answer_sources") or {}
+    if sources.get("last_message"):
+        rows.append(("answers from the last message", str(sources["last_message"]), "answers from state",
+                     str(sources.get("state", 0))))
     graded = summary.get("limit_graded") or {}
     if graded.get("graded") or summary.get("environment_errors"):
         rows.append(("limit attempts graded / resolved", f"{graded.get('graded', 0)} / {graded.get('resolved', 0)}",
@@ -79,17 +91,25 @@ def print_summary(summary: dict[str, Any], attempts: list[AttemptRecord], consol
         rows.append(("steps to first test (mean)", _fmt(first.get("mean"), ".1f"),
                      "steps to submit (mean)", _fmt(submit.get("mean"), ".1f")))
     for row in rows:
-        metrics.add_row(*row)
+        metrics.add_row(*map(clipped, row))
     tasks = Table(title="attempts", header_style="bold")
     for col, just in (("task", "left"), ("epoch", "right"), ("status", "left"), ("steps", "right"),
                       ("tokens", "right"), ("wall s", "right"), ("answer", "left"), ("expected / error", "left")):
-        tasks.add_column(col, justify=just, overflow="fold")
+        tasks.add_column(col, justify=just, overflow="ellipsis", no_wrap=col not in SHRINKABLE)
     for a in attempts:
-        detail = a.error if a.status == "error" or a.status == "limit" else (a.score.details.get("expected") if a.score else "")
-        tasks.add_row(Text(a.task_id), str(a.epoch), Text(a.status, style=STATUS_STYLE[a.status]),
+        detail = (last_line(a.error) if a.status in ("error", "limit") or a.reason == "agent_error"
+                  else (a.score.details.get("expected") if a.score else ""))
+        status = a.status if a.reason is None or a.status == "solved" else f"{a.status} ({a.reason})"
+        tasks.add_row(Text(a.task_id), str(a.epoch), Text(status, style=STATUS_STYLE[a.status]),
                       str(a.totals.steps), f"{a.totals.usage.total_tokens:,}", f"{a.totals.wall_clock_s:.1f}",
                       Text((a.answer or "")[:40]), Text(str(detail or "")[:60]))  # model text is not markup
-    console.print(Panel(head, title="agentbench"), metrics, tasks)
+    console.print(Panel(one_line(head), title="agentbench"), one_line(metrics), one_line(tasks))  # a log: 1 line a row
+
+
+def last_line(text: str | None) -> str:
+    """The last non-empty line of an error (an exception's message may span lines; the last says most)."""
+    lines = [line.strip() for line in (text or "").splitlines() if line.strip()]
+    return lines[-1] if lines else ""
 
 
 def _clock(t: float) -> str:

@@ -54,7 +54,7 @@ def test_the_graphs_own_exceptions_are_the_agents():
 def test_limits_come_first():
     assert verdict(LimitExceeded("steps"))[:2] == ("limit", "steps")
     assert verdict(LimitExceeded("tokens"))[:2] == ("limit", "tokens")
-    assert verdict(GraphRecursionError("25"))[:2] == ("limit", "steps")
+    assert verdict(GraphRecursionError("25"))[:2] == ("limit", "supersteps")
     assert verdict(KeyError("x"), budget_expired=True)[:2] == ("limit", "time")  # the budget cut it off
     overflow = openai.BadRequestError("This model's maximum context length is 4096 tokens",
                                       response=httpx.Response(400, request=REQUEST), body=None)

@@ -42,6 +42,7 @@ class ExecContext:
     ready: Callable[[], Awaitable[None]]
     engine_wait_s: float
     stop: list[str] = field(default_factory=list)
+    begin_attempts: Callable[[], None] = lambda: None  # setup is over (sandboxes prepared, environments checked)
 
     def stored(self, result: AttemptResult, counts: bool = True) -> None:
         self.store(result, counts)

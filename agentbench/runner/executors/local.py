@@ -33,6 +33,7 @@ class LocalExecutor:
         try:
             scorer = KindScorer(sandboxes)
             tasks = [t for t, _ in todo]
+            ctx.note(f"sandboxes: preparing {sandboxes.name} sandboxes for {len({t.id for t in tasks})} task(s) ...")
             # build the images the run needs, and check that each environment runs its tests, before any
             # attempt starts: a task whose environment is broken is `error` for every epoch, never `failed`
             broken = await asyncio.to_thread(sandboxes.prepare, tasks) or {}
@@ -42,6 +43,7 @@ class LocalExecutor:
             deps = AttemptDeps(make_model=make_model, sandboxes=sandboxes, factory=ctx.factory, scorer=scorer,
                                limits=cfg.limits, params=cfg.graph_params,
                                command_timeout_s=cfg.sandbox.command_timeout_s, seed=cfg.run.seed)
+            ctx.begin_attempts()
             await self._workers(todo, deps, ctx, docker=sandboxes.name == "docker")
         finally:
             await run_shielded(sandboxes.aclose())  # containers still being removed

@@ -69,6 +69,7 @@ class RayExecutor:
                 raise RunError(f"no attempt worker could start on the Ray cluster at "
                                f"{address_hint(cfg.run.ray.address)} (run.ray.address)")
             todo = await self._check_environments(todo, ready)
+            ctx.begin_attempts()
             self._queue: collections.deque[Item] = collections.deque(todo)
             self._losses: collections.Counter[tuple[str, int]] = collections.Counter()
             self._in_flight = 0  # attempts sent and not back: a loss among them puts one back in the queue
