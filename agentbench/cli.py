@@ -21,6 +21,7 @@ from agentbench.cli_common import open_store as _open_store
 from agentbench.cli_common import user_errors as _user_errors
 from agentbench.cli_compare import compare, sweep
 from agentbench.cli_export import export_app
+from agentbench.cli_graph import graph_app
 from agentbench.report.outputs import write_run_outputs
 
 
@@ -31,6 +32,7 @@ app.add_typer(model_app, name="model")
 sandbox_app = typer.Typer(help="Sandbox images, the conformance suite, leftovers.", no_args_is_help=True)
 app.add_typer(sandbox_app, name="sandbox")
 app.add_typer(export_app, name="export")
+app.add_typer(graph_app, name="graph")
 
 
 @app.command()
@@ -50,15 +52,26 @@ def run(
         "--allow-changed-suite", help="with --resume: go on although the suite's tasks changed since the run "
                                       "started (ids added or removed, content changed); the change is recorded")]
     = False,
+    allow_changed_graph: Annotated[bool, typer.Option(
+        "--allow-changed-graph", help="with --resume: go on although the graph's source changed since the run "
+                                      "started (its hash differs); the change is recorded")] = False,
+    fail_on: Annotated[list[str], typer.Option(
+        "--fail-on", help="exit 1 when any attempt ended so: agent_error (the graph's own code raised) or error "
+                          "(infrastructure); repeatable. Always exit 1 when no attempt could be scored")] = [],
 ) -> None:
-    """Run an experiment: every task × epoch, traced into the run folder, then the report."""
+    """Run an experiment: every task × epoch, traced into the run folder, then the report. Exits 1 when no
+    attempt could be scored (all `error`) or an outcome --fail-on names occurred; 2 on bad input."""
     from agentbench.config.loader import ConfigError, load_experiment, validate
     from agentbench.report.terminal import print_summary
     from agentbench.redact import Redactor
     from agentbench.runner.progress import make_progress
     from agentbench.runner.runner import Runner, new_run_dir
 
+    from agentbench.report.exit_status import FAIL_ON, run_failure
+
     logging.basicConfig(level=logging.WARNING)
+    if bad := sorted(set(fail_on) - set(FAIL_ON)):
+        _fail(ValueError(f"--fail-on {', '.join(bad)}: choose from {', '.join(FAIL_ON)}"))
     if repo_mirror is not None:
         set_ = [*set_, f"suite.repo_mirror={repo_mirror.resolve()}"]
     if validate_env:
@@ -79,15 +92,18 @@ def run(
         else:
             if experiment is None:
                 raise ConfigError("give an EXPERIMENT file, or --resume RUN_DIR")
-            if allow_changed_suite:
-                raise ConfigError("--allow-changed-suite goes with --resume RUN_DIR (a new run has nothing to change)")
+            for flag, given in (("--allow-changed-suite", allow_changed_suite),
+                                ("--allow-changed-graph", allow_changed_graph)):
+                if given:
+                    raise ConfigError(f"{flag} goes with --resume RUN_DIR (a new run has nothing to change)")
             cfg = load_experiment(experiment, set_)
             run_dir = new_run_dir(cfg, out)
             if (run_dir / "run.sqlite").exists():
                 raise ConfigError(f"--out {run_dir} already holds a run; use --resume {run_dir}")
         progress = make_progress(err_console, quiet, cfg.run.concurrency)
         err_console.print(f"run folder: [bold]{escape(str(run_dir))}[/]")
-        store = asyncio.run(Runner(cfg, run_dir, progress=progress, allow_changed_suite=allow_changed_suite).run())
+        store = asyncio.run(Runner(cfg, run_dir, progress=progress, allow_changed_suite=allow_changed_suite,
+                                   allow_changed_graph=allow_changed_graph).run())
     except _user_errors() as exc:
         _fail(exc)  # fail() escapes markup: messages quote ids, paths and model text
     try:
@@ -97,6 +113,9 @@ def run(
         store.close()
     console.print(f"summary: {run_dir / 'summary.json'}")
     console.print(f"report: {html_path}")
+    if failure := run_failure(summary, fail_on):
+        err_console.print(f"[bold red]run failed:[/] {escape(failure)}", highlight=False)
+        raise typer.Exit(1)
 
 
 @app.command()
@@ -106,7 +125,7 @@ def report(
     = False,
 ) -> None:
     """Print a run's summary and per-task table; write summary.json and the exports (and report.html with
-    --html)."""
+    --html, keeping the comparison section when the run was `compare`'s baseline: its compare.json)."""
     from agentbench.export.swebench import write_swebench_exports
     from agentbench.report.summary import write_summary
     from agentbench.report.terminal import print_summary
@@ -118,9 +137,11 @@ def report(
         write_swebench_exports(run_dir, store, attempts)
         print_summary(summary, attempts, console)
         if html:
-            from agentbench.report.html import write_html_report
+            from agentbench.report.outputs import write_report
 
-            console.print(f"report: {write_html_report(run_dir, store, summary, records=attempts)}")
+            path = write_report(run_dir, store, summary, attempts, note=lambda text: err_console.print(
+                f"[yellow]warning:[/] {escape(text)}", highlight=False))
+            console.print(f"report: {path}")
     finally:
         store.close()
     console.print(f"summary: {run_dir / 'summary.json'}")
@@ -168,13 +189,16 @@ def tasks(
         suite_dir, items = load_suite(suite, repo_mirror=repo_mirror)
     except _user_errors() as exc:
         _fail(exc)
+    from agentbench.report.tables import clipped, one_line
+
     table = Table(title=f"{suite} ({suite_dir}) · {len(items)} tasks", header_style="bold")
-    for col in ("id", "kind", "level", "file", "prompt"):
-        table.add_column(col, overflow="fold")
+    for col in ("id", "kind", "level", "file", "prompt"):  # one line a task; the full prompt: the suite's files
+        table.add_column(col, overflow="ellipsis", no_wrap=col in ("id", "kind", "level"))
     for t in items:
         files = ", ".join(p.name for p in t.inputs.files) or (t.metadata.get("repo", "") if t.kind == "swe" else "")
-        table.add_row(t.id, t.kind, str(t.metadata.get("level", "")), files, t.prompt.splitlines()[0][:80])
-    console.print(table)
+        table.add_row(clipped(t.id), t.kind, str(t.metadata.get("level", "")), clipped(files),
+                      clipped((t.prompt.splitlines() or [""])[0][:80]))
+    console.print(one_line(table))
 
 
 def _validate_suite(name: str, repo_mirror: Path | None) -> None:

@@ -1,23 +1,48 @@
 """What every command module of the CLI shares: the two consoles (results on stdout, progress and errors
 on stderr), the user-facing error types, failing with exit code 2, and opening a run folder's store.
 
-Imports only typer and rich at module level (the command line starts fast); imported by cli.py and
-cli_compare.py, it imports neither.
+Piped to a file (no terminal) and without $COLUMNS, a console is `LOG_WIDTH` (100) columns wide, and the
+tables keep one line per row (`report.tables`); `print_lines` leaves plain lines unbroken there.
+
+Imports only typer, rich and report.tables (rich alone) at module level (the command line starts fast);
+imported by cli.py and cli_compare.py, it imports neither.
 """
 
 from __future__ import annotations
 
+import os
+import sys
+from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING, NoReturn, TextIO
 
 import typer
-from rich.console import Console
+from rich.console import Console, RenderableType
+from rich.text import Text
+
+from agentbench.report.tables import LOG_WIDTH
 
 if TYPE_CHECKING:
     from agentbench.store import RunStore
 
-console = Console()
-err_console = Console(stderr=True)
+
+def console_width(stream: TextIO, environ: Mapping[str, str] = os.environ) -> int | None:
+    """None (rich measures the terminal, or reads $COLUMNS) on a terminal or with $COLUMNS set; else
+    LOG_WIDTH, rather than rich's 80."""
+    isatty = getattr(stream, "isatty", None)
+    return None if environ.get("COLUMNS") or (isatty is not None and isatty()) else LOG_WIDTH
+
+
+console = Console(width=console_width(sys.stdout))
+err_console = Console(stderr=True, width=console_width(sys.stderr))
+
+
+def print_lines(parts: Iterable[RenderableType], to: Console | None = None) -> None:
+    """Print renderables; a plain line (`Text`) is not broken when the output is not a terminal, so a
+    command in it stays whole in a log (a terminal wraps it as it shows it)."""
+    out = to or console
+    for part in parts:
+        out.print(part, soft_wrap=isinstance(part, Text) and not out.is_terminal)
 
 
 def user_errors() -> tuple[type[BaseException], ...]:

@@ -9,15 +9,12 @@ from __future__ import annotations
 import asyncio
 import logging
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Optional
+from typing import Annotated, Optional
 
 import typer
 
-from agentbench.cli_common import console, err_console, fail, user_errors
+from agentbench.cli_common import console, err_console, fail, print_lines, user_errors
 from agentbench.report.outputs import write_run_outputs
-
-if TYPE_CHECKING:
-    from agentbench.analysis.results import CompareResult
 
 
 def compare(
@@ -50,26 +47,25 @@ def compare(
                               n_resamples=resamples, seed=seed)
     except CompareError as exc:
         fail(exc)
-    for part in compare_tables(result):
-        console.print(part)
+    print_lines(compare_tables(result))
     written = [runs[0] / COMPARE_NAME, *([json_path] if json_path is not None else [])]
     try:
         write_compare(result, written)
     except CompareError as exc:
         fail(exc)
     console.print("comparison: " + ", ".join(str(p) for p in written))
-    _write_report_with(runs[0], result)
+    _write_report_with(runs[0])
 
 
-def _write_report_with(run_dir: Path, result: CompareResult) -> None:
-    """The baseline run's report.html, rewritten with the comparison as a section (links to both traces)."""
-    from agentbench.analysis.html import compare_html_section
-    from agentbench.report.html import write_html_report
+def _write_report_with(run_dir: Path) -> None:
+    """The baseline run's report.html, rewritten with the comparison (its compare.json, just written) as a
+    section linking to both traces; `report --html` and a resumed run keep it."""
+    from agentbench.report.outputs import write_report
     from agentbench.store import RunStore
 
     store = RunStore.in_dir(run_dir)
     try:
-        path = write_html_report(run_dir, store, extra_sections=(compare_html_section(result, relative_to=run_dir),))
+        path = write_report(run_dir, store, note=lambda text: err_console.print(f"warning: {text}", markup=False))
     finally:
         store.close()
     console.print(f"report with the comparison: {path}")
@@ -89,14 +85,18 @@ def sweep(
 ) -> None:
     """Run every cell of a grid (the cartesian product of the --grid factors) on the same tasks and seeds,
     each a run folder under the sweep folder; then each factor's main effect, the two-way interactions and
-    the Pareto fronts. Running the same command again resumes unfinished cells. Writes sweep.json."""
+    the Pareto fronts. Cells whose model server settings match share one managed server (started once, its log
+    SWEEP/server.log). Running the same command again resumes unfinished cells. Writes sweep.json."""
+    from rich.markup import escape
+
     from agentbench.analysis.io import claim_sweep_dir, load_cell, write_sweep
-    from agentbench.analysis.results import SweepError
-    from agentbench.analysis.sweep import analyze, default_sweep_dir, make_plan, parse_grid
+    from agentbench.analysis.results import Cell, SweepError
+    from agentbench.analysis.sweep import (analyze, cell_label, default_sweep_dir, make_plan, parse_grid,
+                                           server_groups, short_keys)
     from agentbench.analysis.terminal import sweep_tables
     from agentbench.config.loader import dump_config, load_experiment
     from agentbench.runner.progress import make_progress
-    from agentbench.runner.runner import Runner
+    from agentbench.runner.sweep_cells import run_cells
 
     logging.basicConfig(level=logging.WARNING)
     try:
@@ -107,21 +107,23 @@ def sweep(
         sweep_dir = out if out is not None else default_sweep_dir(base.name, plan)
         claim_sweep_dir(sweep_dir, plan)
         (sweep_dir / "experiment.yaml").write_text(dump_config(base))
-        err_console.print(f"sweep folder: [bold]{sweep_dir}[/] · {len(plan.cells)} cells")
-        for i, (cell, cfg) in enumerate(zip(plan.cells, configs), 1):
-            run_dir = sweep_dir / cell.name
-            err_console.print(f"[bold]cell {i}/{len(plan.cells)}[/] {cell.label} → {run_dir}", highlight=False)
-            progress = make_progress(err_console, quiet, cfg.run.concurrency)
-            store = asyncio.run(Runner(cfg, run_dir, progress=progress).run())
-            try:
-                write_run_outputs(run_dir, store)
-            finally:
-                store.close()
+        groups = len(server_groups(configs))
+        err_console.print(f"sweep folder: [bold]{escape(str(sweep_dir))}[/] · {len(plan.cells)} cells · {groups} "
+                          f"model server{'s' if groups > 1 else ''} (one per server setting, shared by its cells; "
+                          f"log: {escape(str(sweep_dir / 'server.log'))})", highlight=False)
+        short = short_keys([f.key for f in factors])
+
+        def started(i: int, cell: Cell, run_dir: Path) -> None:
+            err_console.print(f"[bold]cell {i + 1}/{len(plan.cells)}[/] {escape(cell_label(cell.assignments, short))}"
+                              f" → {escape(str(run_dir))}", highlight=False)
+
+        asyncio.run(run_cells(list(zip(plan.cells, configs)), sweep_dir, started=started,
+                              finished=lambda run_dir, store: write_run_outputs(run_dir, store),
+                              progress=lambda cfg: make_progress(err_console, quiet, cfg.run.concurrency)))
         cells = [load_cell(sweep_dir, cell) for cell in plan.cells]
         result = analyze(factors, cells, str(sweep_dir), n_resamples=resamples, seed=seed)
     except (*user_errors(), SweepError) as exc:
         fail(exc)
     path = write_sweep(sweep_dir, result)
-    for part in sweep_tables(result):
-        console.print(part)
+    print_lines(sweep_tables(result))
     console.print(f"sweep: {path}")

@@ -197,6 +197,17 @@ def config_diff(a: dict[str, Any], b: dict[str, Any]) -> dict[str, tuple[Any, An
             if k != "name" and fa.get(k) != fb.get(k)}
 
 
+GRAPH_FIELDS = (("source", "source_hash"), ("dirty", "git_dirty"), ("commit", "git_commit"))
+
+
+def graph_diff(a: dict[str, Any] | None, b: dict[str, Any] | None) -> dict[str, tuple[Any, Any]]:
+    """Where two runs' graph identities (`graph` meta) differ: `source` (the source hash), `dirty`, `commit`.
+    The reference and graph_params are config keys (config_diff); a run that stored none compares as empty."""
+    if not a or not b:
+        return {}
+    return {label: (a.get(key), b.get(key)) for label, key in GRAPH_FIELDS if a.get(key) != b.get(key)}
+
+
 def verdict(diff: MetricDiff, pairs: int, alpha: float, tasks: int | None = None) -> str:
     if not pairs or diff.diff is None:
         return "no shared finished attempts: nothing to compare"
@@ -229,7 +240,8 @@ def compare_pair(a: LoadedRun, b: LoadedRun, *, alpha: float = ALPHA, confidence
     return PairComparison(a=info_a, b=info_b, pairs=len(pairs), tasks=tasks, clustered=clustered(pairs),
                           mcnemar=mcnemar_table(pairs), metrics=diffs,
                           flipped=flips(pairs, a.path, b.path, a.attempt_ids, b.attempt_ids), unpaired=apart, noise=noise,
-                          config_diff=config_diff(a.config, b.config), warnings=warnings,
+                          config_diff=config_diff(a.config, b.config),
+                          graph_diff=graph_diff(a.graph_identity, b.graph_identity), warnings=warnings,
                           verdict=verdict(diffs[0], len(pairs), alpha, tasks))
 
 

@@ -12,6 +12,9 @@ from agentbench.analysis.results import TEST_LABELS, MetricDiff, PairComparison,
 
 LABELS = {"completion_rate": "completion rate", "tokens_per_success": "tokens per success",
           "steps_per_attempt": "steps per attempt", "wall_clock_per_attempt_s": "wall-clock s per attempt"}
+SHORT_LABELS = {"completion_rate": "completion", "tokens_per_success": "tok/success",
+                "wall_clock_per_attempt_s": "wall s"}
+"""The sweep's metrics as its cells table heads them (its effects table names them so too)."""
 
 
 def fmt_value(metric: str, value: float | None, signed: bool = False) -> str:
@@ -68,3 +71,9 @@ def pairs_line(c: PairComparison) -> str:
 def pass_curve(info: RunInfo) -> str:
     return " · ".join(f"k={k}: pass@k {info.pass_at_k[k]:.2f}, pass^k {info.pass_hat_k[k]:.2f}"
                       for k in sorted(info.pass_at_k))
+
+
+def graph_change(key: str, a: object, b: object) -> str:
+    """`graph source: 3f2a9c1b… → 9b1c0d2e…` (hashes and commits shortened; the full ones are in compare.json)."""
+    short = lambda v: f"{v[:8]}…" if isinstance(v, str) and len(v) > 8 else str(v)  # noqa: E731
+    return f"graph {key}: {short(a)} → {short(b)}"

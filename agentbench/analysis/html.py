@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import quote
 
-from agentbench.analysis.format import (LABELS, fmt_ci, fmt_value, methods_line, pairs_line, pass_curve, run_label,
-                                        test_label)
+from agentbench.analysis.format import (LABELS, fmt_ci, fmt_value, graph_change, methods_line, pairs_line, pass_curve,
+                                        run_label, test_label)
 from agentbench.analysis.results import CompareResult
 
 
@@ -54,9 +54,10 @@ def compare_html_section(result: CompareResult, relative_to: str | Path | None =
         parts.append(f"<p class=\"methods\">{e(methods_line(c))}</p>")
         for w in c.warnings:
             parts.append(f"<p class=\"warning\">warning: {e(w)}</p>")
-        if c.config_diff:
+        if c.config_diff or c.graph_diff:
             items = "".join(f"<li><code>{e(k)}</code>: {e(repr(va))} → {e(repr(vb))}</li>"
                             for k, (va, vb) in c.config_diff.items())
+            items += "".join(f"<li>{e(graph_change(k, va, vb))}</li>" for k, (va, vb) in c.graph_diff.items())
             parts.append(f"<p>config differences</p><ul>{items}</ul>")
         if c.flipped:
             parts.append(f"<h4>flipped ({len(c.flipped)})</h4><table><thead><tr><th>task</th><th>epoch</th>"

@@ -42,7 +42,8 @@ def load_run(run_dir: Path) -> LoadedRun:
                 path=str(run_dir), abs_path=str(run_dir.resolve()), run_id=store.meta("run_id"),
                 graph=config.get("graph"),
                 model=identity.get("served_model_name") or (config.get("model") or {}).get("name"),
-                suite=(store.meta("suite") or {}).get("name"), config=config, attempts=store.attempts(),
+                suite=(store.meta("suite") or {}).get("name"), config=config, graph_identity=store.meta("graph"),
+                attempts=store.attempts(),
                 attempt_ids={(r["task_id"], r["epoch"]): r["id"] for r in store.attempt_rows()})
         finally:
             store.close()
@@ -73,6 +74,18 @@ def write_compare(result: CompareResult, paths: Sequence[Path]) -> None:
             path.write_text(text)
         except OSError as exc:
             raise CompareError(f"{path}: cannot write the comparison ({exc.strerror or exc})") from None
+
+
+def read_compare(run_dir: Path) -> CompareResult | None:
+    """The run folder's compare.json (this run was `compare`'s baseline), or None when it has none;
+    CompareError naming the file when it cannot be read as one."""
+    path = Path(run_dir) / COMPARE_NAME
+    if not path.is_file():
+        return None
+    try:
+        return CompareResult.model_validate_json(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise CompareError(f"{path}: unreadable comparison ({str(exc).splitlines()[0]})") from None
 
 
 # ---- sweep -----------------------------------------------------------------------------------------

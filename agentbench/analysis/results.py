@@ -43,6 +43,7 @@ class LoadedRun(BaseModel):
     model: str | None = None
     suite: str | None = None
     config: dict[str, Any] = Field(default_factory=dict)
+    graph_identity: dict[str, Any] | None = Field(None, description="the run's `graph` meta (source hash, git)")
     attempts: list[AttemptRecord] = Field(default_factory=list)
     attempt_ids: dict[tuple[str, int], int] = Field(default_factory=dict, description="(task, epoch) -> the "
                                                     "store's id of its latest try (report.html's #attempt-ID)")
@@ -126,6 +127,8 @@ class PairComparison(BaseModel):
     unpaired: list[Unpaired]
     noise: list[TaskNoise] = Field(default_factory=list, description="per task, when either run has epochs > 1")
     config_diff: dict[str, tuple[Any, Any]] = Field(default_factory=dict, description="dotted key: (A, B)")
+    graph_diff: dict[str, tuple[Any, Any]] = Field(default_factory=dict, description="the graph's identity where it "
+                                                   "differs: source (hash), dirty, commit: (A, B)")
     warnings: list[str] = Field(default_factory=list)
     verdict: str
 
@@ -187,7 +190,9 @@ class CellData(BaseModel):
 
 
 class CellSummary(BaseModel):
-    name: str
+    name: str = Field(description="its run folder's name under the sweep folder")
+    label: str = Field("", description="the cell named by its factor values, keys shortened where no other "
+                                       "factor's ends alike: `temperature=0.7 · graph=react`")
     path: str
     assignments: dict[str, str]
     attempts: int

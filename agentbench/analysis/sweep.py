@@ -35,6 +35,7 @@ import numpy as np
 
 from agentbench.analysis.results import (Cell, CellData, CellSummary, Effect, Factor, Metric, SweepError,
                                          SweepPlan, SweepResult)
+from agentbench.config.schema import ExperimentConfig
 from agentbench.metrics import completion_ci, completion_ci_method
 from agentbench.stats import bootstrap_p_value, holm, pareto_front, percentile_interval
 from agentbench.stats_cluster import cluster_bootstrap_draws, cluster_codes
@@ -109,6 +110,50 @@ def plan_cells(factors: list[Factor]) -> list[Cell]:
         if names.count(cell_name(a)) > 1:
             names[i] += "-" + hashlib.sha256(json.dumps(a).encode()).hexdigest()[:6]
     return [Cell(name=n, assignments=a) for n, a in zip(names, cells)]
+
+
+def short_keys(keys: Sequence[str]) -> dict[str, str]:
+    """Each dotted key by its shortest tail of parts that no other key ends with: `model.temperature` and
+    `graph` -> `temperature`, `graph`; `model.name` and `suite.name` stay whole."""
+    out = {}
+    for key in keys:
+        parts = key.split(".")
+        others = [k.split(".") for k in keys if k != key]
+        out[key] = next((".".join(parts[-n:]) for n in range(1, len(parts))
+                         if all(o[-n:] != parts[-n:] for o in others)), key)
+    return out
+
+
+def cell_label(assignments: dict[str, str], short: dict[str, str] | None = None) -> str:
+    """A cell named by its values, keys shortened by `short` (`short_keys`): `temperature=0.7 · graph=react`."""
+    short = short or short_keys(list(assignments))
+    return " · ".join(f"{short.get(k, k)}={v}" for k, v in assignments.items())
+
+
+def server_key(cfg: ExperimentConfig) -> str:
+    """What of a config decides the model server a run opens (`models.endpoint.open_endpoint`'s inputs), as
+    canonical JSON: provider, name, base_url and the key's variable; for a managed server (`embedded`,
+    `vllm`) all of `model.server`, the tracing collector vLLM exports to and, placed on Ray, the cluster.
+    Runs with equal keys can share one server; sampling, graph, limits, suite and run settings are
+    client-side and not in it. Kept in memory only (model.server.env may hold a secret)."""
+    m = cfg.model
+    key: dict[str, Any] = {"provider": m.provider, "name": m.name, "base_url": m.base_url,
+                           "api_key_env": m.api_key_env}
+    if m.provider != "openai":
+        key["server"] = m.server.model_dump(mode="json")
+        key["otlp"] = [cfg.tracing.otlp_endpoint, cfg.tracing.service_name] if cfg.tracing.otlp_endpoint else None
+        if m.server.placement == "ray":
+            key["ray"] = [cfg.run.ray.address, cfg.run.ray.runtime_env]
+    return json.dumps(key, sort_keys=True)
+
+
+def server_groups(configs: Sequence[ExperimentConfig]) -> list[list[int]]:
+    """The configs' indices grouped by `server_key`, groups in order of first appearance, each in the
+    given order: the cells that can run one after another on one server."""
+    groups: dict[str, list[int]] = {}
+    for i, cfg in enumerate(configs):
+        groups.setdefault(server_key(cfg), []).append(i)
+    return list(groups.values())
 
 
 def make_plan(experiment: Path | None, sets: Sequence[str], factors: list[Factor],
@@ -223,9 +268,10 @@ def analyze(factors: list[Factor], cells: list[CellData], sweep_dir: str = "", *
     draws = {m: (cluster_bootstrap_draws(columns, codes, lambda *t, m=m: metric_of_totals(m, *t),
                                          n_resamples=n_resamples, seed=seed) if keys else None) for m in METRICS}
     summaries = []
+    short = short_keys([f.key for f in factors])
     for i, c in enumerate(cells):
         summaries.append(CellSummary(
-            name=c.cell.name, path=c.path, assignments=c.cell.assignments, attempts=len(c.attempts),
+            name=c.cell.name, label=cell_label(c.cell.assignments, short), path=c.path, assignments=c.cell.assignments, attempts=len(c.attempts),
             errors=sum(a.status == "error" for a in c.attempts),
             completion_rate=_finite(point["completion_rate"][i]) if keys else None,
             completion_ci95=completion_ci(c.attempts), completion_ci95_method=completion_ci_method(c.attempts),

@@ -1,5 +1,10 @@
 """The terminal views of compare and sweep: a result in, rich renderables out (pure; the CLI prints
-them): the comparison tables, the sweep's cells and effects."""
+them): the comparison tables, the sweep's cells and effects.
+
+Every table keeps one line per row at any console width (`report.tables.one_line`): the text columns
+(tasks, cell and effect names, metric labels) narrow and clip with `…`, the figures keep their width; the
+full text is in compare.json / sweep.json. What must be copied whole (the `agentbench show` commands of
+flipped tasks) is a plain line, not a table cell."""
 
 from __future__ import annotations
 
@@ -7,9 +12,11 @@ from rich.console import RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from agentbench.analysis.format import (LABELS, fmt_ci, fmt_value, methods_line, pairs_line, pass_curve, run_label,
-                                        sweep_methods_line)
+from agentbench.analysis.format import (LABELS, SHORT_LABELS, fmt_ci, fmt_value, graph_change, methods_line, pairs_line,
+                                        pass_curve, run_label, sweep_methods_line)
 from agentbench.analysis.results import CompareResult, Effect, MetricDiff, SweepResult
+from agentbench.analysis.sweep import cell_label, short_keys
+from agentbench.report.tables import clipped, one_line
 
 
 def _significance(value: bool | None) -> Text:
@@ -28,49 +35,59 @@ def _holm(e: Effect) -> Text:
     return Text("passes", style="bold") if e.significant_holm else Text("does not pass", style="yellow")
 
 
+def _columns(table: Table, columns: tuple[tuple[str, str], ...], shrink: tuple[str, ...] = ()) -> Table:
+    """Add (header, justify) columns: those named in `shrink` narrow to fit (their cells given as Text, one
+    line each, clipped by `one_line`), the others keep their width."""
+    for col, just in columns:
+        table.add_column(col, justify=just, no_wrap=col not in shrink, overflow="ellipsis")  # type: ignore[arg-type]
+    return table
+
+
 def compare_tables(result: CompareResult) -> list[RenderableType]:
     """Per comparison: the metrics (B − A, interval, test, verdict), config differences, warnings, the
     flipped tasks with the commands that show both traces, the attempts reported apart, and the noise."""
     out: list[RenderableType] = []
     for c in result.comparisons:
-        table = Table(title=f"B {run_label(c.b)}  vs  A {run_label(c.a)}", header_style="bold")
-        for col, just in (("metric", "left"), ("A", "right"), ("B", "right"), ("B − A", "right"),
-                          (f"{result.confidence:.0%} interval", "right"), ("p", "right"), ("", "left")):
-            table.add_column(col, justify=just)
+        table = _columns(Table(title=f"B {run_label(c.b)}  vs  A {run_label(c.a)}", header_style="bold"),
+                         (("metric", "left"), ("A", "right"), ("B", "right"), ("B − A", "right"),
+                          (f"{result.confidence:.0%} interval", "right"), ("p", "right"), ("", "left")),
+                         shrink=("metric", ""))
         for d in c.metrics:
-            table.add_row(LABELS[d.metric], fmt_value(d.metric, d.a), fmt_value(d.metric, d.b),
+            table.add_row(clipped(LABELS[d.metric]), fmt_value(d.metric, d.a), fmt_value(d.metric, d.b),
                           fmt_value(d.metric, d.diff, True), fmt_ci(d.metric, d.ci95), _p(d),
                           _significance(d.significant))
-        out.append(table)
+        out.append(one_line(table))
         out.append(Text(f"  {c.verdict}", style="bold"))
         out.append(Text(f"  {pairs_line(c)}"))
         out.append(Text(f"  {methods_line(c)}", style="dim"))
         for key, (va, vb) in c.config_diff.items():
             out.append(Text(f"  config {key}: {va!r} → {vb!r}", style="dim"))
+        out += [Text(f"  {graph_change(key, va, vb)}", style="dim") for key, (va, vb) in c.graph_diff.items()]
         for w in c.warnings:
             out.append(Text(f"  warning: {w}", style="yellow"))
         if c.flipped:
-            flips = Table(title=f"flipped: solved in one run only ({len(c.flipped)})", header_style="bold")
-            for col in ("task", "epoch", "A", "B", "traces"):
-                flips.add_column(col, overflow="fold")
+            flips = _columns(Table(title=f"flipped: solved in one run only ({len(c.flipped)})", header_style="bold"),
+                             (("task", "left"), ("epoch", "right"), ("A", "left"), ("B", "left")), shrink=("task",))
             for f in c.flipped:
-                flips.add_row(f.task_id, str(f.epoch), f.a_status, f.b_status, f"{f.show_a}\n{f.show_b}")
-            out.append(flips)
+                flips.add_row(clipped(f.task_id), str(f.epoch), f.a_status, f.b_status)
+            out.append(one_line(flips))
+            out.append(Text("  their traces:", style="dim"))
+            out += [Text(f"  {show}") for f in c.flipped for show in (f.show_a, f.show_b)]
         if c.unpaired:
-            apart = Table(title=f"reported apart, not in the statistics ({len(c.unpaired)})", header_style="bold")
-            for col in ("task", "epoch", "A", "B", "reason"):
-                apart.add_column(col)
+            apart = _columns(Table(title=f"reported apart, not in the statistics ({len(c.unpaired)})",
+                                   header_style="bold"),
+                             (("task", "left"), ("epoch", "right"), ("A", "left"), ("B", "left"), ("reason", "left")),
+                             shrink=("task",))
             for u in c.unpaired:
-                apart.add_row(u.task_id, str(u.epoch), u.a_status or "–", u.b_status or "–", u.reason)
-            out.append(apart)
+                apart.add_row(clipped(u.task_id), str(u.epoch), u.a_status or "–", u.b_status or "–", u.reason)
+            out.append(one_line(apart))
         if c.noise:
-            noise = Table(title="run-to-run noise: solved / epochs per task", header_style="bold")
-            for col in ("task", "A", "B", ""):
-                noise.add_column(col)
+            noise = _columns(Table(title="run-to-run noise: solved / epochs per task", header_style="bold"),
+                             (("task", "left"), ("A", "right"), ("B", "right"), ("", "left")), shrink=("task",))
             for n in c.noise:
-                noise.add_row(n.task_id, f"{n.a_solved}/{n.a_scored}", f"{n.b_solved}/{n.b_scored}",
+                noise.add_row(clipped(n.task_id), f"{n.a_solved}/{n.a_scored}", f"{n.b_solved}/{n.b_scored}",
                               Text("flaky", style="yellow") if n.flaky else "")
-            out.append(noise)
+            out.append(one_line(noise))
             for label, info in (("A", c.a), ("B", c.b)):
                 if info.pass_at_k:
                     out.append(Text(f"  {label}: {pass_curve(info)}"))
@@ -83,26 +100,27 @@ def sweep_tables(result: SweepResult) -> list[RenderableType]:
                 any(s.completion_ci95_method == "cluster_bootstrap" for s in result.cells) else "; interval: Wilson")
     cells = Table(title=f"sweep {result.sweep_dir}: {len(result.cells)} cells", header_style="bold",
                   caption="front: Pareto-optimal in completion vs tok/success (tok) or wall s (wall)" + interval)
-    for col, just in (("cell", "left"), ("attempts", "right"), ("errors", "right"), ("completion", "right"),
-                      ("95% interval", "right"), ("tok/success", "right"), ("wall s", "right"), ("front", "left")):
-        cells.add_column(col, justify=just)
+    _columns(cells, (("cell", "left"), ("attempts", "right"), ("errors", "right"), ("completion", "right"),
+                     ("95% interval", "right"), ("tok/success", "right"), ("wall s", "right"), ("front", "left")),
+             shrink=("cell",))
+    short = short_keys([f.key for f in result.factors])
     for s in result.cells:
         fronts = [label for label, key in (("tok", "tokens_per_success"), ("wall", "wall_clock_per_attempt_s"))
                   if s.name in result.pareto.get(key, [])]
         lo, hi = s.completion_ci95
-        cells.add_row(" ".join(f"{k}={v}" for k, v in s.assignments.items()), str(s.attempts), str(s.errors),
+        cells.add_row(clipped(s.label or cell_label(s.assignments, short)), str(s.attempts), str(s.errors),
                       fmt_value("completion_rate", s.completion_rate), f"{lo:.0%} – {hi:.0%}",
                       fmt_value("tokens_per_success", s.tokens_per_success),
                       fmt_value("wall_clock_per_attempt_s", s.wall_clock_per_attempt_s), ", ".join(fronts))
-    effects = Table(title=f"effects vs each factor's first level, paired bootstrap {result.confidence:.0%} intervals",
-                    header_style="bold")
-    for col, just in (("effect", "left"), ("metric", "left"), ("estimate", "right"), ("interval", "right"),
-                      ("p (Holm)", "right"), (f"Holm at {result.alpha:g}", "left")):
-        effects.add_column(col, justify=just)
+    effects = Table(title=f"effects vs each factor's first level (A × B: interaction), paired bootstrap "
+                          f"{result.confidence:.0%} intervals", header_style="bold")
+    _columns(effects, (("effect", "left"), ("metric", "left"), ("estimate", "right"), ("interval", "right"),
+                       ("p (Holm)", "right"), (f"Holm at {result.alpha:g}", "left")), shrink=("effect", "metric"))
     for e in result.effects:
-        name = " × ".join(f"{k}={lv} (vs {b})" for k, lv, b in zip(e.factors, e.levels, e.baselines))
-        effects.add_row(("" if e.kind == "main" else "interaction ") + name, LABELS[e.metric],
+        named = [f"{short.get(k, k)}={lv}" for k, lv in zip(e.factors, e.levels)]
+        name = f"{named[0]} (vs {e.baselines[0]})" if e.kind == "main" else " × ".join(named)  # × : interaction
+        effects.add_row(clipped(name), clipped(SHORT_LABELS[e.metric]),
                         fmt_value(e.metric, e.estimate, True), fmt_ci(e.metric, e.ci95),
                         "–" if e.p_holm is None else f"{e.p_holm:.3g}", _holm(e))
-    return [cells, effects, Text(sweep_methods_line(result), style="dim"),
+    return [one_line(cells), one_line(effects), Text(sweep_methods_line(result), style="dim"),
             *(Text(f"warning: {w}", style="yellow") for w in result.warnings)]

@@ -48,8 +48,11 @@ class ServerConfig(_Strict):
     speculative_config: dict[str, Any] | None = Field(
         None, description="--speculative-config, e.g. {method: ngram, num_speculative_tokens: 4, prompt_lookup_max: 4}")
     enable_prefix_caching: bool | None = Field(None, description="--enable-prefix-caching / --no-enable-prefix-caching")
-    tool_call_parser: str | None = Field(None, description="--tool-call-parser (with --enable-auto-tool-choice), "
-                                                          "for graphs that use native tool calls")
+    tool_call_parser: str | None = Field(
+        "auto", description="vLLM's --tool-call-parser (with --enable-auto-tool-choice), for graphs that bind tools: "
+                            "auto = chosen from model_path (else model.name) where vLLM has a parser for it "
+                            "(agentbench.models.tool_calls.PARSERS; the embedded SmolLM2: hermes, with a template "
+                            "that renders tools); a parser name as is; none / null = off")
     enforce_eager: bool = True
     port: int | None = Field(None, ge=1, le=65535, description="fixed port; default: a free one")
     max_restarts: int = Field(2, ge=0, description="restarts of a server that dies mid-run before the run stops")

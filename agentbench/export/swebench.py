@@ -1,6 +1,6 @@
 """SWE-bench's own formats from a run's store, to cross-check with the official harness: `predictions.jsonl`
-(instance_id, model_name_or_path, model_patch) and `swebench/<instance_id>/report.json` (the official
-report fields of each graded instance). Only swe attempts with a patch or a grading report take part, the
+(instance_id, model_name_or_path `MODEL+GRAPH`, model_patch) and `swebench/<instance_id>/report.json` (the
+official report fields of each graded instance). Only swe attempts with a patch or a grading report take part, the
 latest try of epoch 0 of each instance; a run without any writes nothing."""
 
 from __future__ import annotations
@@ -17,10 +17,15 @@ REPORT_FIELDS = ("patch_is_None", "patch_exists", "patch_successfully_applied", 
 
 
 def model_name(store: RunStore) -> str:
-    """The model as summary.json names it (the served name, else the configured one), else `agentbench`."""
+    """`MODEL+GRAPH` (`smollm2-135m-instruct+planning`): the model as summary.json names it (the served name,
+    else the configured one; `none` when the graph uses no model) and the graph's label (ours by name, a file
+    by its stem, a module by its dotted name; the configured reference for a run that stored no `graph` meta)."""
     identity = store.meta("model_identity") or {}
     config = store.meta("config") or {}
-    return identity.get("served_model_name") or (config.get("model") or {}).get("name") or "agentbench"
+    model = ("none" if identity.get("provider") == "none" else identity.get("served_model_name")
+             or (config.get("model") or {}).get("name") or "agentbench")
+    graph = (store.meta("graph") or {}).get("label") or config.get("graph")
+    return f"{model}+{graph}" if graph else model
 
 
 def swebench_exports(attempts: list[AttemptRecord], model_name: str) -> tuple[list[dict], dict[str, dict]]:

@@ -17,6 +17,7 @@ from typing import Callable
 
 from agentbench.config.schema import ModelConfig, ServerConfig, TracingConfig, otlp_traces_url
 from agentbench.models.server import ServerSpec
+from agentbench.models.tool_calls import tool_args
 from agentbench.paths import cache_root
 
 MODEL_DIR_NAME = "smollm2-135m-instruct"
@@ -145,7 +146,7 @@ def vllm_server_spec(cfg: ModelConfig, python: Path, model_path: str,
             "--dtype", cpu_dtype(s.dtype, cpu_flags()) if cfg.provider == "embedded" else s.dtype,
             "--max-model-len", str(s.max_model_len), "--disable-uvicorn-access-log"]
     trace_args, trace_env = vllm_tracing(tracing)
-    argv += engine_args(s) + trace_args
+    argv += engine_args(s, model_path, cfg.name) + trace_args
     env = {
         "VLLM_CPU_KVCACHE_SPACE": "1",
         "VLLM_CACHE_ROOT": str(cache / "vllm-cache"),
@@ -161,8 +162,9 @@ def vllm_server_spec(cfg: ModelConfig, python: Path, model_path: str,
     return ServerSpec(argv=argv, env=env, startup_timeout_s=s.startup_timeout_s, port=s.port)
 
 
-def engine_args(s: ServerConfig) -> list[str]:
-    """The typed engine settings as vLLM flags (pure); `extra_args` go last, verbatim."""
+def engine_args(s: ServerConfig, model: str | None = None, served_name: str | None = None) -> list[str]:
+    """The typed engine settings as vLLM flags (pure); `extra_args` go last, verbatim. `model` (the weights'
+    folder or hub id) and `served_name` resolve `tool_call_parser: auto` (tool_calls.tool_args)."""
     args: list[str] = []
     if s.quantization:
         args += ["--quantization", s.quantization]
@@ -178,8 +180,7 @@ def engine_args(s: ServerConfig) -> list[str]:
         args += ["--speculative-config", json.dumps(s.speculative_config, sort_keys=True)]
     if s.enable_prefix_caching is not None:
         args.append("--enable-prefix-caching" if s.enable_prefix_caching else "--no-enable-prefix-caching")
-    if s.tool_call_parser:
-        args += ["--enable-auto-tool-choice", "--tool-call-parser", s.tool_call_parser]
+    args += tool_args(s.tool_call_parser, model or "", served_name, s.extra_args)
     if s.enforce_eager:
         args.append("--enforce-eager")
     return args + list(s.extra_args)

@@ -1,7 +1,10 @@
-"""What `--resume` checks besides the config: that the suite's tasks are the ones the run started with.
+"""What `--resume` checks besides the config: that the suite's tasks are the ones the run started with, and
+that the graph's source is the one it started with.
 
 The first run stores the task ids and one content hash per task in the `suite` meta; a resume compares the
-tasks it loads with them (`suite_changes`). Pure apart from reading attachments to hash them.
+tasks it loads with them (`suite_changes`). It also stores the graph's identity (`graph` meta,
+runner/graph_identity.py); a resume compares the source hashes (`graph_changes`). Pure apart from reading
+attachments to hash them.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ import json
 from pathlib import Path
 
 from agentbench.protocols import Task
+from agentbench.runner.graph_identity import GraphIdentity
 
 
 def task_hash(task: Task) -> str:
@@ -43,3 +47,16 @@ def describe_changes(changes: dict[str, list[str]]) -> str:
     """`added: a, b; changed: c` (at most five ids each)."""
     return "; ".join(f"{what}: {', '.join(ids[:5])}" + (f" and {len(ids) - 5} more" if len(ids) > 5 else "")
                      for what, ids in changes.items() if ids)
+
+
+def graph_changes(stored: dict, now: GraphIdentity) -> str | None:
+    """How the graph's source differs from the identity the run stored (its `graph` meta): `changed: a.py;
+    added: b.py`, or the two hashes when per-file hashes are missing; None when the source hash is the same."""
+    if stored.get("source_hash") == now.source_hash:
+        return None
+    before, after = stored.get("files"), now.files
+    if before is None or after is None:
+        return f"source {stored.get('source_hash')} → {now.source_hash}"
+    return describe_changes({"changed": sorted(n for n in before.keys() & after.keys() if before[n] != after[n]),
+                             "added": sorted(after.keys() - before.keys()),
+                             "removed": sorted(before.keys() - after.keys())}) or "source hash differs"

@@ -10,6 +10,8 @@ import os
 import platform
 import time
 import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from importlib import metadata as importlib_metadata
 from pathlib import Path
 
@@ -26,9 +28,10 @@ from agentbench.runner.executors.base import ExecContext, Executor
 from agentbench.runner.executors.deps import (KindScorer, RunError, check_environments,  # noqa: F401 - re-exported
                                               make_sandbox_provider)
 from agentbench.runner.executors.local import ENGINE_WAIT_ENV, ENGINE_WAIT_S
+from agentbench.runner.graph_identity import GraphIdentity, graph_identity
 from agentbench.runner.graph_loader import load_graph_factory
 from agentbench.runner.progress import NullProgress, ProgressSink
-from agentbench.runner.resume import describe_changes, suite_changes, suite_meta
+from agentbench.runner.resume import describe_changes, graph_changes, suite_changes, suite_meta
 from agentbench.sandbox.base import run_shielded
 from agentbench.store import RunStore
 from agentbench.suites.errors import unsafe_id_reason
@@ -62,6 +65,13 @@ def new_run_dir(cfg: ExperimentConfig, out: Path | None) -> Path:
     return Path("runs") / f"{cfg.name}-{stamp}"
 
 
+def describe_model(cfg: ExperimentConfig) -> str:
+    """What the run's model endpoint is, in a few words, for progress notes (no URL, so no userinfo)."""
+    if cfg.model.provider == "openai":
+        return f"{cfg.model.name} (an OpenAI-compatible endpoint)"
+    return f"{cfg.model.name} (a managed {cfg.model.provider} server; starting it can take minutes)"
+
+
 def versions() -> dict[str, str]:
     out = {"python": platform.python_version()}
     for dist in ("agentbench", "langgraph", "langchain-core", "langchain-openai", "openai"):
@@ -74,16 +84,19 @@ def versions() -> dict[str, str]:
 
 class Runner:
     def __init__(self, cfg: ExperimentConfig, run_dir: Path, *, progress: ProgressSink | None = None,
-                 base_dir: Path | None = None, allow_changed_suite: bool = False,
+                 base_dir: Path | None = None, allow_changed_suite: bool = False, allow_changed_graph: bool = False,
                  engine_wait_s: float | None = None, sinks: list[AttemptSink] | None = None,
-                 executor: Executor | None = None) -> None:
+                 executor: Executor | None = None,
+                 endpoint: Endpoint | Callable[[], Awaitable[Endpoint]] | None = None) -> None:
         self.cfg = cfg
+        self.shared_endpoint = endpoint  # an open endpoint, or an async getter of one: its owner opens and closes it
         self.executor = executor or make_executor(cfg.run.executor)  # where attempts run (run.executor)
         self.sinks: list[AttemptSink] = list(sinks or [])  # told of every stored try (tracing.otlp_endpoint adds one)
         self.run_dir = Path(run_dir)
         self.progress = progress or NullProgress()
         self.base_dir = base_dir or Path.cwd()
         self.allow_changed_suite = allow_changed_suite
+        self.allow_changed_graph = allow_changed_graph
         self.engine_wait_s = (float(os.environ.get(ENGINE_WAIT_ENV, ENGINE_WAIT_S)) if engine_wait_s is None
                               else engine_wait_s)
         self.endpoint: Endpoint | None = None  # the live endpoint while the run goes (for observers)
@@ -94,6 +107,7 @@ class Runner:
         suite_dir, tasks = load_suite(cfg.suite.name, repo_mirror=mirror)
         tasks = filter_tasks(tasks, cfg.suite.ids, cfg.suite.levels, cfg.suite.limit)
         factory = load_graph_factory(cfg.graph, self.base_dir)
+        graph = graph_identity(cfg.graph, self.base_dir, cfg.graph_params)  # its source's hash, git state
         self.run_dir.mkdir(parents=True, exist_ok=True)
         redactor = Redactor.from_config(cfg)  # the run's secrets: masked in all it writes; cfg keeps them
         store = RunStore.in_dir(self.run_dir, redactor=redactor)
@@ -113,11 +127,13 @@ class Runner:
         suite = suite_meta(cfg.suite.name, suite_dir, tasks)
         if stored is not None:
             self._check_suite(store, suite, tasks)
+            self._check_graph(store, graph)
         if stored is None:
             store.set_meta("run_id", self.run_dir.name)
             store.set_meta("run_uid", uuid.uuid4().hex)  # labels this run's containers
             store.set_meta("config", resolved)
             store.set_meta("suite", suite)
+            store.set_meta("graph", graph.model_dump(mode="json"))
             store.set_meta("versions", versions())
             store.set_meta("host", {"cpus": available_cpus(), "concurrency": cfg.run.concurrency})
             store.set_meta("started_at", time.time())
@@ -142,12 +158,42 @@ class Runner:
         elif "hashes" not in stored:  # a run from before hashes were stored: from now on they are
             store.set_meta("suite", {**stored, "hashes": suite["hashes"]})
 
+    def _check_graph(self, store: RunStore, graph: GraphIdentity) -> None:
+        """On resume: the graph's source must hash as when the run started, unless the user allowed a changed
+        graph (then the change is recorded in `graph_changes` and the new identity kept)."""
+        stored = store.meta("graph")
+        change = None if stored is None else graph_changes(stored, graph)
+        if change is not None:
+            if not self.allow_changed_graph:
+                store.close()
+                raise RunError(f"{self.run_dir}: the graph {graph.ref!r} changed since this run started ({change} in "
+                               f"{graph.source}); finished attempts would mix two agents. Restore it, or pass "
+                               "--allow-changed-graph with --resume to go on with the graph as it is now")
+            self.progress.note(f"the graph changed since the run started ({change} in {graph.source}); going on "
+                               "with it as it is now (--allow-changed-graph)")
+            store.set_meta("graph_changes", store.meta("graph_changes", []) + [
+                {"at": time.time(), "change": change, "from": stored.get("source_hash"), "to": graph.source_hash,
+                 "git_commit": graph.git_commit, "git_dirty": graph.git_dirty}])
+        if stored is None or change is not None:  # a run from before identities were stored: from now on it is
+            store.set_meta("graph", graph.model_dump(mode="json"))
+
     async def _preflight(self, endpoint: Endpoint) -> None:
         """Before any attempt: an endpoint that refuses the key (401/403) stops the run here, not after
         turning every attempt into `error`. Any other answer (or none) lets the run go on."""
         status = await preflight(endpoint.base_url, endpoint.api_key)
         if status in (401, 403):
             raise RunError(auth_message(endpoint.base_url, self.cfg.model.api_key_env, f"HTTP {status} to GET /models"))
+
+    @asynccontextmanager
+    async def _endpoint(self) -> AsyncIterator[Endpoint]:
+        """The endpoint given to the runner (a sweep's shared server), or one opened and closed for this run."""
+        if self.shared_endpoint is not None:
+            given = self.shared_endpoint
+            yield given if isinstance(given, Endpoint) else await given()
+            return
+        async with open_endpoint(self.cfg.model, self.run_dir, ray_address=self.cfg.run.ray.address,
+                                 ray_runtime_env=self.cfg.run.ray.runtime_env, tracing=self.cfg.tracing) as endpoint:
+            yield endpoint
 
     async def run(self) -> RunStore:
         if self.cfg.model.api_key_env:  # a missing key fails before anything is written
@@ -165,13 +211,14 @@ class Runner:
                                f"{len(todo)} to run")
         self.progress.start(total, total - len(todo))
         t0 = time.time()
+        self._attempts_began: float | None = None
         try:
             if todo:
                 if getattr(factory, "uses_model", True):
-                    async with open_endpoint(self.cfg.model, self.run_dir, ray_address=self.cfg.run.ray.address,
-                                             ray_runtime_env=self.cfg.run.ray.runtime_env,
-                                             tracing=self.cfg.tracing) as endpoint:
+                    self.progress.note(f"model server: opening {describe_model(self.cfg)} ...")
+                    async with self._endpoint() as endpoint:
                         self.endpoint = endpoint
+                        self.progress.note(f"model server: ready ({time.time() - t0:.0f}s)")
                         try:
                             await self._preflight(endpoint)
                             await self._run_with(endpoint, todo, factory, store)
@@ -183,7 +230,10 @@ class Runner:
             for sink in self.sinks:
                 sink.close()
             self.progress.stop()
-            store.set_meta("wall_clock_s", store.meta("wall_clock_s", 0.0) + time.time() - t0)
+            t1 = time.time()
+            began = self._attempts_began if self._attempts_began is not None else t1
+            store.set_meta("phases", store.meta("phases", []) + [{"setup_s": began - t0, "attempts_s": t1 - began}])
+            store.set_meta("wall_clock_s", store.meta("wall_clock_s", 0.0) + t1 - t0)
             store.set_meta("finished_at", time.time())
         return store
 
@@ -217,7 +267,7 @@ class Runner:
                           run_uid=store.meta("run_uid"), chat=chat,
                           store=lambda result, counts: self._stored(store, result, counts=counts),
                           set_meta=store.set_meta, note=self.progress.note, ready=ready,
-                          engine_wait_s=self.engine_wait_s)
+                          engine_wait_s=self.engine_wait_s, begin_attempts=self._begin_attempts)
         executor_done = asyncio.Event()
 
         async def execute() -> None:
@@ -245,6 +295,11 @@ class Runner:
                 store.set_meta("server_metrics_samples", store.meta("server_metrics_samples", []) + supervisor.samples)
                 if supervisor.deaths:
                     store.set_meta("server_restarts", store.meta("server_restarts", []) + supervisor.deaths)
+
+    def _begin_attempts(self) -> None:
+        """The executor's word that setup is over: the run's wall-clock is split here (setup / attempts)."""
+        self._attempts_began = time.time()
+        self.progress.note("setup done: attempts start")
 
     def _stored(self, store: RunStore, result: AttemptResult, *, counts: bool = True) -> None:
         """The one place a try is written (the driver is the store's only writer), then the sinks.

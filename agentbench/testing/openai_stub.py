@@ -1,8 +1,12 @@
-"""A tiny OpenAI-compatible chat server on loopback, for fault injection and overhead benchmarks.
+"""A tiny OpenAI-compatible chat server on loopback, for fault injection, overhead benchmarks and
+running graphs through the real runner with a scripted model.
 
 It replies instantly with scripted text (or a default), streaming or not, always with usage, and can
 be told to fail: `faults=[500, 503]` answers the first requests with those statuses, then serves.
-Not a model: it exists to test agentbench's own code paths (retries, tracing cost).
+A reply may also be a tool call, in OpenAI's `tool_calls` form (streamed as OpenAI streams it: the name
+first, the arguments in pieces): `reply` returns `tool_call("bash", command="ls")` (or a `StubReply` with
+text and several calls) instead of a string. Not a model: it exists to test agentbench's own code paths
+(retries, tracing cost, graphs that bind tools).
 """
 
 from __future__ import annotations
@@ -11,11 +15,32 @@ import asyncio
 import json
 import threading
 import time
-from typing import Callable
+from dataclasses import dataclass
+from typing import Any, Callable
 
 from agentbench.testing.http1 import read_request
 
-Reply = Callable[[list[dict]], str]
+
+@dataclass(frozen=True)
+class ToolCall:
+    name: str
+    arguments: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class StubReply:
+    """A scripted assistant message: text, tool calls, or both."""
+
+    content: str = ""
+    tool_calls: tuple[ToolCall, ...] = ()
+
+
+def tool_call(name: str, **arguments: Any) -> StubReply:
+    """A reply that calls one tool: `tool_call("bash", command="ls")`."""
+    return StubReply(tool_calls=(ToolCall(name, arguments),))
+
+
+Reply = Callable[[list[dict]], "str | StubReply"]
 
 
 def _default_reply(messages: list[dict]) -> str:
@@ -32,6 +57,7 @@ class OpenAIStub:
         self.model = model
         self.requests = 0
         self.seeds: list[int | None] = []
+        self.tools_offered: list[list[str]] = []  # per chat request: the names in its `tools`
         self.prompt_tokens = 0
         self.completion_tokens = 0
         self.port: int | None = None
@@ -41,8 +67,9 @@ class OpenAIStub:
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.port}/v1"
 
-    async def start(self) -> None:
-        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+    async def start(self, port: int = 0) -> None:
+        """Listen on 127.0.0.1:`port` (0: a free one, then in `self.port`)."""
+        self._server = await asyncio.start_server(self._serve, "127.0.0.1", port)
         self.port = self._server.sockets[0].getsockname()[1]
 
     async def stop(self) -> None:
@@ -74,23 +101,38 @@ class OpenAIStub:
             await asyncio.sleep(self.delay_s)
         req = json.loads(body)
         self.seeds.append(req.get("seed"))
-        text = self.reply(req.get("messages", []))
+        self.tools_offered.append([t.get("function", {}).get("name") for t in req.get("tools") or []])
+        made = self.reply(req.get("messages", []))
+        reply = made if isinstance(made, StubReply) else StubReply(content=made)
+        calls = [{"id": f"call_{self.requests}_{i}", "type": "function",
+                  "function": {"name": c.name, "arguments": json.dumps(c.arguments)}}
+                 for i, c in enumerate(reply.tool_calls)]
         prompt = sum(len(str(m.get("content", "")).split()) for m in req.get("messages", [])) + 1
-        completion = max(1, len(text.split()))
+        completion = max(1, len(reply.content.split()) + sum(len(c["function"]["arguments"].split()) for c in calls))
         self.prompt_tokens += prompt
         self.completion_tokens += completion
         usage = {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
         ident = {"id": f"stub-{self.requests}", "created": int(time.time()), "model": self.model}
+        finish = "tool_calls" if calls else "stop"
         if not req.get("stream"):
+            message: dict[str, Any] = {"role": "assistant", "content": reply.content}
+            if calls:
+                message["tool_calls"] = calls
             payload = {**ident, "object": "chat.completion", "usage": usage, "choices": [
-                {"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": text}}]}
+                {"index": 0, "finish_reason": finish, "message": message}]}
             return self._send(writer, 200, json.dumps(payload).encode())
-        chunks = [
-            {**ident, "object": "chat.completion.chunk", "choices": [
-                {"index": 0, "delta": {"role": "assistant", "content": text}, "finish_reason": None}]},
-            {**ident, "object": "chat.completion.chunk", "choices": [
-                {"index": 0, "delta": {}, "finish_reason": "stop"}]},
-        ]
+        deltas: list[dict[str, Any]] = [{"role": "assistant", "content": reply.content}]
+        for i, call in enumerate(calls):  # as OpenAI streams them: id and name first, then the arguments in pieces
+            args = call["function"]["arguments"]
+            half = len(args) // 2
+            deltas.append({"tool_calls": [{"index": i, "id": call["id"], "type": "function",
+                                           "function": {"name": call["function"]["name"], "arguments": ""}}]})
+            deltas += [{"tool_calls": [{"index": i, "function": {"arguments": piece}}]}
+                       for piece in (args[:half], args[half:])]
+        chunks = [{**ident, "object": "chat.completion.chunk", "choices": [
+            {"index": 0, "delta": delta, "finish_reason": None}]} for delta in deltas]
+        chunks.append({**ident, "object": "chat.completion.chunk", "choices": [
+            {"index": 0, "delta": {}, "finish_reason": finish}]})
         if (req.get("stream_options") or {}).get("include_usage"):
             chunks.append({**ident, "object": "chat.completion.chunk", "choices": [], "usage": usage})
         data = b"".join(b"data: " + json.dumps(c).encode() + b"\n\n" for c in chunks) + b"data: [DONE]\n\n"

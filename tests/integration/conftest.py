@@ -128,8 +128,11 @@ NEEDS: dict[str, tuple[str, ...]] = {
     "test_ray_executor.py": ("engine", "model"),
     "test_swebench.py": ("engine", "model"),
     "test_swebench_real.py": ("engine",),
+    "test_sweep_server.py": (),  # its embedded-model test is marked `model` itself
     "test_tracer.py": (),
+    "test_run_visibility.py": (),
     "test_user_graph.py": ("model",),
+    "test_user_graphs.py": (),  # its embedded-model test is marked `model` itself
     "test_wheel.py": (),
 }
 

@@ -1,0 +1,147 @@
+"""`agentbench graph check`: load a graph and build it once with a scripted context — a `ScriptedModel`
+and `FakeTools` from agentbench.testing; no model server, no sandbox, nothing invoked — and say what it is:
+its nodes and edges, whether it uses the model and binds tools, its state's keys, and every problem that
+would make each attempt of a run fail (`GraphCheck.problems`) or change how it is scored (`notes`).
+
+Pure apart from importing the graph's module (runner/graph_loader.py) and calling its factory.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, Field, PrivateAttr
+
+from agentbench.protocols import AgentContext, Limits, Task
+from agentbench.runner.graph_loader import GraphLoadError, load_graph_factory, raised_at
+from agentbench.testing.chat import FakeTools, make_context, scripted
+
+INPUT = '{"messages": [HumanMessage(prompt)]}'
+
+
+class WatchedContext(AgentContext):
+    """An AgentContext that remembers which of `model` and `tools` the factory read."""
+
+    _reads: set[str] = PrivateAttr(default_factory=set)
+
+    def __getattribute__(self, name: str) -> Any:
+        if name in ("model", "tools"):
+            object.__getattribute__(self, "__pydantic_private__")["_reads"].add(name)
+        return super().__getattribute__(name)
+
+    @property
+    def reads(self) -> set[str]:
+        return set(self._reads)
+
+
+class Edge(BaseModel):
+    source: str
+    target: str
+    conditional: bool = False
+    label: str | None = None
+
+
+class GraphCheck(BaseModel):
+    """What `graph check` found."""
+
+    ref: str
+    task: str = Field(description="the id of the task the context was built for")
+    task_kind: str
+    loaded: bool = Field(False, description="the factory was found (its module imported)")
+    built: bool = Field(False, description="the factory returned a graph with `ainvoke`")
+    graph_type: str | None = None
+    nodes: list[str] = Field(default_factory=list)
+    edges: list[Edge] = Field(default_factory=list)
+    state_keys: list[str] = Field(default_factory=list, description="the state's channels (LangGraph's own left out)")
+    output_keys: list[str] = Field(default_factory=list)
+    uses_model: bool = Field(True, description="whether a run starts a model server for it (the factory's "
+                                               "`uses_model`, default true)")
+    uses_model_declared: bool | None = Field(None, description="the factory's `uses_model` attribute, if any")
+    read_model: bool = Field(False, description="the factory read ctx.model while building")
+    bound_tools: list[str] | None = Field(None, description="tool names bound to ctx.model (bind_tools) while "
+                                                            "building; None when it bound none")
+    problems: list[str] = Field(default_factory=list, description="each one makes every attempt fail")
+    notes: list[str] = Field(default_factory=list, description="worth knowing; not a failure")
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def default_task() -> Task:
+    """The small made-up qa task a check builds the context for when no suite is given."""
+    return make_context().task
+
+
+def _channels(compiled: Any) -> tuple[list[str], list[str]] | None:
+    """(state keys, output keys) of a compiled StateGraph; None for other graphs."""
+    channels = getattr(compiled, "channels", None)
+    if getattr(compiled, "builder", None) is None or not isinstance(channels, dict):
+        return None
+    state = [k for k in channels if not k.startswith(("__", "branch:"))]
+    output = compiled.output_channels
+    return state, [output] if isinstance(output, str) else list(output)
+
+
+def _shape(check: GraphCheck, compiled: Any) -> None:
+    """Nodes, edges and state keys of the built graph, and the problems and notes they show."""
+    try:
+        drawn = compiled.get_graph()
+        check.nodes = list(drawn.nodes)
+        check.edges = [Edge(source=e.source, target=e.target, conditional=e.conditional,
+                            label=None if e.data is None else str(e.data)) for e in drawn.edges]
+    except Exception as exc:  # noqa: BLE001 - drawing is best effort; the run does not need it
+        check.notes.append(f"get_graph() failed ({type(exc).__name__}: {exc}): nodes and edges unknown")
+    keys = _channels(compiled)
+    if keys is None:
+        check.notes.append(f"not a StateGraph ({check.graph_type}): its state keys cannot be checked; the runner "
+                           f"invokes it with {INPUT}")
+        return
+    check.state_keys, check.output_keys = keys
+    if "messages" not in check.state_keys:
+        check.problems.append(f"the state has no `messages` key: the runner invokes the graph with {INPUT} "
+                              "(add `messages: Annotated[list[AnyMessage], add_messages]` to the state)")
+    if check.task_kind == "qa" and "answer" not in check.output_keys:
+        check.notes.append("the final state has no `answer` key: the answer will be taken from the last AI "
+                           "message (the text after `FINAL ANSWER:` when present, else all of it)")
+
+
+def check_graph(ref: str, *, task: Task | None = None, limits: Limits | None = None,
+                params: dict[str, Any] | None = None, base_dir: Path | None = None) -> GraphCheck:
+    """Load `ref`, build it with a scripted context for `task` (default: a small qa task) and inspect it."""
+    task = task or default_task()
+    check = GraphCheck(ref=ref, task=task.id, task_kind=task.kind)
+    try:
+        factory = load_graph_factory(ref, base_dir)
+    except GraphLoadError as exc:
+        check.problems.append(str(exc))
+        return check
+    check.loaded = True
+    declared = getattr(factory, "uses_model", None)
+    check.uses_model_declared = None if declared is None else bool(declared)
+    check.uses_model = declared is None or bool(declared)
+    model = scripted() if check.uses_model else None  # as in a run: no model for `uses_model = False`
+    ctx = WatchedContext(model=model, tools=FakeTools(), task=task, limits=limits or Limits(), params=params or {})
+    try:
+        compiled = factory(ctx)
+    except Exception as exc:  # noqa: BLE001 - the graph's own code: reported, as a run would
+        hint = " (its `uses_model = False`: ctx.model is None)" if not check.uses_model and "model" in ctx.reads else ""
+        check.problems.append(f"graph {ref!r}: build_graph(ctx) raised{raised_at(exc)}: "
+                              f"{type(exc).__name__}: {exc}{hint}")
+        return check
+    finally:
+        check.read_model = "model" in ctx.reads
+        check.bound_tools = list(model.bound_tools) if model is not None and model.bound_tools else None
+    check.graph_type = f"{type(compiled).__module__}.{type(compiled).__qualname__}"
+    if not callable(getattr(compiled, "ainvoke", None)):
+        hint = " (a StateGraph: return graph.compile())" if callable(getattr(compiled, "compile", None)) else ""
+        check.problems.append(f"graph {ref!r}: build_graph(ctx) returned {check.graph_type}, not a compiled graph "
+                              f"(it has no `ainvoke`){hint}")
+        return check
+    check.built = True
+    if check.uses_model and not check.read_model:
+        check.notes.append("the factory did not read ctx.model while building (a node may read it later); set "
+                           "`build_graph.uses_model = False` if it calls no model, and no server is started")
+    _shape(check, compiled)
+    return check
