@@ -6,7 +6,9 @@ Run it with:  agentbench run experiments/demo.yaml --set graph=examples/my_graph
    sandbox (a reply that already says FINAL ANSWER skips the run);
 2. `answer`: show the model the output and ask for `FINAL ANSWER: <answer>`.
 
-A graph needs only `agentbench.protocols` (what it receives) and, if you like, our action parser.
+A graph needs only `agentbench.protocols` (what it receives) and, if you like, our action parser. It
+counts nothing: the framework refuses the model call past `limits.max_steps` (the attempt ends as
+`limit`). Its unit test, examples/test_my_graph.py, needs no model server and no sandbox.
 """
 
 from typing import Annotated, Literal, TypedDict
@@ -15,7 +17,7 @@ from langchain_core.messages import AnyMessage, HumanMessage, SystemMessage
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.message import add_messages
 
-from agentbench.protocols import AgentContext, LimitExceeded
+from agentbench.protocols import AgentContext
 from graphs.actions import STEP_FILE, format_observation, parse_action
 
 COMPUTE_PROMPT = """\
@@ -32,9 +34,6 @@ class State(TypedDict, total=False):
 
 
 def build_graph(ctx: AgentContext):
-    if ctx.limits.max_steps < 1:
-        raise LimitExceeded("steps", "this graph needs at least one model call")
-
     async def compute(state: State) -> dict:
         reply = await ctx.model.ainvoke([SystemMessage(COMPUTE_PROMPT), *state["messages"]])
         action = parse_action(str(reply.content))
@@ -53,8 +52,6 @@ def build_graph(ctx: AgentContext):
         return END if state.get("answer") else "answer"
 
     async def answer(state: State) -> dict:
-        if ctx.limits.max_steps < 2:
-            raise LimitExceeded("steps", "no model call left to answer")
         reply = await ctx.model.ainvoke([SystemMessage(COMPUTE_PROMPT), *state["messages"]])
         action = parse_action(str(reply.content))
         return {"messages": [reply], "answer": action.answer if action.kind == "final" else None}
