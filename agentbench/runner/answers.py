@@ -6,6 +6,10 @@ the last AI message: the text after `FINAL ANSWER:` when it says so (GAIA's conv
 text. `answer_source` records which: `state` (the `answer` key), `last_message`, `none` (the graph gave
 no answer: an `answer` key holding None, or no AI message with text). `swe` attempts are judged by their
 diff; their answer is only what the state holds (the optional `submitted` key is read elsewhere).
+
+LangGraph's prebuilt ReAct agent does not raise at its recursion limit: one superstep before it, it ends
+with a fixed reply instead (`PREBUILT_OUT_OF_STEPS`). That reply is a limit, not an answer
+(`out_of_supersteps`).
 """
 
 from __future__ import annotations
@@ -14,6 +18,18 @@ from typing import Any
 
 from agentbench.protocols import AnswerSource, TaskKind
 from agentbench.text import content_text, final_answer
+
+
+PREBUILT_OUT_OF_STEPS = "Sorry, need more steps to process this request."  # langgraph.prebuilt's reply
+
+
+def out_of_supersteps(final: Any) -> bool:
+    """Whether the graph ended on the prebuilt agent's "need more steps" reply (its recursion limit)."""
+    messages = final.get("messages") if isinstance(final, dict) else None
+    if not isinstance(messages, (list, tuple)) or not messages:
+        return False
+    last = messages[-1]
+    return getattr(last, "type", None) == "ai" and content_text(getattr(last, "content", "")) == PREBUILT_OUT_OF_STEPS
 
 
 def last_ai_text(messages: Any) -> str | None:

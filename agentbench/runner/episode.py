@@ -24,7 +24,7 @@ from pydantic import BaseModel
 
 from agentbench.protocols import (AgentContext, AnswerSource, AttemptRecord, Event, GraphFactory, LimitExceeded, Limits,
                                   Outcome, SandboxError, SandboxProvider, Score, Scorer, Task)
-from agentbench.runner.answers import take_answer
+from agentbench.runner.answers import out_of_supersteps, take_answer
 from agentbench.runner.tools import SandboxTools
 from agentbench.tracing.tracer import Tracer
 
@@ -211,6 +211,10 @@ async def run_attempt(task: Task, epoch: int, deps: AttemptDeps) -> AttemptResul
                     if stopped.status != "limit":
                         raise _Stop(stopped) from exc
                     final = {}
+                if stopped is None and out_of_supersteps(final):  # the prebuilt agent's way to say it
+                    stopped = Verdict("limit", "supersteps", f"supersteps limit reached: the agent stopped one "
+                                      f"superstep before {deps.limits.supersteps} (limits.max_supersteps; raise it "
+                                      "if your graph needs more)", "limit", "supersteps")
                 if stopped is None or deps.limits.on_limit == "grade":
                     # what of the sandbox is the outcome (swe: the repo's diff), taken before it closes
                     # (also at a limit)

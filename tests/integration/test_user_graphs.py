@@ -157,6 +157,16 @@ async def test_max_supersteps_is_langgraphs_recursion_limit(tmp_path):
     store.close()
 
 
+async def test_the_prebuilt_agents_need_more_steps_reply_is_a_supersteps_limit_not_an_answer(tmp_path):
+    # create_react_agent ends itself one superstep before the recursion limit with a fixed reply
+    store, _ = await run_graph("prebuilt_react", never_stops, tmp_path, "limits.max_steps=50",
+                               "limits.max_supersteps=5")
+    record, _ = only_attempt(store)
+    assert (record.status, record.reason) == ("limit", "supersteps"), record.error
+    assert "limits.max_supersteps" in record.error and record.answer is None
+    store.close()
+
+
 @pytest.mark.parametrize("graph", ["tutorial_toolnode", "prebuilt_react"])
 async def test_a_tool_that_raises_inside_a_node_is_the_agents_failure(graph, tmp_path):
     store, _ = await run_graph(graph, solver(tool_call("read_file", path="no_such_file.txt")), tmp_path)
