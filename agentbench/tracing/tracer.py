@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import logging
 import os
 import time
 from typing import Any
@@ -78,6 +79,22 @@ def usage_of(response: LLMResult) -> Usage:
     return Usage(prompt_tokens=usage.get("prompt_tokens", 0), completion_tokens=usage.get("completion_tokens", 0))
 
 
+class _LimitRefusals(logging.Filter):
+    """Drops LangChain's "Error in Tracer.on_chat_model_start callback: LimitExceeded(...)" warning: a
+    refused call is the budget working (recorded as the attempt's `limit`), not a callback bug."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.args and any(isinstance(arg, str) and arg.startswith("LimitExceeded(")
+                                        for arg in record.args) and "Tracer" in record.args)
+
+
+def quiet_limit_refusals() -> None:
+    """Install `_LimitRefusals` on LangChain's callback manager logger, once."""
+    logger = logging.getLogger("langchain_core.callbacks.manager")
+    if not any(isinstance(f, _LimitRefusals) for f in logger.filters):
+        logger.addFilter(_LimitRefusals())
+
+
 class Tracer(BaseCallbackHandler):
     """Collects events in memory; the runner writes them to the store when the attempt ends."""
 
@@ -89,6 +106,8 @@ class Tracer(BaseCallbackHandler):
         self.totals = AttemptTotals()
         self.max_tokens = max_tokens
         self.max_steps = max_steps
+        if max_steps is not None or max_tokens is not None:
+            quiet_limit_refusals()
         self.calls_started = 0  # model calls let through (a concurrent or failed one counts once started)
         self.trace_id = os.urandom(16).hex()  # the attempt's W3C trace id (recorded in attempt_start)
         self.current_node: str | None = None

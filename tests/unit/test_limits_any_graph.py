@@ -73,3 +73,11 @@ async def test_max_supersteps_is_the_recursion_limit_and_its_own_limit():
 def test_default_supersteps_as_before():
     assert Limits(max_steps=20).supersteps == 90 and Limits(max_steps=1).supersteps == 25
     assert Limits(max_steps=20, max_supersteps=12).supersteps == 12
+
+
+async def test_a_refused_call_logs_no_callback_error(caplog):
+    model = forever(lambda i: AIMessage("", tool_calls=[{"name": "bash", "args": {"command": "ls"}, "id": f"c{i}"}]))
+    ctx = make_context(model, FakeTools(), max_steps=1)
+    with caplog.at_level("WARNING", logger="langchain_core.callbacks.manager"), pytest.raises(LimitExceeded):
+        await run_graph(prebuilt(ctx), ctx)
+    assert not [r for r in caplog.records if "LimitExceeded" in r.getMessage()]
