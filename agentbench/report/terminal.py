@@ -172,7 +172,9 @@ def print_trace(record: AttemptRecord, events: list[Event], console: Console, fu
     t = record.totals
     head = _line(f"task {record.task_id} · epoch {record.epoch} · ", (record.status, style),
                  f" ({record.reason})" if record.reason else "",
-                 f" · answer {record.answer!r} · steps {t.steps} · tokens {t.usage.total_tokens:,} · "
+                 f" · answer {record.answer!r}"
+                 + (f" (from {record.answer_source.replace('_', ' ')})" if record.answer_source else "")
+                 + f" · steps {t.steps} · tokens {t.usage.total_tokens:,} · "
                  f"wall {t.wall_clock_s:.1f}s (model {t.model_time_s:.1f}s, sandbox {t.sandbox_time_s:.1f}s)")
     if record.error:
         head.append("\n")
