@@ -20,6 +20,7 @@ from typing import Any
 
 from langchain_core.language_models.fake_chat_models import GenericFakeChatModel
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
+from langchain_core.utils.function_calling import convert_to_openai_tool
 from pydantic import Field
 
 from agentbench.protocols import AgentContext, ExecResult, Limits, Task, TaskExpected
@@ -38,7 +39,8 @@ class ScriptedModel(GenericFakeChatModel):
         return super()._generate(messages, stop=stop, run_manager=run_manager, **kwargs)
 
     def bind_tools(self, tools, **kwargs):  # noqa: ANN001, ANN003, ANN202
-        self.bound_tools = [tool.name for tool in tools]
+        # any form LangChain takes: BaseTool, a plain function, a pydantic class, an OpenAI tool dict
+        self.bound_tools = [convert_to_openai_tool(tool)["function"]["name"] for tool in tools]
         return self
 
 

@@ -81,3 +81,13 @@ async def test_a_refused_call_logs_no_callback_error(caplog):
     with caplog.at_level("WARNING", logger="langchain_core.callbacks.manager"), pytest.raises(LimitExceeded):
         await run_graph(prebuilt(ctx), ctx)
     assert not [r for r in caplog.records if "LimitExceeded" in r.getMessage()]
+
+
+def test_the_scripted_model_binds_tools_in_any_form():
+    def add(a: int, b: int) -> int:
+        """Add two numbers."""
+        return a + b
+
+    model = scripted("x")
+    model.bind_tools([add, {"type": "function", "function": {"name": "mul", "parameters": {}}}])
+    assert model.bound_tools == ["add", "mul"]
