@@ -38,11 +38,11 @@ err_console = Console(stderr=True, width=console_width(sys.stderr))
 
 
 def print_lines(parts: Iterable[RenderableType], to: Console | None = None) -> None:
-    """Print renderables; a plain line (`Text`) is not broken when the output is not a terminal, so a
-    command in it stays whole in a log (a terminal wraps it as it shows it)."""
+    """Print renderables (a `str` is markup); a plain line (`str`, `Text`) is not broken when the output is not
+    a terminal, so a path or a command in it stays whole in a log (a terminal wraps it as it shows it)."""
     out = to or console
     for part in parts:
-        out.print(part, soft_wrap=isinstance(part, Text) and not out.is_terminal)
+        out.print(part, soft_wrap=isinstance(part, (str, Text)) and not out.is_terminal, highlight=False)
 
 
 def user_errors() -> tuple[type[BaseException], ...]:

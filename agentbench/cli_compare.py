@@ -108,14 +108,14 @@ def sweep(
         claim_sweep_dir(sweep_dir, plan)
         (sweep_dir / "experiment.yaml").write_text(dump_config(base))
         groups = len(server_groups(configs))
-        err_console.print(f"sweep folder: [bold]{escape(str(sweep_dir))}[/] · {len(plan.cells)} cells · {groups} "
-                          f"model server{'s' if groups > 1 else ''} (one per server setting, shared by its cells; "
-                          f"log: {escape(str(sweep_dir / 'server.log'))})", highlight=False)
+        print_lines([f"sweep folder: [bold]{escape(str(sweep_dir))}[/] · {len(plan.cells)} cells · {groups} model "
+                     f"server{'s' if groups > 1 else ''} (one per server setting, shared by its cells; log: "
+                     f"{escape(str(sweep_dir / 'server.log'))})"], to=err_console)
         short = short_keys([f.key for f in factors])
 
         def started(i: int, cell: Cell, run_dir: Path) -> None:
-            err_console.print(f"[bold]cell {i + 1}/{len(plan.cells)}[/] {escape(cell_label(cell.assignments, short))}"
-                              f" → {escape(str(run_dir))}", highlight=False)
+            print_lines([f"[bold]cell {i + 1}/{len(plan.cells)}[/] {escape(cell_label(cell.assignments, short))} → "
+                         f"{escape(str(run_dir))}"], to=err_console)
 
         asyncio.run(run_cells(list(zip(plan.cells, configs)), sweep_dir, started=started,
                               finished=lambda run_dir, store: write_run_outputs(run_dir, store),

@@ -38,6 +38,8 @@ def check_lines(check: GraphCheck) -> list[str]:
         lines.append(f"binds tools: {yes(check.bound_tools)}"
                      + (f" ({', '.join(check.bound_tools)}): a run needs a server that parses tool calls "
                         "(model.server.tool_call_parser)" if check.bound_tools else ""))
+        if check.tool_nodes:
+            lines.append("tool nodes: " + ", ".join(f"{n} ({', '.join(t)})" for n, t in check.tool_nodes.items()))
     lines += [f"note: {n}" for n in check.notes]
     lines += [f"problem: {p}" for p in check.problems]
     lines.append("ok" if check.ok else f"{len(check.problems)} problem(s)")
@@ -77,7 +79,10 @@ def check(
             task = tasks[0]
     except (*user_errors(), ValueError) as exc:
         fail(exc)
-    result = check_graph(graph, task=task, limits=cfg.limits, params=cfg.graph_params, base_dir=Path.cwd())
+    settings = {"model_name": cfg.model.name, "temperature": cfg.model.temperature, "top_p": cfg.model.top_p,
+                "max_tokens": cfg.model.max_tokens}
+    result = check_graph(graph, task=task, limits=cfg.limits, params=cfg.graph_params, base_dir=Path.cwd(),
+                         model_settings=settings)
     if json_:
         console.print_json(result.model_dump_json())
     else:

@@ -232,9 +232,11 @@ class AttemptRecord(BaseModel):
     error: str | None = None
     reason: str | None = Field(None, description="why, as a code: `agent_error` (failed: the graph's own code "
                                                  "raised); `steps` / `tokens` / `time` / `supersteps` (limit); `model`, `auth`, "
-                                                 "`sandbox`, `scorer`, `environment`, `infra`, `node_lost` "
-                                                 "(error; node_lost: the Ray node or worker running it died, "
-                                                 "and the attempt was placed again as a newer try)")
+                                                 "`tool_calls`, `sandbox`, `scorer`, `environment`, `infra`, "
+                                                 "`node_lost` (error; tool_calls: the server refused the graph's "
+                                                 "tools, it parses no tool calls, and the run stopped; node_lost: "
+                                                 "the Ray node or worker running it died, and the attempt was "
+                                                 "placed again as a newer try)")
     totals: AttemptTotals = Field(default_factory=AttemptTotals)
     metadata: dict[str, Any] = Field(default_factory=dict)
 

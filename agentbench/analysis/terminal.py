@@ -12,10 +12,10 @@ from rich.console import RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from agentbench.analysis.format import (LABELS, SHORT_LABELS, fmt_ci, fmt_value, graph_change, methods_line, pairs_line,
-                                        pass_curve, run_label, sweep_methods_line)
+from agentbench.analysis.format import (LABELS, SHORT_LABELS, fmt_ci, fmt_value, graph_change, methods_line,
+                                        pairs_line, pass_curve, run_label, sweep_methods_line)
 from agentbench.analysis.results import CompareResult, Effect, MetricDiff, SweepResult
-from agentbench.analysis.sweep import cell_label, short_keys
+from agentbench.analysis.sweep import METRICS, cell_label, short_keys
 from agentbench.report.tables import clipped, one_line
 
 
@@ -95,32 +95,36 @@ def compare_tables(result: CompareResult) -> list[RenderableType]:
 
 
 def sweep_tables(result: SweepResult) -> list[RenderableType]:
-    """The cells (with the Pareto fronts they are on), then every main effect and two-way interaction."""
-    interval = ("; interval: cluster bootstrap over tasks joined with Wilson" if
-                any(s.completion_ci95_method == "cluster_bootstrap" for s in result.cells) else "; interval: Wilson")
+    """The cells, the Pareto fronts, then every main effect and two-way interaction. A cell is named by its
+    factor values (`temperature=0.7 · graph=react`); its errors go with its attempts (`3, 1 error`)."""
+    interval = ("cluster bootstrap over tasks joined with Wilson" if
+                any(s.completion_ci95_method == "cluster_bootstrap" for s in result.cells) else "Wilson")
     cells = Table(title=f"sweep {result.sweep_dir}: {len(result.cells)} cells", header_style="bold",
-                  caption="front: Pareto-optimal in completion vs tok/success (tok) or wall s (wall)" + interval)
-    _columns(cells, (("cell", "left"), ("attempts", "right"), ("errors", "right"), ("completion", "right"),
-                     ("95% interval", "right"), ("tok/success", "right"), ("wall s", "right"), ("front", "left")),
-             shrink=("cell",))
+                  caption=f"95% CI of the completion rate: {interval}")
+    _columns(cells, (("cell", "left"), ("attempts", "right"), ("completion", "right"), ("95% CI", "right"),
+                     ("tok/success", "right"), ("wall s", "right")), shrink=("cell",))
     short = short_keys([f.key for f in result.factors])
+    labels = {s.name: s.label or cell_label(s.assignments, short) for s in result.cells}
     for s in result.cells:
-        fronts = [label for label, key in (("tok", "tokens_per_success"), ("wall", "wall_clock_per_attempt_s"))
-                  if s.name in result.pareto.get(key, [])]
         lo, hi = s.completion_ci95
-        cells.add_row(clipped(s.label or cell_label(s.assignments, short)), str(s.attempts), str(s.errors),
+        cells.add_row(clipped(labels[s.name]), f"{s.attempts}, {s.errors} error" if s.errors else str(s.attempts),
                       fmt_value("completion_rate", s.completion_rate), f"{lo:.0%} – {hi:.0%}",
                       fmt_value("tokens_per_success", s.tokens_per_success),
-                      fmt_value("wall_clock_per_attempt_s", s.wall_clock_per_attempt_s), ", ".join(fronts))
-    effects = Table(title=f"effects vs each factor's first level (A × B: interaction), paired bootstrap "
-                          f"{result.confidence:.0%} intervals", header_style="bold")
-    _columns(effects, (("effect", "left"), ("metric", "left"), ("estimate", "right"), ("interval", "right"),
-                       ("p (Holm)", "right"), (f"Holm at {result.alpha:g}", "left")), shrink=("effect", "metric"))
-    for e in result.effects:
-        named = [f"{short.get(k, k)}={lv}" for k, lv in zip(e.factors, e.levels)]
-        name = f"{named[0]} (vs {e.baselines[0]})" if e.kind == "main" else " × ".join(named)  # × : interaction
-        effects.add_row(clipped(name), clipped(SHORT_LABELS[e.metric]),
-                        fmt_value(e.metric, e.estimate, True), fmt_ci(e.metric, e.ci95),
-                        "–" if e.p_holm is None else f"{e.p_holm:.3g}", _holm(e))
-    return [one_line(cells), one_line(effects), Text(sweep_methods_line(result), style="dim"),
+                      fmt_value("wall_clock_per_attempt_s", s.wall_clock_per_attempt_s))
+    fronts = [Text(f"Pareto front, completion vs {SHORT_LABELS[key]}: "
+                   + (" | ".join(labels.get(name, name) for name in result.pareto.get(key, [])) or "–"))
+              for key in ("tokens_per_success", "wall_clock_per_attempt_s")]
+    tables: list[RenderableType] = [Text("effects: a level against its factor's first level; A × B: their "
+                                         "interaction (difference of differences)")]
+    for metric in METRICS:  # one table a metric: each row an effect, named by levels
+        effects = Table(title=f"effects on {LABELS[metric]}", header_style="bold")
+        _columns(effects, (("effect", "left"), ("estimate", "right"), ("interval", "right"), ("p (Holm)", "right"),
+                           (f"Holm at {result.alpha:g}", "left")), shrink=("effect",))
+        for e in (e for e in result.effects if e.metric == metric):
+            named = [f"{short.get(k, k)}={lv}" for k, lv in zip(e.factors, e.levels)]
+            name = f"{named[0]} (vs {e.baselines[0]})" if e.kind == "main" else " × ".join(named)
+            effects.add_row(clipped(name), fmt_value(e.metric, e.estimate, True), fmt_ci(e.metric, e.ci95),
+                            "–" if e.p_holm is None else f"{e.p_holm:.3g}", _holm(e))
+        tables.append(one_line(effects))
+    return [one_line(cells), *fronts, *tables, Text(sweep_methods_line(result), style="dim"),
             *(Text(f"warning: {w}", style="yellow") for w in result.warnings)]

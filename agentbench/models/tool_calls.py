@@ -116,17 +116,19 @@ def is_tool_choice_refusal(exc: BaseException) -> bool:
     return status == 400 and bool(_REFUSAL.search(str(exc)))
 
 
-def tool_calls_message(provider: str, base_url: str, setting: str | None, model: str, detail: str) -> str:
-    """Why a run stops when the server refused a tool call: the setting that turns tool calling on."""
+def tool_calls_message(provider: str, base_url: str, setting: str | None, model: str, detail: str,
+                       served_name: str | None = None) -> str:
+    """Why a run stops when the server refused a tool call: the setting that turns tool calling on (for a
+    managed server `model.server.tool_call_parser`, for a running one vLLM's flags)."""
     if provider == "openai":
         fix = (f"the server at {base_url} does not parse tool calls: start vLLM with --enable-auto-tool-choice "
                "--tool-call-parser NAME (the parser for its model, e.g. hermes, llama3_json, mistral)")
     else:
-        resolved = resolve_tool_parser(setting, model)
+        resolved = resolve_tool_parser(setting, model, served_name)
         if resolved is not None:
             why = f"is {setting!r} ({resolved})"
         elif setting is not None and setting.strip().lower() == AUTO:
-            why = f"is 'auto', and agentbench knows no vLLM parser for {model}"
+            why = f"is 'auto', and agentbench knows no vLLM parser for {model or served_name}"
         else:
             why = f"is {setting!r}, which turns tool calling off"
         fix = (f"model.server.tool_call_parser {why}: set it to the vLLM parser for this model (e.g. hermes, "

@@ -22,6 +22,7 @@ from langchain_core.messages import HumanMessage
 from langgraph.errors import GraphRecursionError
 from pydantic import BaseModel
 
+from agentbench.models.tool_calls import is_tool_choice_refusal
 from agentbench.protocols import (AgentContext, AnswerSource, AttemptRecord, Event, GraphFactory, LimitExceeded, Limits,
                                   Outcome, SandboxError, SandboxProvider, Score, Scorer, Task)
 from agentbench.runner.answers import out_of_supersteps, take_answer
@@ -122,7 +123,8 @@ def attribute(exc: BaseException, *, budget_expired: bool, in_graph: bool,
               model_faults: list[BaseException] = (), time_limit_s: float = 0.0, supersteps: int = 0) -> Verdict:
     """The attribution rule (docs/metrics.md, Attribution). Limits first: the time budget expired, a
     LimitExceeded / GraphRecursionError, the model's context full. Then infrastructure, anywhere in the
-    exception's chain: the model client's types (openai.APIError, httpx.HTTPError; 401/403 are `auth`),
+    exception's chain: the model client's types (openai.APIError, httpx.HTTPError; 401/403 are `auth`, a
+    server refusing `tools` is `tool_calls`),
     an exception the tracer saw end a model call, SandboxError. Anything else raised by the graph's own
     code (its factory and `graph.ainvoke`) is the agent's: `failed`, reason `agent_error`; raised outside
     the graph (sandbox open, patch collection) it is `error` (`infra`)."""
@@ -142,6 +144,8 @@ def attribute(exc: BaseException, *, budget_expired: bool, in_graph: bool,
     for item in chain:
         if isinstance(item, AUTH_FAULTS):
             return Verdict("error", "auth", _text(item), "model", exc=exc)
+        if is_tool_choice_refusal(item):  # the server parses no tool calls: every later attempt would fail too
+            return Verdict("error", "tool_calls", _text(item), "model", exc=exc)
         if isinstance(item, MODEL_FAULTS) or any(item is fault for fault in model_faults):
             return Verdict("error", "model", _text(item), "model", exc=exc)
         if isinstance(item, SandboxError):

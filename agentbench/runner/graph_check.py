@@ -11,13 +11,38 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, Field, PrivateAttr
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr
 
 from agentbench.protocols import AgentContext, Limits, Task
 from agentbench.runner.graph_loader import GraphLoadError, load_graph_factory, raised_at
-from agentbench.testing.chat import FakeTools, make_context, scripted
+from agentbench.testing.chat import FakeTools, ScriptedModel, make_context
 
 INPUT = '{"messages": [HumanMessage(prompt)]}'
+
+
+class CheckModel(ScriptedModel):
+    """The scripted model, also carrying the settings a graph may read off the runner's `ChatOpenAI` to build
+    a chat model of its own (`openai_api_base`, `model_name`, `openai_api_key`, `temperature`, ...). Nothing
+    listens at the URL: the check invokes nothing."""
+
+    model_config = ConfigDict(protected_namespaces=())
+
+    openai_api_base: str = "http://127.0.0.1:9/v1"
+    model_name: str = "graph-check"
+    openai_api_key: SecretStr = SecretStr("graph-check")
+    temperature: float | None = 0.0
+    top_p: float | None = None
+    max_tokens: int | None = None
+    streaming: bool = False
+    request_timeout: float | None = None
+    max_retries: int | None = None
+
+    def bind_tools(self, tools, **kwargs):  # noqa: ANN001, ANN003, ANN201
+        """Records the names of tools in any form bind_tools takes (BaseTool, function, dict, pydantic class)."""
+        from langchain_core.utils.function_calling import convert_to_openai_tool
+
+        self.bound_tools = [convert_to_openai_tool(tool)["function"]["name"] for tool in tools]
+        return self
 
 
 class WatchedContext(AgentContext):
@@ -61,6 +86,7 @@ class GraphCheck(BaseModel):
     read_model: bool = Field(False, description="the factory read ctx.model while building")
     bound_tools: list[str] | None = Field(None, description="tool names bound to ctx.model (bind_tools) while "
                                                             "building; None when it bound none")
+    tool_nodes: dict[str, list[str]] = Field(default_factory=dict, description="ToolNode nodes: their tool names")
     problems: list[str] = Field(default_factory=list, description="each one makes every attempt fail")
     notes: list[str] = Field(default_factory=list, description="worth knowing; not a failure")
 
@@ -108,8 +134,10 @@ def _shape(check: GraphCheck, compiled: Any) -> None:
 
 
 def check_graph(ref: str, *, task: Task | None = None, limits: Limits | None = None,
-                params: dict[str, Any] | None = None, base_dir: Path | None = None) -> GraphCheck:
-    """Load `ref`, build it with a scripted context for `task` (default: a small qa task) and inspect it."""
+                params: dict[str, Any] | None = None, base_dir: Path | None = None,
+                model_settings: dict[str, Any] | None = None) -> GraphCheck:
+    """Load `ref`, build it with a scripted context for `task` (default: a small qa task) and inspect it;
+    `model_settings`: CheckModel fields (the configured model name, temperature, ...)."""
     task = task or default_task()
     check = GraphCheck(ref=ref, task=task.id, task_kind=task.kind)
     try:
@@ -121,7 +149,7 @@ def check_graph(ref: str, *, task: Task | None = None, limits: Limits | None = N
     declared = getattr(factory, "uses_model", None)
     check.uses_model_declared = None if declared is None else bool(declared)
     check.uses_model = declared is None or bool(declared)
-    model = scripted() if check.uses_model else None  # as in a run: no model for `uses_model = False`
+    model = CheckModel(messages=iter([]), **(model_settings or {})) if check.uses_model else None  # as in a run
     ctx = WatchedContext(model=model, tools=FakeTools(), task=task, limits=limits or Limits(), params=params or {})
     try:
         compiled = factory(ctx)
@@ -144,4 +172,18 @@ def check_graph(ref: str, *, task: Task | None = None, limits: Limits | None = N
         check.notes.append("the factory did not read ctx.model while building (a node may read it later); set "
                            "`build_graph.uses_model = False` if it calls no model, and no server is started")
     _shape(check, compiled)
+    _tool_nodes(check, compiled)
     return check
+
+
+def _tool_nodes(check: GraphCheck, compiled: Any) -> None:
+    """The ToolNodes among the nodes, and a note when they hold tools but ctx.model had none bound."""
+    from langgraph.prebuilt import ToolNode
+
+    for name, node in (getattr(compiled, "nodes", None) or {}).items():
+        if isinstance(getattr(node, "bound", None), ToolNode):
+            check.tool_nodes[name] = list(node.bound.tools_by_name)
+    if check.tool_nodes and not check.bound_tools:
+        check.notes.append(f"tool nodes ({', '.join(check.tool_nodes)}) but no bind_tools on ctx.model: the graph "
+                           "binds its tools on a chat model of its own (its server must parse tool calls too), or its model is never "
+                           "offered them")

@@ -27,7 +27,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from agentbench.runner.graph_loader import GraphRef, parse_ref
+from agentbench.runner.graph_loader import GraphLoadError, GraphRef, parse_ref
 
 MAX_LISTED = 200  # per-file hashes are stored up to this many files (the resume check names changed files)
 GIT_TIMEOUT_S = 10.0
@@ -101,7 +101,7 @@ def source_files(graph: GraphRef) -> tuple[Path, list[Path]]:
         return graph.path, script_files(graph.path)
     spec = importlib.util.find_spec(graph.module.partition(".")[0])  # loaded already: resolves as the import did
     if spec is None:
-        raise ValueError(f"graph {graph.ref!r}: module {graph.module!r} not found")
+        raise GraphLoadError(f"graph {graph.ref!r}: module {graph.module!r} not found")
     if spec.submodule_search_locations:
         root = Path(next(iter(spec.submodule_search_locations))).resolve()
         return root, _py_files(root)

@@ -130,6 +130,8 @@ NEEDS: dict[str, tuple[str, ...]] = {
     "test_swebench_real.py": ("engine",),
     "test_sweep_server.py": (),  # its embedded-model test is marked `model` itself
     "test_tracer.py": (),
+    "test_tool_refusal.py": (),
+    "test_embedded_tools.py": ("model",),
     "test_run_visibility.py": (),
     "test_user_graph.py": ("model",),
     "test_user_graphs.py": (),  # its embedded-model test is marked `model` itself

@@ -221,3 +221,30 @@ def test_the_check_command_prints_the_graph_and_exits_2_on_a_broken_file(tmp_pat
     assert "NOT loaded" in broken.output and "No module named 'not_beside_me'" in broken.output
     bad_set = CliRunner().invoke(app, ["graph", "check", "react", "--set", "limits.nope=1"])
     assert bad_set.exit_code == 2 and "limits.nope" in bad_set.output
+
+
+def test_check_a_graph_with_its_own_chat_model_and_tools_in_any_form(tmp_path):
+    """Settings read off ctx.model to build a ChatOpenAI of its own (nothing connects while building); a
+    function bound as a tool; a ToolNode whose tools are bound to the graph's own model."""
+    write(tmp_path, {"own.py": """
+        from langchain_openai import ChatOpenAI
+        from langgraph.prebuilt import create_react_agent
+
+
+        def build_graph(ctx):
+            def lookup(term: str) -> str:
+                \"\"\"Look a term up.\"\"\"
+                return term
+
+            ctx.model.bind_tools([lookup])
+            llm = ChatOpenAI(base_url=ctx.model.openai_api_base, model=ctx.model.model_name,
+                             api_key=ctx.model.openai_api_key, temperature=ctx.model.temperature)
+            return create_react_agent(llm, [lookup])
+    """})
+    check = check_graph(str(tmp_path / "own.py"), model_settings={"model_name": "configured"})
+    assert check.ok, check.problems
+    assert check.bound_tools == ["lookup"] and check.tool_nodes == {"tools": ["lookup"]}
+    write(tmp_path, {"own_only.py": (tmp_path / "own.py").read_text().replace("ctx.model.bind_tools([lookup])", "")})
+    check = check_graph(str(tmp_path / "own_only.py"))
+    assert check.ok and check.bound_tools is None
+    assert any("binds its tools on a chat model of its own" in n for n in check.notes)

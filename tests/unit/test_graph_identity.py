@@ -202,3 +202,24 @@ def test_swebench_predictions_name_model_and_graph(tmp_path):
     store.set_meta("model_identity", {"provider": "none", "served_model_name": "(graph uses no model)"})
     assert model_name(store) == "none+mine"
     store.close()
+
+
+def test_the_run_command_takes_allow_changed_graph_with_resume_only(tmp_path):
+    from typer.testing import CliRunner
+
+    from agentbench.cli import app
+
+    path = agent_folder(tmp_path / "agent")
+    run_dir = tmp_path / "run"
+    sets = ["--set", f"graph={path}:build_graph", "--set", f"suite.name={small_suite(tmp_path / 'suite')}",
+            "--set", "sandbox.backend=local", "--set", "run.concurrency=1"]
+    cli = CliRunner()
+    new = cli.invoke(app, ["run", str(ROOT / "experiments" / "demo.yaml"), *sets, "--allow-changed-graph"])
+    assert new.exit_code == 2 and "--allow-changed-graph goes with --resume" in " ".join(new.output.split())
+    first = cli.invoke(app, ["run", str(ROOT / "experiments" / "demo.yaml"), *sets, "--out", str(run_dir), "--quiet"])
+    assert first.exit_code == 0, first.output
+    path.write_text(ORACLE_FILE.format(version=2))
+    refused = cli.invoke(app, ["run", "--resume", str(run_dir), "--quiet"])
+    assert refused.exit_code == 2 and "changed: agent.py" in " ".join(refused.output.split())
+    allowed = cli.invoke(app, ["run", "--resume", str(run_dir), "--quiet", "--allow-changed-graph"])
+    assert allowed.exit_code == 0, allowed.output

@@ -16,6 +16,7 @@ from typing import Any, Awaitable, Callable, Protocol
 from agentbench.config.schema import ExperimentConfig
 from agentbench.models.client import ChatSettings
 from agentbench.models.endpoint import auth_message
+from agentbench.models.tool_calls import tool_calls_message
 from agentbench.protocols import AttemptRecord, GraphFactory, Task
 from agentbench.runner.episode import AttemptResult, environment_error
 from agentbench.tracing.tracer import Tracer
@@ -46,9 +47,17 @@ class ExecContext:
 
     def stored(self, result: AttemptResult, counts: bool = True) -> None:
         self.store(result, counts)
-        if result.record.reason == "auth" and not self.stop:  # every later attempt would be refused too
-            base_url = self.chat.base_url if self.chat is not None else ""
+        reason = result.record.reason
+        if reason not in ("auth", "tool_calls") or self.stop:
+            return
+        base_url = self.chat.base_url if self.chat is not None else ""  # every later attempt would be refused too
+        if reason == "auth":
             self.stop.append(auth_message(base_url, self.cfg.model.api_key_env, result.record.error or "HTTP 401"))
+        else:
+            model, server = self.cfg.model, self.cfg.model.server
+            self.stop.append(tool_calls_message(model.provider, base_url, server.tool_call_parser,
+                                                server.model_path or "", result.record.error or "HTTP 400",
+                                                served_name=model.name))
 
 
 class Executor(Protocol):
