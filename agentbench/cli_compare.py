@@ -109,8 +109,8 @@ def sweep(
         (sweep_dir / "experiment.yaml").write_text(dump_config(base))
         groups = len(server_groups(configs))
         print_lines([f"sweep folder: [bold]{escape(str(sweep_dir))}[/] · {len(plan.cells)} cells · {groups} model "
-                     f"server{'s' if groups > 1 else ''} (one per server setting, shared by its cells; log: "
-                     f"{escape(str(sweep_dir / 'server.log'))})"], to=err_console)
+                     f"server setting{'s' if groups > 1 else ''}: the cells of one share one server, started when "
+                     f"one of them first needs it (log: {escape(str(sweep_dir / 'server.log'))})"], to=err_console)
         short = short_keys([f.key for f in factors])
 
         def started(i: int, cell: Cell, run_dir: Path) -> None:

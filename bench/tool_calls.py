@@ -6,6 +6,8 @@ gaia-mini task prompts with the reference `react` graph's system prompt and tool
 final_answer; `tool_choice` left to the server's default, auto) the way LangChain's `bind_tools` does.
 Counts per reply: HTTP 200, `tool_calls` parsed by vLLM, the call's name among the tools, and its arguments
 valid JSON naming the tool's required parameters. Streaming and non-streaming both (the runner streams).
+Non-streaming, a reply with a call also gets a second turn (its call and a `tool` result sent back):
+`second_turn_calls` counts the second replies vLLM parsed a call from, `second_final` those calling final_answer.
 
     .venv/bin/python bench/tool_calls.py [--n 20] [--parser auto] [--max-tokens 128]
 """
@@ -68,6 +70,8 @@ async def measure(n: int, parser: str, max_tokens: int, stream: bool, base_url: 
     schemas = {t["function"]["name"]: t["function"] for t in tools}
     _, tasks = load_suite("gaia-mini")
     counts = {"requests": 0, "http_200": 0, "tool_calls": 0, "known_tool": 0, "valid_args": 0}
+    if not stream:
+        counts |= {"second_turn_calls": 0, "second_final": 0}
     examples: list[str] = []
     async with httpx.AsyncClient(timeout=300) as client:
         for task in (tasks * (n // len(tasks) + 1))[:n]:
@@ -95,6 +99,13 @@ async def measure(n: int, parser: str, max_tokens: int, stream: bool, base_url: 
             counts["valid_args"] += bool(calls) and all(_valid(c, schemas) for c in calls)
             if len(examples) < 4:
                 examples.append(json.dumps([c["function"] for c in calls]) if calls else f"text: {text[:160]!r}")
+            if calls and not stream:
+                body["messages"] += [{"role": "assistant", "content": None, "tool_calls": calls[:1]},
+                                     {"role": "tool", "tool_call_id": calls[0]["id"], "content": "exit code 0\n42"}]
+                again = (await client.post(base_url + "/chat/completions", json=body)).json()
+                second = again["choices"][0]["message"].get("tool_calls") or []
+                counts["second_turn_calls"] += bool(second)
+                counts["second_final"] += any(c["function"]["name"] == "final_answer" for c in second)
     return {"parser": parser, "stream": stream, **counts, "examples": examples}
 
 

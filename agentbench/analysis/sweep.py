@@ -18,7 +18,9 @@ Attribution on completion rate, tokens per success and wall-clock per attempt:
   wall-clock per attempt (lower is better).
 
 Planning and analysis are pure; reading cells and the plan file is `analysis.io`, running the cells is
-the CLI's job (`cli_compare.sweep`).
+`runner.sweep_cells.run_cells` (called by `cli_compare.sweep`), which gives the cells of one `server_key`
+one model server. A cell is named by its values with shortened keys (`cell_label`: `temperature=0.7 ·
+graph=react`).
 """
 
 from __future__ import annotations

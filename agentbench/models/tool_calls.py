@@ -1,10 +1,10 @@
 """Native tool calls on a vLLM server: which `--tool-call-parser` the served model gets, the chat template the
-embedded SmolLM2 is served with so that it accepts `tools`, and how a server that refuses them is recognised.
+embedded SmolLM2 is served with so that it accepts `tools`, and the message a run stops with when refused.
 
 `model.server.tool_call_parser: auto` (the default) picks vLLM's parser from the model's name (`tool_parser_for`);
 a name is passed to vLLM as is; `none` / `null` turns tool calling off. A graph that binds tools against a server
-without a parser gets HTTP 400 on its first call: `is_tool_choice_refusal` recognises that answer, the attempt is
-`error` (reason `tool_calls`) and the run stops with `tool_calls_message`, which names the setting to change.
+without a parser gets HTTP 400 on its first call: agentbench.runner.refusals recognises that answer, the attempt
+is `error` (reason `tool_calls`) and the run stops with `tool_calls_message`, which names the setting to change.
 """
 
 from __future__ import annotations
@@ -100,22 +100,6 @@ def tool_args(setting: str | None, model: str, served_name: str | None, extra_ar
     return args
 
 
-# vLLM: '"auto" tool choice requires --enable-auto-tool-choice and --tool-call-parser to be set' and
-# 'tool_choice="required" requires --tool-call-parser to be set'; Ollama: 'MODEL does not support tools';
-# llama.cpp's server: 'tools param requires --jinja flag'.
-_REFUSAL = re.compile(r"tool.?choice.{0,80}requires --(enable-auto-tool-choice|tool-call-parser)"
-                      r"|does not support tools|tools param requires --jinja", re.IGNORECASE | re.DOTALL)
-
-
-def is_tool_choice_refusal(exc: BaseException) -> bool:
-    """Whether `exc` is an endpoint's HTTP 400 refusing the request's `tools` / `tool_choice` because the server
-    does not parse tool calls (openai.BadRequestError, or any error carrying status_code 400 and that text)."""
-    status = getattr(exc, "status_code", None)
-    if status is None:
-        status = getattr(getattr(exc, "response", None), "status_code", None)
-    return status == 400 and bool(_REFUSAL.search(str(exc)))
-
-
 def tool_calls_message(provider: str, base_url: str, setting: str | None, model: str, detail: str,
                        served_name: str | None = None) -> str:
     """Why a run stops when the server refused a tool call: the setting that turns tool calling on (for a
@@ -125,14 +109,16 @@ def tool_calls_message(provider: str, base_url: str, setting: str | None, model:
                "--tool-call-parser NAME (the parser for its model, e.g. hermes, llama3_json, mistral)")
     else:
         resolved = resolve_tool_parser(setting, model, served_name)
+        known = resolve_tool_parser(AUTO, model, served_name)
         if resolved is not None:
             why = f"is {setting!r} ({resolved})"
         elif setting is not None and setting.strip().lower() == AUTO:
             why = f"is 'auto', and agentbench knows no vLLM parser for {model or served_name}"
         else:
             why = f"is {setting!r}, which turns tool calling off"
-        fix = (f"model.server.tool_call_parser {why}: set it to the vLLM parser for this model (e.g. hermes, "
-               "llama3_json, mistral)")
+        to = (f"auto (vLLM's {known} parser for this model)" if known and known != resolved
+              else "the vLLM parser for this model (e.g. hermes, llama3_json, mistral)")
+        fix = f"model.server.tool_call_parser {why}: set it to {to}"
     return (f"the graph binds tools, but the model server refused the tool call ({detail}); {fix}, or use a graph "
             "that does not bind tools. The run stopped before spending more attempts; finished ones are kept "
             "(--resume continues)")

@@ -33,5 +33,5 @@ def one_line(table: Table) -> Table:
 
 
 def clipped(value: object) -> Text:
-    """A plain (never markup) one-line cell: `Text(str(value))`, clipped with `…` by `one_line`."""
-    return Text("" if value is None else str(value), no_wrap=True, overflow="ellipsis")
+    """A plain (never markup) one-line cell: `Text(str(value))` (`–` for None), clipped with `…`."""
+    return Text("–" if value is None else str(value), no_wrap=True, overflow="ellipsis")

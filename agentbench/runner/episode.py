@@ -22,10 +22,10 @@ from langchain_core.messages import HumanMessage
 from langgraph.errors import GraphRecursionError
 from pydantic import BaseModel
 
-from agentbench.models.tool_calls import is_tool_choice_refusal
 from agentbench.protocols import (AgentContext, AnswerSource, AttemptRecord, Event, GraphFactory, LimitExceeded, Limits,
                                   Outcome, SandboxError, SandboxProvider, Score, Scorer, Task)
 from agentbench.runner.answers import out_of_supersteps, take_answer
+from agentbench.runner.refusals import is_tool_choice_refusal
 from agentbench.runner.tools import SandboxTools
 from agentbench.tracing.tracer import Tracer
 

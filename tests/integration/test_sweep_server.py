@@ -3,8 +3,9 @@
 The server processes here are real and counted from outside: `model.provider: vllm` with
 `model.server.python` a wrapper that runs tests/integration/fake_vllm.py in vLLM's place (it notes each
 start, then serves an OpenAI stub on the port agentbench chose), started and stopped by agentbench's own
-ManagedServer through `agentbench sweep`. The in-process test passes its own opener to `run_cells` and
-counts the endpoints it opens. The embedded model itself: test_sweep_embedded.py.
+ManagedServer through `agentbench sweep`. The in-process tests pass their own opener to `run_cells` and
+count the endpoints it opens: around an OpenAI stub, and around the real `open_endpoint` of the embedded
+vLLM model (marked `model`).
 """
 
 from __future__ import annotations
@@ -13,9 +14,11 @@ import json
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+import pytest
+
 from agentbench.analysis.sweep import make_plan, parse_grid
 from agentbench.config.loader import load_experiment
-from agentbench.models.endpoint import Endpoint, ModelIdentity
+from agentbench.models.endpoint import Endpoint, ModelIdentity, open_endpoint
 from agentbench.runner.progress import NullProgress
 from agentbench.runner.sweep_cells import run_cells
 from agentbench.store import RunStore
@@ -115,3 +118,31 @@ async def test_cells_get_one_endpoint_per_group_opened_only_when_a_graph_needs_a
         assert opened == []
     finally:
         await stub.stop()
+
+
+@pytest.mark.model
+async def test_a_temperature_sweep_on_the_embedded_model_starts_its_server_once(tmp_path):
+    opened: list[float] = []
+
+    @asynccontextmanager
+    async def counting(model, log_dir, **kwargs):  # the real opener, counted
+        opened.append(model.temperature)
+        async with open_endpoint(model, log_dir, **kwargs) as endpoint:
+            yield endpoint
+
+    sets = ["suite.limit=3", "sandbox.backend=local", "limits.max_steps=2", "graph=react"]
+    plan = make_plan(None, sets, parse_grid(["model.temperature=0.0,0.7"], sets), {})
+    cells = [(cell, load_experiment(ROOT / "experiments" / "demo.yaml", [*sets, *cell.overrides()]))
+             for cell in plan.cells]
+    await run_cells(cells, tmp_path, progress=lambda cfg: NullProgress(), opener=counting, base_dir=ROOT)
+
+    assert opened == [0.0]  # the 0.7 cell ran on the server the 0.0 cell started
+    log = (tmp_path / "server.log").read_text()
+    assert sum(line.startswith("$ ") for line in log.splitlines()) == 1
+    for cell in plan.cells:
+        identity, attempts = meta(tmp_path / cell.name, "model_identity")
+        assert identity["provider"] == "embedded" and identity["weights_hash"]
+        assert len(attempts) == 3 and all(a.status != "error" for a in attempts)
+        segments, _ = meta(tmp_path / cell.name, "server_metrics")
+        # the shared server's counters are cumulative: each cell's own delta counts its own requests only
+        assert sum(s["delta"]["requests_finished"] for s in segments) == sum(a.totals.model_calls for a in attempts) > 0

@@ -32,6 +32,7 @@ from agentbench._bundled import bundled_dir
 from agentbench.sandbox.images import RECIPES_DIR, recipe_hash, recipe_names
 from agentbench.suites.registry import available_suites, default_tasks_root, load_suite
 from agentbench.suites.swe_recipes import builtin_specs
+from agentbench.models.tool_calls import SMOLLM2_TEMPLATE
 print(json.dumps({
     "package": agentbench.__file__, "tasks_root": str(default_tasks_root()), "recipes": str(RECIPES_DIR),
     "suites": available_suites(), "recipe_names": recipe_names(),
@@ -39,6 +40,7 @@ print(json.dumps({
     "builtin_specs": len(builtin_specs()),
     "tasks": {s: len(load_suite(s)[1]) for s in ("gaia-mini", "swe-mini", "swe-lite")},
     "fixture_sources": (bundled_dir("tasks") / "swe-mini" / "src").exists(),
+    "tool_template": str(SMOLLM2_TEMPLATE) if SMOLLM2_TEMPLATE.is_file() else None,
 }))
 """
 
@@ -88,6 +90,7 @@ def test_the_installed_wheel_finds_its_suites_and_recipes(installed):
     assert found["builtin_specs"] > 0
     assert all(n > 0 for n in found["tasks"].values()), found["tasks"]  # data, bundles and mirrors shipped
     assert not found["fixture_sources"]  # tasks/*/src stays in the repository
+    assert (found["tool_template"] or "").startswith(site)  # the embedded model's tool template ships
     # the recipes hash as in the checkout: an installed agentbench reuses the images built from it
     from agentbench.sandbox.images import recipe_hash
 

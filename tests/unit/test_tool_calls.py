@@ -17,9 +17,10 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 from agentbench.config.schema import ModelConfig, ServerConfig
 from agentbench.models import embedded
 from agentbench.models.embedded import engine_args, vllm_server_spec
-from agentbench.models.tool_calls import (PARSERS, SMOLLM2_TEMPLATE, is_tool_choice_refusal, resolve_tool_parser,
-                                          tool_calls_message, tool_parser_for)
+from agentbench.models.tool_calls import (PARSERS, SMOLLM2_TEMPLATE, resolve_tool_parser, tool_calls_message,
+                                          tool_parser_for)
 from agentbench.runner.episode import attribute
+from agentbench.runner.refusals import is_tool_choice_refusal
 
 VLLM_AUTO = '"auto" tool choice requires --enable-auto-tool-choice and --tool-call-parser to be set'
 VLLM_REQUIRED = 'tool_choice="required" requires --tool-call-parser to be set'
@@ -204,8 +205,9 @@ async def test_a_refusal_is_error_tool_calls_even_wrapped_by_the_graph():
 def test_the_stop_message_names_the_setting():
     managed = tool_calls_message("embedded", "http://127.0.0.1:1/v1", "none", "", "HTTP 400", "smollm2-135m-instruct")
     assert "model.server.tool_call_parser is 'none'" in managed and "turns tool calling off" in managed
+    assert "set it to auto (vLLM's hermes parser for this model)" in managed
     unknown = tool_calls_message("vllm", "http://127.0.0.1:1/v1", "auto", "/models/checkpoint-1200", "HTTP 400")
-    assert "no vLLM parser for /models/checkpoint-1200" in unknown and "tool_call_parser" in unknown
+    assert "no vLLM parser for /models/checkpoint-1200" in unknown and "e.g. hermes, llama3_json" in unknown
     external = tool_calls_message("openai", "http://10.0.0.5:8000/v1", "auto", "", "HTTP 400")
     assert "http://10.0.0.5:8000/v1" in external and "--enable-auto-tool-choice --tool-call-parser" in external
     assert "model.server" not in external
