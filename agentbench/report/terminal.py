@@ -14,7 +14,7 @@ from agentbench.protocols import AttemptRecord, Event
 from agentbench.report.tables import clipped, one_line
 
 STATUS_STYLE = {"solved": "green", "failed": "white", "limit": "yellow", "error": "red"}
-SHRINKABLE = ("task", "answer", "expected / error")  # the per-task table's columns that narrow to fit the console
+SHRINKABLE = ("task", "answer", "expected / error")  # per-task table columns that narrow to fit the console
 
 
 def _fmt(value: Any, spec: str = "") -> str:

@@ -20,6 +20,7 @@ from agentbench.analysis.sweep import make_plan, parse_grid
 from agentbench.config.loader import load_experiment
 from agentbench.models.endpoint import Endpoint, ModelIdentity, open_endpoint
 from agentbench.runner.progress import NullProgress
+from agentbench.runner.runner import Runner
 from agentbench.runner.sweep_cells import run_cells
 from agentbench.store import RunStore
 from agentbench.testing.openai_stub import OpenAIStub
@@ -116,6 +117,13 @@ async def test_cells_get_one_endpoint_per_group_opened_only_when_a_graph_needs_a
         opened.clear()  # finished cells: nothing to run, nothing opened
         await run_cells(cells, tmp_path, progress=lambda cfg: NullProgress(), opener=opener, base_dir=ROOT)
         assert opened == []
+
+        # a Runner given an open endpoint uses it as is (a vllm config it would otherwise start a server for)
+        before = stub.requests
+        async with opener(cells[-1][1].model, tmp_path) as endpoint:
+            (await Runner(cells[-1][1], tmp_path / "direct", endpoint=endpoint, base_dir=ROOT).run()).close()
+        identity, attempts = meta(tmp_path / "direct", "model_identity")
+        assert identity["provider"] == "vllm" and len(attempts) == 2 and stub.requests > before
     finally:
         await stub.stop()
 

@@ -41,7 +41,7 @@ def text(console: Console) -> str:
 
 
 def body_rows(out: str) -> list[str]:
-    """The body lines of every table (rich's default box: after the ┡━━ rule under the header, up to └──)."""
+    """The body lines of every table (rich's default box: after the ┡━━ rule under its header, to └──)."""
     rows, inside = [], False
     for line in out.splitlines():
         if line.startswith(("┡", "└")):
@@ -65,7 +65,8 @@ def test_the_per_task_table_keeps_one_line_per_attempt_at_100_columns(tmp_path):
     store.set_meta("model_identity", {"served_model_name": "meta-llama/Llama-3.1-8B-Instruct"})
     attempts = [rec(LONG_ID, "failed", answer=LONG_ANSWER,
                     score=Score(passed=False, value=0.0, details={"expected": "forty-two " * 10})),
-                rec("gm-l1-001", "solved", answer="42", score=Score(passed=True, value=1.0, details={"expected": "42"})),
+                rec("gm-l1-001", "solved", answer="42",
+                    score=Score(passed=True, value=1.0, details={"expected": "42"})),
                 rec(LONG_ID, "error", epoch=1, reason="model", error=f"first line\n{LONG_ERROR}"),
                 rec("gm-l1-002", "failed", reason="agent_error", error=LONG_ERROR),
                 rec("gm-l1-003", "limit", reason="steps", error="steps limit reached")]
@@ -127,7 +128,7 @@ def test_sweep_cells_are_named_by_their_values_on_one_line():
     rows = body_rows(out)
     assert max(len(line) for line in out.splitlines() if line[:1] in "┏┃┡│└") <= 100
     assert len(rows) == 4 + 3 * 3  # the cells; per metric: 2 main effects and 1 interaction
-    assert [row.split("│")[1].strip() for row in rows[:4]] == [c.label for c in result.cells]  # whole, not `model.…`
+    assert [row.split("│")[1].strip() for row in rows[:4]] == [c.label for c in result.cells]  # not `model.…`
     assert "│ temperature=0.7 × graph=react " in out and "│ graph=react (vs planning) " in out
 
 

@@ -24,8 +24,8 @@ def make_run(run_dir: Path, statuses: dict[str, str]) -> None:
         store.set_meta("config", {"graph": "react", "model": {"name": "m"}})
         store.set_meta("suite", {"name": "unit"})
         for task, status in statuses.items():
-            store.add_attempt(AttemptRecord(task_id=task, epoch=0, status=status, answer="42",
-                                            score=Score(passed=status == "solved", value=1.0, details={})), [], 0.0, 1.0)
+            score = Score(passed=status == "solved", value=1.0, details={})
+            store.add_attempt(AttemptRecord(task_id=task, epoch=0, status=status, answer="42", score=score), [], 0.0, 1.0)
     finally:
         store.close()
 
