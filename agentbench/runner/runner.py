@@ -215,10 +215,12 @@ class Runner:
         try:
             if todo:
                 if getattr(factory, "uses_model", True):
-                    self.progress.note(f"model server: opening {describe_model(self.cfg)} ...")
+                    if self.shared_endpoint is None:
+                        self.progress.note(f"model server: opening {describe_model(self.cfg)} ...")
                     async with self._endpoint() as endpoint:
                         self.endpoint = endpoint
-                        self.progress.note(f"model server: ready ({time.time() - t0:.0f}s)")
+                        self.progress.note(f"model server: ready ({time.time() - t0:.0f}s)" if self.shared_endpoint
+                                           is None else "model server: shared with the sweep's other cells")
                         try:
                             await self._preflight(endpoint)
                             await self._run_with(endpoint, todo, factory, store)
