@@ -57,10 +57,12 @@ def run(
                                       "started (its hash differs); the change is recorded")] = False,
     fail_on: Annotated[list[str], typer.Option(
         "--fail-on", help="exit 1 when any attempt ended so: agent_error (the graph's own code raised) or error "
-                          "(infrastructure); repeatable. Always exit 1 when no attempt could be scored")] = [],
+                          "(infrastructure); repeatable. Always exit 1 when no attempt could be scored or "
+                          "every one crashed")] = [],
 ) -> None:
     """Run an experiment: every task × epoch, traced into the run folder, then the report. Exits 1 when no
-    attempt could be scored (all `error`) or an outcome --fail-on names occurred; 2 on bad input."""
+    attempt could be scored (all `error`), every one crashed, or an outcome --fail-on names occurred; 2 on bad
+    input."""
     from agentbench.config.loader import ConfigError, load_experiment, validate
     from agentbench.report.terminal import print_summary
     from agentbench.redact import Redactor

@@ -101,12 +101,12 @@ class SandboxProvider(Protocol):
 class Limits(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    max_steps: int = Field(20, description="model calls per attempt, by any chat model the graph calls: the "
-                                           "call past it is refused (LimitExceeded('steps'))")
-    max_tokens: int = 60_000
-    timeout_s: float = 300.0
-    max_supersteps: int | None = Field(None, description="LangGraph supersteps per attempt (its recursion "
-                                                         "limit); default max(25, 4·max_steps + 10)")
+    max_steps: int = Field(20, ge=1, description="model calls per attempt, by any chat model the graph calls: "
+                                                  "the call past it is refused (LimitExceeded('steps'))")
+    max_tokens: int = Field(60_000, ge=1)
+    timeout_s: float = Field(300.0, gt=0, allow_inf_nan=False)
+    max_supersteps: int | None = Field(None, ge=1, description="LangGraph supersteps per attempt (its recursion "
+                                                                "limit); default max(25, 4·max_steps + 10)")
     on_limit: Literal["grade", "discard"] = Field(
         "grade", description="swe: grade the working tree of an attempt that hit a limit (it stays `limit` "
                              "unless the diff resolves the task); discard: do not grade it")

@@ -56,10 +56,11 @@ def opens_with_final_answer(text: str) -> bool:
 
 def content_text(content: Any) -> str:
     """A chat message's `content` as text: a string as is; a list of parts (OpenAI / LangChain content
-    blocks) joined, text parts only."""
+    blocks) joined: strings and `text` blocks only (reasoning, images and tool blocks are not text)."""
     if isinstance(content, str):
         return content
     if isinstance(content, list):
-        return "".join(part if isinstance(part, str) else str(part.get("text", "") if isinstance(part, dict) else "")
-                       for part in content)
+        return "".join(part if isinstance(part, str) else part["text"] for part in content
+                       if isinstance(part, str) or (isinstance(part, dict) and part.get("type", "text") == "text"
+                                                    and isinstance(part.get("text"), str)))
     return "" if content is None else str(content)

@@ -14,6 +14,7 @@ with a fixed reply instead (`PREBUILT_OUT_OF_STEPS`). That reply is a limit, not
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from agentbench.protocols import AnswerSource, TaskKind
@@ -32,15 +33,19 @@ def out_of_supersteps(final: Any) -> bool:
     return getattr(last, "type", None) == "ai" and content_text(getattr(last, "content", "")) == PREBUILT_OUT_OF_STEPS
 
 
+_THINK = re.compile(r"<think>.*?(</think>|$)", re.DOTALL | re.IGNORECASE)
+AI_TYPES = ("ai", "AIMessageChunk")
+
+
 def last_ai_text(messages: Any) -> str | None:
-    """The text of the last AI message that has any (tool-call-only replies have none), or None."""
+    """The text of the last AI message (reasoning in `<think>` tags left out), or None when it has none
+    (a reply that is only tool calls) or there is no AI message."""
     if not isinstance(messages, (list, tuple)):
         return None
     for message in reversed(messages):
-        if getattr(message, "type", None) == "ai":
-            text = content_text(getattr(message, "content", "")).strip()
-            if text:
-                return text
+        if getattr(message, "type", None) in AI_TYPES:
+            text = _THINK.sub("", content_text(getattr(message, "content", ""))).strip()
+            return text or None
     return None
 
 

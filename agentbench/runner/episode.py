@@ -215,6 +215,8 @@ async def run_attempt(task: Task, epoch: int, deps: AttemptDeps) -> AttemptResul
                     if stopped.status != "limit":
                         raise _Stop(stopped) from exc
                     final = {}
+                if stopped is None and tracer.refused is not None:  # the graph caught the refusal and went on
+                    stopped = attribute(tracer.refused, budget_expired=False, in_graph=True)
                 if stopped is None and out_of_supersteps(final):  # the prebuilt agent's way to say it
                     stopped = Verdict("limit", "supersteps", f"supersteps limit reached: the agent stopped one "
                                       f"superstep before {deps.limits.supersteps} (limits.max_supersteps; raise it "

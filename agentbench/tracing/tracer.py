@@ -109,6 +109,7 @@ class Tracer(BaseCallbackHandler):
         if max_steps is not None or max_tokens is not None:
             quiet_limit_refusals()
         self.calls_started = 0  # model calls let through (a concurrent or failed one counts once started)
+        self.refused: LimitExceeded | None = None  # the first model call the budgets refused
         self.trace_id = os.urandom(16).hex()  # the attempt's W3C trace id (recorded in attempt_start)
         self.current_node: str | None = None
         self._clock = clock
@@ -172,11 +173,15 @@ class Tracer(BaseCallbackHandler):
     def on_chat_model_start(self, serialized: dict[str, Any] | None, messages: list[list[BaseMessage]], *,
                             run_id: UUID, **kwargs: Any) -> None:
         used = self.totals.usage.total_tokens
+        refusal: LimitExceeded | None = None
         if self.max_tokens is not None and used >= self.max_tokens:
-            raise LimitExceeded("tokens", f"{used} tokens used of {self.max_tokens}")
-        if self.max_steps is not None and self.calls_started >= self.max_steps:
-            raise LimitExceeded("steps", f"{self.calls_started} model calls made of limits.max_steps "
-                                         f"{self.max_steps}; the next one was refused")
+            refusal = LimitExceeded("tokens", f"{used} tokens used of {self.max_tokens}")
+        elif self.max_steps is not None and self.calls_started >= self.max_steps:
+            refusal = LimitExceeded("steps", f"{self.calls_started} model calls made of limits.max_steps "
+                                             f"{self.max_steps}; the next one was refused")
+        if refusal is not None:
+            self.refused = self.refused or refusal  # kept: a graph that catches it still hit the limit
+            raise refusal
         self.calls_started += 1
         span_id = new_span_id()
         self._open_models[run_id] = (self._clock(), [message_dict(m) for m in messages[0]] if messages else [],

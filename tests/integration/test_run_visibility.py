@@ -20,18 +20,25 @@ def run(tmp_path, name: str, *extra: str):
 
 
 def test_a_crash_is_shown_and_counted_apart(tmp_path):
-    proc, summary = run(tmp_path, "bug", "--set", "graph_params={crash: bug}")
-    assert proc.returncode == 0, proc.stderr  # crashes are the agent's failures: the run itself worked
+    proc, summary = run(tmp_path, "bug", "--set", "graph_params={crash: bug, only: gm-l2-002}")
+    assert proc.returncode == 0, proc.stderr  # a crash is the agent's failure: the run itself worked
     assert "failed (agent_error)" in proc.stdout and "the last line says why: no plan" in proc.stdout
-    assert summary["failed"] == 2 and summary["agent_error"] == 2 and summary["error"] == 0
-    assert summary["reasons"] == {"failed": {"agent_error": 2}}
-    assert [e["task_id"] for e in summary["agent_errors"]] == ["gm-l1-001", "gm-l2-002"]
+    assert summary["failed"] == 2 and summary["agent_error"] == 1 and summary["error"] == 0
+    assert summary["reasons"] == {"failed": {"agent_error": 1, "wrong": 1}}
+    assert [e["task_id"] for e in summary["agent_errors"]] == ["gm-l2-002"]
     assert summary["setup_s"] >= 0 and summary["attempts_s"] > 0
     assert abs(summary["setup_s"] + summary["attempts_s"] - summary["wall_clock_s"]) < 0.5
     assert "setup done: attempts start" in proc.stderr  # the phase is named before attempts start
 
-    failing, _ = run(tmp_path, "bug-gated", "--set", "graph_params={crash: bug}", "--fail-on", "agent_error")
+    failing, _ = run(tmp_path, "bug-gated", "--set", "graph_params={crash: bug, only: gm-l2-002}",
+                     "--fail-on", "agent_error")
     assert failing.returncode == 1 and "agent_error" in failing.stderr
+
+
+def test_a_run_where_every_attempt_crashed_exits_1(tmp_path):
+    proc, summary = run(tmp_path, "all-bug", "--set", "graph_params={crash: bug}")
+    assert summary["agent_error"] == 2 and proc.returncode == 1
+    assert "no attempt ran to an end: 2 of 2 crashed" in proc.stderr
 
 
 def test_a_run_where_nothing_could_be_scored_exits_1(tmp_path):

@@ -25,6 +25,7 @@ GRAPHS = {
     "with_subgraph": f"{HERE}/with_subgraph.py:build_graph",
     "own_chatopenai": f"{HERE}/own_chatopenai.py:build_graph",
     "sibling_import": f"{HERE}/sibling_import/agent.py:build_graph",
+    "swallows_errors": f"{HERE}/swallows_errors.py:build_graph",
 }
 NODES = {  # the graph's own nodes (a subgraph's nodes too), each of which must be traced
     "prebuilt_react": {"agent", "tools"},
@@ -85,7 +86,7 @@ def of_type(events, type_: str) -> list:
     return [e for e in events if e.type == type_]
 
 
-@pytest.mark.parametrize("graph", list(GRAPHS))
+@pytest.mark.parametrize("graph", list(NODES))
 async def test_a_users_graph_is_answered_from_its_last_message_and_fully_traced(graph, tmp_path):
     uses_tools = graph in TOOL_GRAPHS
     store, stub = await run_graph(graph, solver(tool_call("bash", command="ls") if uses_tools else None), tmp_path)
@@ -154,6 +155,14 @@ async def test_max_supersteps_is_langgraphs_recursion_limit(tmp_path):
     assert "limits.max_supersteps" in record.error and "recursion_limit" not in record.error
     assert [e.node for e in of_type(events, "node_start")] == ["call_model", "tools"] * 2
     assert record.totals.model_calls == 2 and record.totals.supersteps == 4
+    store.close()
+
+
+async def test_a_graph_that_catches_the_refused_call_still_hit_the_limit(tmp_path):
+    store, stub = await run_graph("swallows_errors", lambda messages: "thinking...", tmp_path, "limits.max_steps=3")
+    record, events = only_attempt(store)
+    assert (record.status, record.reason) == ("limit", "steps"), (record.status, record.error)
+    assert stub.requests == 3 and record.answer is None  # its "gave up" answer is not scored
     store.close()
 
 

@@ -20,9 +20,23 @@ def test_an_answer_key_holding_none_is_no_answer():
 
 def test_without_an_answer_key_the_last_ai_message_says_it():
     final = {"messages": [HumanMessage("q"), AIMessage("I think.\n**Final Answer:** 17\n"),
-                          AIMessage("", tool_calls=[{"name": "bash", "args": {}, "id": "c"}]),
                           ToolMessage("out", tool_call_id="c")]}
-    assert take_answer(final, "qa") == ("17", "last_message")  # tool-call-only replies have no text
+    assert take_answer(final, "qa") == ("17", "last_message")
+
+
+def test_a_last_reply_of_only_tool_calls_is_no_answer_not_an_earlier_text():
+    final = {"messages": [HumanMessage("q"), AIMessage("Let me look."),
+                          AIMessage("", tool_calls=[{"name": "bash", "args": {}, "id": "c"}])]}
+    assert take_answer(final, "qa") == (None, "none")
+
+
+def test_reasoning_is_not_the_answer_and_chunks_count():
+    from langchain_core.messages import AIMessageChunk
+
+    final = {"messages": [AIMessageChunk(content="<think>maybe 3</think>\n 4 ")]}
+    assert take_answer(final, "qa") == ("4", "last_message")
+    blocks = [{"type": "reasoning", "text": "hmm"}, {"type": "text", "text": None}, {"type": "text", "text": "5"}]
+    assert take_answer({"messages": [AIMessage(blocks)]}, "qa") == ("5", "last_message")
 
 
 def test_without_final_answer_the_whole_text_is_the_answer():
@@ -49,5 +63,5 @@ def test_final_answer_and_content_text():
     assert final_answer("a\nFINAL ANSWER: x\nFinal answer: y") == "y"
     assert final_answer("FINAL ANSWER:\n\n  `z`  ") == "z"
     assert final_answer("FINAL ANSWER:") == "" and final_answer("no") is None
-    assert content_text(None) == "" and content_text(["a", {"text": "b"}, {"image": 1}]) == "ab"
+    assert content_text(None) == "" and content_text(["a", {"text": "b"}, {"type": "image_url", "image_url": 1}]) == "ab"
     assert last_ai_text("not a list") is None

@@ -35,3 +35,9 @@ def test_fail_on_names_the_outcomes_that_fail_the_run():
     assert "1 attempt(s) ended as `error`" in run_failure(mixed, ["error"])
     assert run_failure(summary([rec("solved")]), ["agent_error", "error"]) is None
     assert run_failure(summary([]), []) is None  # nothing to run (all finished before a resume)
+
+
+def test_a_run_where_every_attempt_crashed_fails():
+    why = run_failure(summary([rec("failed", "agent_error"), rec("error", "model")]), [])
+    assert why is not None and "1 of 2 crashed" in why and "1 ended as `error`" in why
+    assert run_failure(summary([rec("failed", "agent_error"), rec("failed")]), []) is None  # one ran to its end

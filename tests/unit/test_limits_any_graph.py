@@ -91,3 +91,16 @@ def test_the_scripted_model_binds_tools_in_any_form():
     model = scripted("x")
     model.bind_tools([add, {"type": "function", "function": {"name": "mul", "parameters": {}}}])
     assert model.bound_tools == ["add", "mul"]
+
+
+
+@pytest.mark.parametrize("bad", ["limits.max_steps=0", "limits.max_supersteps=0", "limits.max_tokens=-1",
+                                 "limits.timeout_s=0", "limits.timeout_s=.inf"])
+def test_limits_out_of_range_are_config_errors_naming_the_field(bad, tmp_path):
+    from agentbench.config.loader import ConfigError, load_experiment
+
+    experiment = tmp_path / "exp.yaml"
+    experiment.write_text("name: t\n")
+    with pytest.raises(ConfigError) as info:
+        load_experiment(experiment, [bad])
+    assert bad.split("=")[0] in str(info.value) and "exp.yaml" in str(info.value)

@@ -1,6 +1,6 @@
 """A test graph that needs no model: `graph_params.crash` picks how its one node ends: `bug` (its own
 code raises: the agent's `failed`, reason agent_error), `sandbox` (the sandbox failed: `error`), or
-nothing (it answers `42`)."""
+nothing (it answers `42`); `graph_params.only` limits the crash to that task id."""
 
 from typing import TypedDict
 
@@ -16,7 +16,7 @@ class State(TypedDict, total=False):
 
 def build_graph(ctx: AgentContext):
     def work(state: State) -> dict:
-        crash = ctx.params.get("crash")
+        crash = ctx.params.get("crash") if ctx.params.get("only", ctx.task.id) == ctx.task.id else None
         if crash == "bug":
             raise ValueError("could not parse the plan\nthe last line says why: no plan")
         if crash == "sandbox":
