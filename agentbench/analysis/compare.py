@@ -31,6 +31,7 @@ import numpy as np
 from agentbench.analysis.results import (ALPHA, TEST_LABELS, CompareError, CompareResult, CompletionTest, Flip,
                                          LoadedRun, McNemarTable, MetricDiff, PairComparison, RunInfo, TaskNoise,
                                          Unpaired)
+from agentbench.config.diff import config_diff
 from agentbench.metrics import completion_rate, count_status, epochs, pass_k_curves
 from agentbench.protocols import AttemptRecord
 from agentbench.stats import mcnemar_exact, percentile_interval
@@ -179,22 +180,6 @@ def run_info(run: LoadedRun) -> RunInfo:
                    suite=run.suite, attempts=len(run.attempts), errors=count_status(run.attempts)["error"],
                    epochs=epochs(run.attempts), completion_rate=completion_rate(run.attempts),
                    pass_at_k=at_k, pass_hat_k=hat_k)
-
-
-def _flatten(data: Any, prefix: str = "") -> dict[str, Any]:
-    if isinstance(data, dict):
-        out: dict[str, Any] = {}
-        for key, value in data.items():
-            out.update(_flatten(value, f"{prefix}{key}."))
-        return out
-    return {prefix[:-1]: data}
-
-
-def config_diff(a: dict[str, Any], b: dict[str, Any]) -> dict[str, tuple[Any, Any]]:
-    """Dotted keys whose values differ between two resolved configs (the run name left out)."""
-    fa, fb = _flatten(a), _flatten(b)
-    return {k: (fa.get(k), fb.get(k)) for k in sorted(fa.keys() | fb.keys())
-            if k != "name" and fa.get(k) != fb.get(k)}
 
 
 GRAPH_FIELDS = (("source", "source_hash"), ("dirty", "git_dirty"), ("commit", "git_commit"))

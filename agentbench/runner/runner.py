@@ -15,6 +15,7 @@ from contextlib import asynccontextmanager
 from importlib import metadata as importlib_metadata
 from pathlib import Path
 
+from agentbench.config.diff import config_diff
 from agentbench.config.loader import ConfigError, dump_config
 from agentbench.config.schema import ExperimentConfig, available_cpus
 from agentbench.models.client import ChatSettings
@@ -122,12 +123,17 @@ class Runner:
             stored = resolved
         if stored is not None and stored != resolved:
             store.close()
-            raise RunError(f"{self.run_dir} holds a run with a different config; resume it without changes "
-                           "or choose another --out")
+            changed = config_diff(stored, resolved)
+            shown = "; ".join(f"{key}: {old!r} (stored) → {new!r}" for key, (old, new) in list(changed.items())[:6])
+            raise RunError(f"{self.run_dir} holds a run with a different config ({shown}"
+                           f"{'; ...' if len(changed) > 6 else ''}); resume it without changes (set those keys back, "
+                           "e.g. with --set) or choose another --out")
         suite = suite_meta(cfg.suite.name, suite_dir, tasks)
         if stored is not None:
             self._check_suite(store, suite, tasks)
-            self._check_graph(store, graph)
+            done = store.finished_keys()
+            if any((t.id, e) not in done for t in tasks for e in range(cfg.run.epochs)):  # else nothing would mix
+                self._check_graph(store, graph)
         if stored is None:
             store.set_meta("run_id", self.run_dir.name)
             store.set_meta("run_uid", uuid.uuid4().hex)  # labels this run's containers

@@ -149,13 +149,16 @@ def test_resume_refuses_a_changed_graph_unless_allowed(tmp_path):
     cfg = load_experiment(None, [f"graph={path}:build_graph", f"suite.name={small_suite(tmp_path / 'suite')}",
                                  "sandbox.backend=local", "run.concurrency=1", "name=prov"])
     run_dir = tmp_path / "run"
+    (path.parent / "answers.py").write_text(  # q-2's attempt is an `error`: a resume has work left
+        "from agentbench.protocols import SandboxError\n\n\ndef pick(expected):\n"
+        "    if expected == '2':\n        raise SandboxError('flaky')\n    return expected\n")
     store = asyncio.run(Runner(cfg, run_dir).run())
     stored = store.meta("graph")
-    assert [a.status for a in store.attempts()] == ["solved", "solved"] and stored["label"] == "agent"
+    assert [a.status for a in store.attempts()] == ["solved", "error"] and stored["label"] == "agent"
     store.close()
     asyncio.run(Runner(cfg, run_dir).run()).close()  # unchanged: resumes
 
-    (path.parent / "answers.py").write_text("def pick(expected):\n    return 'wrong'\n")
+    (path.parent / "answers.py").write_text("def pick(expected):\n    return expected\n")
     with pytest.raises(RunError) as caught:
         asyncio.run(Runner(cfg, run_dir).run())
     message = str(caught.value)
@@ -168,6 +171,18 @@ def test_resume_refuses_a_changed_graph_unless_allowed(tmp_path):
     assert store.meta("graph")["source_hash"] == changes[0]["to"] != stored["source_hash"]
     store.close()
     asyncio.run(Runner(cfg, run_dir).run()).close()  # the graph as accepted is the reference from now on
+
+
+def test_a_finished_run_is_not_refused_for_a_changed_graph(tmp_path):
+    # re-running a finished sweep (every cell done) only re-analyses it: nothing would mix
+    path = agent_folder(tmp_path / "agent")
+    cfg = load_experiment(None, [f"graph={path}:build_graph", f"suite.name={small_suite(tmp_path / 'suite')}",
+                                 "sandbox.backend=local", "run.concurrency=1", "name=done"])
+    asyncio.run(Runner(cfg, tmp_path / "run").run()).close()
+    path.write_text(ORACLE_FILE.format(version=3))
+    store = asyncio.run(Runner(cfg, tmp_path / "run").run())
+    assert [a.status for a in store.attempts()] == ["solved", "solved"] and not store.meta("graph_changes")
+    store.close()
 
 
 def test_compare_shows_a_changed_graph_like_a_changed_config_key(tmp_path):
@@ -210,6 +225,9 @@ def test_the_run_command_takes_allow_changed_graph_with_resume_only(tmp_path):
     from agentbench.cli import app
 
     path = agent_folder(tmp_path / "agent")
+    (path.parent / "answers.py").write_text(  # one attempt is an `error`: the resume has work left
+        "from agentbench.protocols import SandboxError\n\n\ndef pick(expected):\n"
+        "    if expected == '2':\n        raise SandboxError('flaky')\n    return expected\n")
     run_dir = tmp_path / "run"
     sets = ["--set", f"graph={path}:build_graph", "--set", f"suite.name={small_suite(tmp_path / 'suite')}",
             "--set", "sandbox.backend=local", "--set", "run.concurrency=1"]
