@@ -12,6 +12,8 @@ from __future__ import annotations
 import re
 from pathlib import Path, PurePosixPath
 
+from agentbench.redact import split_userinfo
+
 AUTO = "auto"
 OFF = frozenset({"none", "null", "off", "false", ""})
 
@@ -105,7 +107,7 @@ def tool_calls_message(provider: str, base_url: str, setting: str | None, model:
     """Why a run stops when the server refused a tool call: the setting that turns tool calling on (for a
     managed server `model.server.tool_call_parser`, for a running one vLLM's flags)."""
     if provider == "openai":
-        fix = (f"the server at {base_url} does not parse tool calls: start vLLM with --enable-auto-tool-choice "
+        fix = (f"the server at {split_userinfo(base_url)[0]} does not parse tool calls: start vLLM with --enable-auto-tool-choice "
                "--tool-call-parser NAME (the parser for its model, e.g. hermes, llama3_json, mistral)")
     else:
         resolved = resolve_tool_parser(setting, model, served_name)

@@ -213,3 +213,10 @@ def test_the_stop_message_names_the_setting():
     assert "model.server" not in external
     for text in (managed, unknown, external):
         assert "HTTP 400" in text and "--resume" in text
+
+
+def test_the_stop_message_never_prints_url_userinfo():
+    from agentbench.models.tool_calls import tool_calls_message
+
+    text = tool_calls_message("openai", "http://me:s3cret@127.0.0.1:8000/v1", None, "", "HTTP 400")
+    assert "s3cret" not in text and "127.0.0.1:8000" in text
