@@ -1,4 +1,4 @@
-"""The coding graph, driven by a scripted fake chat model and an in-memory fake repository (tests/unit/fakes.py)."""
+"""The coding graph, driven by a scripted fake chat model and an in-memory fake repository (agentbench.testing)."""
 
 from __future__ import annotations
 
