@@ -82,8 +82,9 @@ def test_a_python_no_debian_has_is_error_before_any_model_call(tmp_path):
 
     suite = _mini_copy(tmp_path, edit)
     out = tmp_path / "run"
-    run_cli("run", MINI, "--out", str(out), "--quiet", "--set", "graph=oracle", "--set", f"suite.name={suite}",
-            "--set", "suite.ids=[agentbench-fixtures__semver-7]", timeout=900)
+    proc = run_cli("run", MINI, "--out", str(out), "--quiet", "--set", "graph=oracle", "--set",
+                   f"suite.name={suite}", "--set", "suite.ids=[agentbench-fixtures__semver-7]", timeout=900, check=False)
+    assert proc.returncode == 1 and "no attempt could be scored" in proc.stderr  # all `error`: the run failed
     summary = _summary(out)
     assert summary["error"] == 1 and summary["failed"] == 0, summary
     reason = summary["errors"][0]["error"]
@@ -100,8 +101,10 @@ def test_an_environment_that_cannot_run_its_tests_is_error_not_failed(tmp_path):
 
     suite = _mini_copy(tmp_path, edit)
     out = tmp_path / "run"
-    run_cli("run", MINI, "--out", str(out), "--quiet", "--set", "graph=oracle", "--set", f"suite.name={suite}",
-            "--set", "suite.ids=[agentbench-fixtures__datespan-9]", timeout=900)
+    proc = run_cli("run", MINI, "--out", str(out), "--quiet", "--set", "graph=oracle", "--set",
+                   f"suite.name={suite}", "--set", "suite.ids=[agentbench-fixtures__datespan-9]", timeout=900,
+                   check=False)
+    assert proc.returncode == 1 and "environment 1" in proc.stderr  # all `error`: the run failed
     summary = _summary(out)
     assert summary["error"] == 1 and summary["failed"] == 0 and summary["solved"] == 0, summary
     assert summary["environment_errors"] == 1, summary["errors"]
@@ -179,10 +182,12 @@ def test_an_official_image_from_a_registry_runs_the_row(tmp_path, docker_client)
         assert summary["solved"] == 1 and summary["error"] == 0, summary["errors"]
         assert docker_client.images.get(pulled).id == docker_client.images.get(built).id  # it came back by pull
         docker_client.images.remove(pulled, force=True)
-    # no registry now: `pull` cannot work, and says so as the task's error (the run still finishes)
+    # no registry now: `pull` cannot work, and says so as the task's error (the run finishes, and exits 1:
+    # nothing could be scored)
     out = tmp_path / "run-down"
-    run_cli("run", LITE, "--out", str(out), "--quiet", "--set", "graph=oracle", "--set",
-            "suite.ids=[sympy__sympy-13480]", "--set", "sandbox.swe_images=pull",
-            "--set", f"sandbox.swe_registry={registry}", timeout=900)
+    proc = run_cli("run", LITE, "--out", str(out), "--quiet", "--set", "graph=oracle", "--set",
+                   "suite.ids=[sympy__sympy-13480]", "--set", "sandbox.swe_images=pull",
+                   "--set", f"sandbox.swe_registry={registry}", timeout=900, check=False)
+    assert proc.returncode == 1 and "no attempt could be scored" in proc.stderr
     summary = _summary(out)
     assert summary["error"] == 1 and "pulling image" in summary["errors"][0]["error"], summary["errors"]
