@@ -23,7 +23,7 @@ demo: setup
 
 # the fast lane: pure tests only (no engine, no model server, no browser), under a minute
 test-unit: $(BIN)/agentbench
-	$(BIN)/python -m pytest -q tests/unit
+	$(BIN)/python -m pytest -q tests/unit examples
 
 test: setup
 	bash tests/ensure_tools.sh
