@@ -66,6 +66,13 @@ def new_run_dir(cfg: ExperimentConfig, out: Path | None) -> Path:
     return Path("runs") / f"{cfg.name}-{stamp}"
 
 
+def open_run_endpoint(cfg: ExperimentConfig, log_dir: Path, opener=open_endpoint):
+    """The model endpoint a run's config describes, as `opener` (default `open_endpoint`) opens it: an async
+    context manager; a managed server logs to `log_dir / server.log`."""
+    return opener(cfg.model, log_dir, ray_address=cfg.run.ray.address, ray_runtime_env=cfg.run.ray.runtime_env,
+                  tracing=cfg.tracing)
+
+
 def describe_model(cfg: ExperimentConfig) -> str:
     """What the run's model endpoint is, in a few words, for progress notes (no URL, so no userinfo)."""
     if cfg.model.provider == "openai":
@@ -152,17 +159,26 @@ class Runner:
         stored = store.meta("suite") or {}
         changes = suite_changes(stored, tasks)
         if any(changes.values()):
-            if not self.allow_changed_suite:
-                store.close()
-                raise RunError(f"{self.run_dir}: the suite {self.cfg.suite.name!r} changed since this run started "
-                               f"({describe_changes(changes)}); finished attempts would mix two suites. Restore "
-                               "it, or pass --allow-changed-suite with --resume to go on with the suite as it is now")
-            self.progress.note(f"the suite changed since the run started ({describe_changes(changes)}); "
-                               "going on with it as it is now (--allow-changed-suite)")
-            store.set_meta("suite_changes", store.meta("suite_changes", []) + [{"at": time.time(), **changes}])
+            self._accept_change(store, "suite", self.cfg.suite.name, describe_changes(changes), "suites",
+                                self.allow_changed_suite, "suite_changes", changes)
             store.set_meta("suite", suite)
         elif "hashes" not in stored:  # a run from before hashes were stored: from now on they are
             store.set_meta("suite", {**stored, "hashes": suite["hashes"]})
+
+    def _accept_change(self, store: RunStore, what: str, name: str, detail: str, mixed: str, allowed: bool,
+                       log_key: str, entry: dict) -> None:
+        """On resume, the suite or the graph changed since the run started: a RunError naming the change and
+        the flag that allows it, or (allowed: `--allow-changed-suite` / `--allow-changed-graph`) a note and
+        the change appended to the `log_key` meta."""
+        flag = f"--allow-changed-{what}"
+        if not allowed:
+            store.close()
+            raise RunError(f"{self.run_dir}: the {what} {name!r} changed since this run started ({detail}); finished "
+                           f"attempts would mix two {mixed}. Restore it, or pass {flag} with --resume to go on with "
+                           f"the {what} as it is now")
+        self.progress.note(f"the {what} changed since the run started ({detail}); going on with it as it is now "
+                           f"({flag})")
+        store.set_meta(log_key, store.meta(log_key, []) + [{"at": time.time(), **entry}])
 
     def _check_graph(self, store: RunStore, graph: GraphIdentity) -> None:
         """On resume: the graph's source must hash as when the run started, unless the user allowed a changed
@@ -170,16 +186,10 @@ class Runner:
         stored = store.meta("graph")
         change = None if stored is None else graph_changes(stored, graph)
         if change is not None:
-            if not self.allow_changed_graph:
-                store.close()
-                raise RunError(f"{self.run_dir}: the graph {graph.ref!r} changed since this run started ({change} in "
-                               f"{graph.source}); finished attempts would mix two agents. Restore it, or pass "
-                               "--allow-changed-graph with --resume to go on with the graph as it is now")
-            self.progress.note(f"the graph changed since the run started ({change} in {graph.source}); going on "
-                               "with it as it is now (--allow-changed-graph)")
-            store.set_meta("graph_changes", store.meta("graph_changes", []) + [
-                {"at": time.time(), "change": change, "from": stored.get("source_hash"), "to": graph.source_hash,
-                 "git_commit": graph.git_commit, "git_dirty": graph.git_dirty}])
+            self._accept_change(store, "graph", graph.ref, f"{change} in {graph.source}", "agents",
+                                self.allow_changed_graph, "graph_changes",
+                                {"change": change, "from": stored.get("source_hash"), "to": graph.source_hash,
+                                 "git_commit": graph.git_commit, "git_dirty": graph.git_dirty})
         if stored is None or change is not None:  # a run from before identities were stored: from now on it is
             store.set_meta("graph", graph.model_dump(mode="json"))
 
@@ -197,8 +207,7 @@ class Runner:
             given = self.shared_endpoint
             yield given if isinstance(given, Endpoint) else await given()
             return
-        async with open_endpoint(self.cfg.model, self.run_dir, ray_address=self.cfg.run.ray.address,
-                                 ray_runtime_env=self.cfg.run.ray.runtime_env, tracing=self.cfg.tracing) as endpoint:
+        async with open_run_endpoint(self.cfg, self.run_dir) as endpoint:
             yield endpoint
 
     async def run(self) -> RunStore:

@@ -21,7 +21,7 @@ from agentbench.analysis.sweep import server_groups
 from agentbench.config.schema import ExperimentConfig
 from agentbench.models.endpoint import Endpoint, open_endpoint
 from agentbench.runner.progress import ProgressSink
-from agentbench.runner.runner import Runner
+from agentbench.runner.runner import Runner, open_run_endpoint
 from agentbench.store import RunStore
 
 Opener = Callable[..., AbstractAsyncContextManager[Endpoint]]
@@ -42,10 +42,8 @@ class SharedEndpoint:
 
     async def __call__(self) -> Endpoint:
         if self._endpoint is None:
-            cfg = self.cfg
-            self._endpoint = await self._stack.enter_async_context(self.opener(
-                cfg.model, self.log_dir, ray_address=cfg.run.ray.address, ray_runtime_env=cfg.run.ray.runtime_env,
-                tracing=cfg.tracing))
+            self._endpoint = await self._stack.enter_async_context(
+                open_run_endpoint(self.cfg, self.log_dir, self.opener))
         return self._endpoint
 
     async def aclose(self) -> None:
