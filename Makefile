@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: setup demo test test-unit bench clean-runs compose-build
+.PHONY: setup demo test test-unit bench clean-runs compose-build validate-swebench
 
 # constraints.txt: the dev set's versions, resolved once (pip's resolver gives up on it unconstrained)
 $(BIN)/agentbench: pyproject.toml constraints.txt
@@ -27,7 +27,7 @@ test-unit: $(BIN)/agentbench
 
 test: setup
 	bash tests/ensure_tools.sh
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q --durations=40
 
 bench: setup
 	$(BIN)/python bench/overhead.py
@@ -36,6 +36,17 @@ bench: setup
 
 clean-runs:
 	rm -rf runs
+
+# The SWE-bench validation campaign (usage: .venv/bin/python bench/swe_validate.py --help). SWE_DATA: one or
+# more NAME=PATH data files; SWE_MIRRORS: a folder of OWNER__NAME.git mirrors; SWE_ARGS: more options
+# (--per-pair, --jobs, --budget-min, --only, --prune-instances). Resumable: rows already in
+# docs/swebench-validation.csv are skipped. Then docs/swebench-validation.md and README's table from the csv.
+validate-swebench: $(BIN)/agentbench
+	@test -n "$(SWE_DATA)" -a -n "$(SWE_MIRRORS)" || { echo "usage: make validate-swebench \
+	  SWE_DATA='lite_test=PATH verified_test=PATH' SWE_MIRRORS=DIR [SWE_ARGS='--jobs 2 --budget-min 600']"; exit 2; }
+	bash sandboxes/ensure_engine.sh
+	$(BIN)/python bench/swe_validate.py $(addprefix --data ,$(SWE_DATA)) --mirrors $(SWE_MIRRORS) $(SWE_ARGS); \
+	  rc=$$?; $(BIN)/python bench/swe_validate.py --summarize $(addprefix --data ,$(SWE_DATA)) && exit $$rc
 
 # compose.yaml's `agentbench` image, FROM the local debootstrap rootfs (no registry): BASE is its tag; the
 # host's CA bundle goes into the build context for pip (the builder stage only, never the image).

@@ -14,13 +14,15 @@ from typing import Annotated, Optional
 import typer
 from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
-from agentbench.cli_common import console, err_console
+from agentbench.cli_common import console, err_console, input_secrets, redacting_log_handler, terminal
 from agentbench.cli_common import fail as _fail
 from agentbench.cli_common import open_store as _open_store
 from agentbench.cli_common import user_errors as _user_errors
 from agentbench.cli_compare import compare, sweep
 from agentbench.cli_export import export_app
+from agentbench.cli_grade import grade
 from agentbench.cli_graph import graph_app
 from agentbench.report.outputs import write_run_outputs
 
@@ -71,7 +73,8 @@ def run(
 
     from agentbench.report.exit_status import FAIL_ON, run_failure
 
-    logging.basicConfig(level=logging.WARNING)
+    logging.basicConfig(level=logging.WARNING, handlers=[redacting_log_handler()])
+    terminal.learn(input_secrets(experiment, set_))  # before the config is checked: its errors quote values
     if bad := sorted(set(fail_on) - set(FAIL_ON)):
         _fail(ValueError(f"--fail-on {', '.join(bad)}: choose from {', '.join(FAIL_ON)}"))
     if repo_mirror is not None:
@@ -90,6 +93,7 @@ def run(
                     raise ConfigError(f"--resume {resume}: the experiment differs from the stored config; "
                                       "resume without changes")
                 cfg = wanted  # with its secrets, which the run folder does not hold
+                terminal.learn(Redactor.from_config(cfg).secrets)
             run_dir = resume
         else:
             if experiment is None:
@@ -99,9 +103,13 @@ def run(
                 if given:
                     raise ConfigError(f"{flag} goes with --resume RUN_DIR (a new run has nothing to change)")
             cfg = load_experiment(experiment, set_)
+            terminal.learn(Redactor.from_config(cfg).secrets)
             run_dir = new_run_dir(cfg, out)
             if (run_dir / "run.sqlite").exists():
                 raise ConfigError(f"--out {run_dir} already holds a run; use --resume {run_dir}")
+        if cfg.graph == "predictions":  # its patches come from a file only `grade` reads
+            raise ConfigError("graph predictions grades another agent's patches: run `agentbench grade PREDICTIONS "
+                              "--suite S` (with --out RUN_DIR to resume a grade)")
         progress = make_progress(err_console, quiet, cfg.run.concurrency)
         err_console.print(f"run folder: [bold]{escape(str(run_dir))}[/]")
         store = asyncio.run(Runner(cfg, run_dir, progress=progress, allow_changed_suite=allow_changed_suite,
@@ -203,6 +211,19 @@ def tasks(
     console.print(one_line(table))
 
 
+def validation_table(name: str, results: list) -> Table:
+    """`tasks validate`'s table: ids and details as written (a pytest id `test_x[a-b]` is no markup)."""
+    table = Table(title=Text(f"{name}: {len(results)} instances"), header_style="bold")
+    for col in ("instance", "environment runs tests", "test patch applies", "gold resolves", "empty patch fails",
+                "detail"):
+        table.add_column(col, overflow="fold")
+    mark = lambda ok: Text("yes", style="green") if ok else Text("NO", style="bold red")  # noqa: E731
+    for r in results:
+        table.add_row(Text(r.instance_id), mark(r.env_ok), mark(r.test_patch_applies), mark(r.gold_resolves),
+                      mark(r.empty_fails), Text(r.detail), end_section=False)
+    return table
+
+
 def _validate_suite(name: str, repo_mirror: Path | None) -> None:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -210,6 +231,7 @@ def _validate_suite(name: str, repo_mirror: Path | None) -> None:
     from agentbench.runner.runner import make_sandbox_provider
     from agentbench.scoring.swebench import SweBenchScorer, Validation, validate_instance
     from agentbench.suites.registry import load_suite
+    from agentbench.text import clip
 
     try:
         _, items = load_suite(name, repo_mirror=repo_mirror)
@@ -219,7 +241,7 @@ def _validate_suite(name: str, repo_mirror: Path | None) -> None:
     if not items:
         _fail(ValueError(f"{name}: no SWE-bench instances to validate"))
     _docker_or_exit()
-    log = lambda line: err_console.print(f"[dim]{line}[/]")  # noqa: E731
+    log = lambda line: err_console.print(f"[dim]{escape(line)}[/]", highlight=False)  # noqa: E731
     provider = make_sandbox_provider(SandboxConfig(backend="docker"), log=log)
 
     async def run_all() -> list:
@@ -229,12 +251,12 @@ def _validate_suite(name: str, repo_mirror: Path | None) -> None:
                       TimeElapsedColumn(), console=err_console) as bar:
             job = bar.add_task("", total=len(items))
             for task in items:
-                bar.update(job, description=task.id)
+                bar.update(job, description=escape(task.id))  # ids and details print as written
                 broken = await asyncio.to_thread(provider.prepare, [task])
                 if task.id in broken:
                     results.append(Validation(instance_id=task.id, test_patch_applies=False, gold_resolves=False,
                                               empty_fails=False, env_ok=False,
-                                              detail=f"environment: {broken[task.id]}"[-2000:]))
+                                              detail=clip(f"environment: {broken[task.id]}", 2000, head=500)))
                 else:
                     results.append(await validate_instance(scorer, task))
                 bar.advance(job)
@@ -242,15 +264,7 @@ def _validate_suite(name: str, repo_mirror: Path | None) -> None:
         return results
 
     results = asyncio.run(run_all())
-    table = Table(title=f"{name}: {len(results)} instances", header_style="bold")
-    for col in ("instance", "environment runs tests", "test patch applies", "gold resolves", "empty patch fails",
-                "detail"):
-        table.add_column(col, overflow="fold")
-    mark = lambda ok: "[green]yes[/]" if ok else "[bold red]NO[/]"  # noqa: E731
-    for r in results:
-        table.add_row(r.instance_id, mark(r.env_ok), mark(r.test_patch_applies), mark(r.gold_resolves),
-                      mark(r.empty_fails), r.detail, end_section=False)
-    console.print(table)
+    console.print(validation_table(name, results))
     bad = [r for r in results if not r.ok]
     console.print(f"{len(results) - len(bad)} valid, {len(bad)} invalid")
     raise typer.Exit(1 if bad else 0)
@@ -334,6 +348,7 @@ def sandbox_prune() -> None:
 
 app.command("compare")(compare)
 app.command("sweep")(sweep)
+app.command("grade")(grade)
 
 
 def main() -> None:  # pragma: no cover

@@ -7,6 +7,7 @@ Score, Event, Usage, AttemptRecord (what the store and metrics speak).
 from __future__ import annotations
 
 import abc
+import errno
 from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 from typing import Any, Callable, Literal, Protocol
@@ -65,8 +66,22 @@ class SandboxError(RuntimeError):
     """The sandbox itself failed (not the command run in it): an infrastructure error."""
 
 
+class FileTooLargeError(OSError):
+    """`Sandbox.read_file` of a file past `sandbox.max_read_bytes` (errno EFBIG): nothing of it was read into
+    this process. The agent's result, like FileNotFoundError: a graph may catch it and read a part with a
+    command (`head -c`, `sed -n`). `size` is the file's size where known, `limit` the cap."""
+
+    def __init__(self, path: str, limit: int, size: int | None = None) -> None:
+        what = f"{size} bytes" if size is not None else "more bytes"
+        super().__init__(errno.EFBIG, f"{what}, past sandbox.max_read_bytes ({limit}): read a part of it with a "
+                                      f"command (head -c, sed -n)", path)
+        self.limit, self.size = limit, size
+
+
 class Sandbox(abc.ABC):
-    """One isolated workspace for one attempt. Paths are relative to `workdir` unless absolute."""
+    """One isolated workspace for one attempt. Paths are relative to `workdir` unless absolute. `read_file`
+    and `write_file` act as the agent (its uid and permissions, the command timeout); `read_file` raises
+    FileTooLargeError past `sandbox.max_read_bytes`, never holding more than that here."""
 
     workdir: str
 
@@ -99,14 +114,16 @@ class SandboxProvider(Protocol):
 
 
 class Limits(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    """The experiment's `limits` section (ranges: agentbench.config.schema, README "Config ranges")."""
 
-    max_steps: int = Field(20, ge=1, description="model calls per attempt, by any chat model the graph calls: "
-                                                  "the call past it is refused (LimitExceeded('steps'))")
-    max_tokens: int = Field(60_000, ge=1)
-    timeout_s: float = Field(300.0, gt=0, allow_inf_nan=False)
-    max_supersteps: int | None = Field(None, ge=1, description="LangGraph supersteps per attempt (its recursion "
-                                                                "limit); default max(25, 4·max_steps + 10)")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+    max_steps: int = Field(20, ge=1, le=100_000, description="model calls per attempt, by any chat model the "
+                           "graph calls: the call past it is refused (LimitExceeded('steps'))")
+    max_tokens: int = Field(60_000, ge=1, le=1_000_000_000)
+    timeout_s: float = Field(300.0, gt=0, le=86_400, allow_inf_nan=False)
+    max_supersteps: int | None = Field(None, ge=1, le=1_000_000, description="LangGraph supersteps per attempt "
+                                       "(its recursion limit); default max(25, 4·max_steps + 10)")
     on_limit: Literal["grade", "discard"] = Field(
         "grade", description="swe: grade the working tree of an attempt that hit a limit (it stays `limit` "
                              "unless the diff resolves the task); discard: do not grade it")

@@ -11,7 +11,9 @@ A `Redactor` knows the run's secrets, taken from the fields the schema marks `se
   (`model.server.extra_args`);
 - `url`: the userinfo of a URL (`http://user:PASSWORD@host`) is a secret (`model.base_url`),
 
-and masks, in any text, those values (and their JSON-, HTML- and URL-escaped forms) plus the shapes of
+and, anywhere in the config (`graph_params` above all), the scalar value under a secret-looking key
+(`api_token:`, `password:`; `SECRET_KEY`): masked in the config as written, and searched for in all else
+written, so it is masked everywhere (the graph itself still gets the real value). It masks, in any text, those values (and their JSON-, HTML- and URL-escaped forms) plus the shapes of
 well-known credentials: `sk-…` (OpenAI, Anthropic), `hf_…`, `ghp_…` / `github_pat_…`, AWS access key ids,
 Slack `xox?-…`, Google `AIza…`, PEM private keys, `Bearer <token>`, `api_key=<token>`-style assignments,
 URL userinfo, and in JSON the string value of a secret-looking key (`"api_key": "…"`, `"HF_TOKEN": "…"`,
@@ -23,6 +25,11 @@ at C speed, about what encoding it as JSON costs. `json_text` redacts serialised
 store's hot path) and falls back to a walk of the decoded value in the rare case a replacement would
 break the JSON. The runner keeps the unredacted config in memory (the server still gets its
 environment); only what is written goes through here.
+
+The terminal goes through the same pass (agentbench.cli_common): its Redactor knows the secrets of the
+config and `--set` overrides, and the values of environment variables with secret-looking names
+(`environ_secrets`: HF_TOKEN, OPENAI_API_KEY, *_PASSWORD...); the managed model server's log is written
+through one too (agentbench.models.server). Messages name a URL by `public_url`: without its userinfo.
 """
 
 from __future__ import annotations
@@ -74,7 +81,7 @@ _KEY_WORDS = ["api[_-]?key", "access[_-]?key", "secret[_-]?key", "private[_-]?ke
 SECRET_KEY = re.compile(rf"(?i)(?:{'|'.join(_KEY_WORDS)}|(?:^|[_-])token)$")
 #: Names in `name=value` / `name: value` text (fewer: `password = …` is everyday code).
 _ASSIGN_WORDS = ["api[_-]?key", "access[_-]?key", "secret[_-]?key", "access[_-]?token", "auth[_-]?token",
-                 "client[_-]?secret"]
+                 "client[_-]?secret", "[_-]token"]  # the last: HF_TOKEN=…, github-token: …
 
 
 def _any_behind(words: list[str], tail: str) -> str:
@@ -155,6 +162,15 @@ def _get(data: Mapping[str, Any], path: tuple[str, ...]) -> Any:
     return node
 
 
+_USERINFO = re.compile(r"(?<![A-Za-z0-9+.-])([A-Za-z][A-Za-z0-9+.-]*://)[^/@?#\s]*@")
+
+
+def public_url(url: str) -> str:
+    """A URL (or any text naming URLs) as a message may show it: without userinfo (`http://user:pw@host/v1`
+    -> `http://host/v1`)."""
+    return _USERINFO.sub(r"\1", url) if "@" in url else url
+
+
 def split_userinfo(url: str) -> tuple[str, str | None]:
     """(the URL with its userinfo as ***, the userinfo) ; (url, None) when it has none."""
     m = re.match(r"^([A-Za-z][A-Za-z0-9+.-]*://)([^/@?#]*)@", url)
@@ -178,10 +194,41 @@ def arg_secrets(args: list[str]) -> list[tuple[int, str | None]]:
     return out
 
 
-def config_secrets(config: Mapping[str, Any], environ: Mapping[str, str] | None = None) -> set[str]:
-    """The secret values a config (a model_dump) names, by the schema's `secret` markers."""
-    environ = os.environ if environ is None else environ
+def _is_keyed(key: Any, value: Any) -> bool:
+    """A scalar value (not a bool) under a secret-looking key (`api_token`, `password`, `HF_TOKEN`)."""
+    return (isinstance(key, str) and isinstance(value, (str, int, float)) and not isinstance(value, bool)
+            and SECRET_KEY.search(key) is not None)
+
+
+def keyed_secrets(data: Any, budget: int = 100_000) -> set[str]:
+    """The scalar values under secret-looking keys anywhere in `data` (graph_params' `api_token:`), walked
+    iteratively, at most `budget` nodes (a hostile document cannot make the walk long)."""
     found: set[str] = set()
+    stack = [data]
+    while stack and budget > 0:
+        node, budget = stack.pop(), budget - 1
+        if isinstance(node, Mapping):
+            for key, value in node.items():
+                if _is_keyed(key, value):
+                    found.add(str(value))
+                elif isinstance(value, (Mapping, list, tuple)):
+                    stack.append(value)
+        elif isinstance(node, (list, tuple)):
+            stack.extend(v for v in node if isinstance(v, (Mapping, list, tuple)))
+    return found
+
+
+def environ_secrets(environ: Mapping[str, str] | None = None) -> set[str]:
+    """The values of environment variables whose name looks secret (HF_TOKEN, OPENAI_API_KEY, DB_PASSWORD)."""
+    environ = os.environ if environ is None else environ
+    return {v for k, v in environ.items() if v and SECRET_KEY.search(k)}
+
+
+def config_secrets(config: Mapping[str, Any], environ: Mapping[str, str] | None = None) -> set[str]:
+    """The secret values a config (a model_dump, or a raw one not yet validated) names: by the schema's
+    `secret` markers, and the values under secret-looking keys (`keyed_secrets`)."""
+    environ = os.environ if environ is None else environ
+    found: set[str] = keyed_secrets(config)
     for path, kind in secret_fields():
         value = _get(config, path)
         if kind == "env" and isinstance(value, str) and environ.get(value):
@@ -292,7 +339,18 @@ class Redactor:
                 parent[path[-1]] = args
             elif kind == "url" and isinstance(value, str):
                 parent[path[-1]] = split_userinfo(value)[0]
-        return self.value(data)
+        return self.value(_mask_keyed(data))
+
+
+def _mask_keyed(data: Any) -> Any:
+    """`data` (a JSON-like tree, changed in place) with every scalar under a secret-looking key masked:
+    numbers too (a `password: 12345678`), which `Redactor.value` leaves alone in what else is written."""
+    if isinstance(data, dict):
+        for key, value in data.items():
+            data[key] = MASK if _is_keyed(key, value) and value != "" else _mask_keyed(value)
+    elif isinstance(data, list):
+        data[:] = [_mask_keyed(v) for v in data]
+    return data
 
 
 def masked_fields(config: Mapping[str, Any]) -> list[str]:
@@ -304,4 +362,10 @@ def masked_fields(config: Mapping[str, Any]) -> list[str]:
         text = json.dumps(value) if value is not None else ""
         if kind != "env" and MASK in text:
             hits.append(".".join(path))
+    stack: list[tuple[str, Any]] = [("graph_params", config.get("graph_params"))]  # the graph would get `***`
+    while stack:
+        where, node = stack.pop()
+        if isinstance(node, Mapping):
+            hits += [f"{where}.{k}" for k, v in node.items() if v == MASK and _is_keyed(k, v)]
+            stack += [(f"{where}.{k}", v) for k, v in node.items()]
     return hits

@@ -8,6 +8,10 @@ import re
 
 #: The repo's folder in every SWE-bench environment (official images and ours).
 TESTBED = "/testbed"
+#: The commit an environment build leaves in /testbed: the base commit plus what the recipe's pre_install
+#: and install changed there (ignored files stay out). A sandbox's reset restores it; an attempt's patch is
+#: the diff against it. Images without it (older ones) reset to the base commit.
+ENV_REF = "refs/agentbench/env"
 #: The Debian releases agentbench builds environments from, and the python3 each ships.
 DEBIAN_PYTHON: dict[str, str] = {"bullseye": "3.9", "bookworm": "3.11", "trixie": "3.13"}
 

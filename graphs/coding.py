@@ -31,7 +31,7 @@ from langgraph.graph.message import add_messages
 from langgraph.graph.state import CompiledStateGraph
 
 from agentbench.commands import is_test_command
-from agentbench.protocols import AgentContext
+from agentbench.protocols import AgentContext, FileTooLargeError
 from graphs.coding_actions import (CodingAction, HunkApplyError, apply_hunks, edit_failure, edit_observation,
                                    format_observation, parse_coding_action)
 from graphs.planning import text_of
@@ -153,7 +153,7 @@ def build_graph(ctx: AgentContext) -> CompiledStateGraph:
             content: str | None = await ctx.tools.read_file(action.path)
         except FileNotFoundError:
             content = None
-        except (IsADirectoryError, NotADirectoryError, PermissionError) as exc:
+        except (IsADirectoryError, NotADirectoryError, PermissionError, FileTooLargeError) as exc:
             return {"messages": [HumanMessage(edit_failure(action.path, exc, max_observation))]}
         try:
             new = apply_hunks(content, action.hunks)

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import types
+import typing
 from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from agentbench.config.schema import ExperimentConfig
 from agentbench.redact import Redactor
-from agentbench.safe_parse import ParseError, read_text, yaml_text
+from agentbench.safe_parse import ParseError, YamlBudgetError, read_text, yaml_text
 
 
 class ConfigError(ValueError):
@@ -63,10 +65,47 @@ def apply_override(data: dict[str, Any], path: list[str], value: Any) -> dict[st
     return out
 
 
+_LEAF = object()  # a typed value: what follows it in an error's location is a union member's tag, not a key
+
+
+def _unwrap(annotation: Any) -> Any:
+    """`X | None` -> X, `Annotated[X, ...]` -> X; a union of several types -> _LEAF."""
+    if typing.get_origin(annotation) is typing.Annotated:
+        return _unwrap(typing.get_args(annotation)[0])
+    if isinstance(annotation, types.UnionType) or typing.get_origin(annotation) is typing.Union:
+        members = [a for a in typing.get_args(annotation) if a is not type(None)]
+        return _unwrap(members[0]) if len(members) == 1 else _LEAF
+    return annotation
+
+
+def _child(node: Any, part: Any) -> Any:
+    """The type at `part` below `node` (a section, a mapping or list type); None where free-form (Any, an
+    unknown key), _LEAF past a typed value."""
+    if isinstance(node, type) and issubclass(node, BaseModel):
+        field = node.model_fields.get(str(part))
+        return None if field is None else _unwrap(field.annotation)
+    if typing.get_origin(node) in (list, dict):
+        return _unwrap(typing.get_args(node)[-1])
+    return None if node is Any else _LEAF
+
+
+def field_key(loc: tuple[Any, ...]) -> str:
+    """A validation error's location as the dotted key the user wrote: pydantic's union member tags
+    (`bool`, `literal['auto']`) after a field are left out; free-form values (graph_params) keep every part."""
+    parts: list[str] = []
+    node: Any = ExperimentConfig
+    for part in loc:
+        if node is _LEAF:
+            break
+        parts.append(str(part))
+        node = node if node is None else _child(node, part)
+    return ".".join(parts) or "(top level)"
+
+
 def _format_errors(source: str, exc: ValidationError) -> str:
     lines = [f"{source}: invalid experiment config"]
     for err in exc.errors():
-        key = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        key = field_key(err["loc"])
         if err["type"] == "extra_forbidden":
             hint = " (secrets go in the environment: use model.api_key_env)" if key.endswith("api_key") else ""
             lines.append(f"  {key}: unknown key{hint}")
@@ -93,7 +132,8 @@ def load_experiment(path: Path | None, overrides: list[str] = ()) -> ExperimentC
         except FileNotFoundError:
             raise ConfigError(f"{path}: no such experiment file") from None
         except ParseError as exc:
-            raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+            raise ConfigError(f"{path}: {'refused' if isinstance(exc, YamlBudgetError) else 'not valid YAML'}: "
+                              f"{exc}") from None
         if loaded is None:
             loaded = {}
         if not isinstance(loaded, dict):

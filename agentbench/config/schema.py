@@ -9,7 +9,8 @@ agentbench.redact masks them (and the values they lead to) in everything a run w
 from __future__ import annotations
 
 import os
-from typing import Any, Literal
+import re
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -17,7 +18,21 @@ from agentbench.protocols import Limits
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    """Unknown keys refused; no float may be inf or nan (`.inf`, `.nan`), in any section."""
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+
+# Ranges (README "Config ranges"): every number the file holds is finite and bounded, checked when the config is
+# read, so a value past them is a ConfigError naming the field, never a run that fails each attempt or a to-do
+# list that exhausts memory. The maxima are generous: far past any real run, short of harm.
+MAX_EPOCHS = 1000
+MAX_ATTEMPTS = 1_000_000  # tasks x epochs of one run (runner/resume.py todo_items; ~100 bytes of to-do each)
+MAX_CONCURRENCY = 4096
+MAX_RETRIES = 100
+DAY_S = 86_400.0  # the longest timeout or interval (asyncio and threading refuse far longer ones)
+SEED_MAX = 2**63 - 1
+Amount = Annotated[float, Field(ge=0, le=1e9)]  # a Ray resource amount (memory_mb: up to 1 PB)
 
 
 class ServerConfig(_Strict):
@@ -29,12 +44,12 @@ class ServerConfig(_Strict):
     dtype: str = Field("auto", description="auto: on the embedded CPU model bfloat16 only where the CPU computes it "
                                            "natively (AVX-512 BF16 or AMX), else float32; vLLM's own auto on a "
                                            "GPU; or any vLLM --dtype")
-    max_model_len: int = 4096
+    max_model_len: int = Field(4096, ge=1, le=10_000_000)
     quantization: str | None = Field(None, description="--quantization (awq, gptq, fp8, ...)")
     gpu_memory_utilization: float | None = Field(None, gt=0, le=1, description="--gpu-memory-utilization")
-    tensor_parallel_size: int | None = Field(None, ge=1, description="--tensor-parallel-size")
-    pipeline_parallel_size: int | None = Field(None, ge=1, description="--pipeline-parallel-size (across nodes "
-                                               "with distributed_executor_backend: ray)")
+    tensor_parallel_size: int | None = Field(None, ge=1, le=1024, description="--tensor-parallel-size")
+    pipeline_parallel_size: int | None = Field(None, ge=1, le=1024, description="--pipeline-parallel-size (across "
+                                               "nodes with distributed_executor_backend: ray)")
     distributed_executor_backend: Literal["ray", "mp"] | None = Field(
         None, description="--distributed-executor-backend: ray spreads tensor/pipeline parallel workers over the "
                           "Ray cluster's GPUs (vLLM's Ray backend); mp keeps them on one node")
@@ -42,7 +57,7 @@ class ServerConfig(_Strict):
         "driver", description="where the managed server runs: on the machine running agentbench, or on a Ray "
                               "cluster node with ray_resources (its URL is then that node's IP; every worker "
                               "shares it; the supervisor samples and restarts it there)")
-    ray_resources: dict[str, float] = Field(
+    ray_resources: dict[str, Amount] = Field(
         default_factory=lambda: {"CPU": 1}, description="placement: ray — what the server's node must offer, "
         "e.g. {GPU: 4} for tensor_parallel_size 4 (keys CPU, GPU, memory_mb, or a custom resource)")
     speculative_config: dict[str, Any] | None = Field(
@@ -55,8 +70,10 @@ class ServerConfig(_Strict):
                             "that renders tools); a parser name as is; none / null = off")
     enforce_eager: bool = True
     port: int | None = Field(None, ge=1, le=65535, description="fixed port; default: a free one")
-    max_restarts: int = Field(2, ge=0, description="restarts of a server that dies mid-run before the run stops")
-    metrics_interval_s: float = Field(5.0, gt=0, description="how often /metrics is sampled during a run")
+    max_restarts: int = Field(2, ge=0, le=MAX_RETRIES, description="restarts of a server that dies mid-run before "
+                                                                  "the run stops")
+    metrics_interval_s: float = Field(5.0, ge=0.1, le=3600, description="how often /metrics is sampled during a "
+                                                                       "run")
     extra_args: list[str] = Field(default_factory=list, description="further vLLM engine arguments, verbatim "
                                   "(the values of secret-looking flags, --*token*, --*key*, --*secret*, "
                                   "--*password*, are masked in what the run writes; the API key goes "
@@ -72,7 +89,7 @@ class ServerConfig(_Strict):
             raise ValueError("--api-key would be stored with the run; set model.api_key_env to the NAME of an "
                              "environment variable instead (the managed server gets it as VLLM_API_KEY)")
         return args
-    startup_timeout_s: float = 600.0
+    startup_timeout_s: float = Field(600.0, gt=0, le=DAY_S)
 
 
 class ModelConfig(_Strict):
@@ -84,12 +101,12 @@ class ModelConfig(_Strict):
     api_key_env: str | None = Field(None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$",
                                     description="NAME of the environment variable holding the API key; never the key",
                                     json_schema_extra={"secret": "env"})
-    temperature: float = 0.0
-    top_p: float | None = None
-    max_tokens: int = Field(512, description="completion tokens per model call")
-    timeout_s: float = Field(120.0, description="per request")
-    retries: int = Field(5, description="retries on connection errors, 429 and 5xx")
-    backoff_max_s: float = Field(20.0, description="cap of the jittered exponential backoff")
+    temperature: float = Field(0.0, ge=0, le=2, description="0 to 2 (the OpenAI API's range)")
+    top_p: float | None = Field(None, gt=0, le=1)
+    max_tokens: int = Field(512, ge=1, le=1_000_000, description="completion tokens per model call")
+    timeout_s: float = Field(120.0, gt=0, le=DAY_S, description="per request")
+    retries: int = Field(5, ge=0, le=MAX_RETRIES, description="retries on connection errors, 429 and 5xx")
+    backoff_max_s: float = Field(20.0, ge=0, le=3600, description="cap of the jittered exponential backoff")
     streaming: bool = True
     server: ServerConfig = Field(default_factory=ServerConfig)
 
@@ -97,8 +114,10 @@ class ModelConfig(_Strict):
 class SuiteConfig(_Strict):
     name: str = Field("gaia-mini", description="a bundled suite name or a path to a suite folder")
     ids: list[str] = Field(default_factory=list, description="only these task ids")
-    levels: list[int] = Field(default_factory=list, description="only these levels (GAIA)")
-    limit: int | None = Field(None, description="at most this many tasks, after the other filters")
+    levels: list[Annotated[int, Field(ge=0, le=1000)]] = Field(default_factory=list,
+                                                              description="only these levels (GAIA)")
+    limit: int | None = Field(None, ge=1, le=MAX_ATTEMPTS, description="at most this many tasks, after the other "
+                                                                     "filters")
     repo_mirror: str | None = Field(None, description="SWE-bench: a folder of git bundles / bare repos named "
                                                       "owner__name (replaces the suite's own mirror)")
 
@@ -107,11 +126,25 @@ class CommandLimits(_Strict):
     """What every sandbox backend takes: the one definition behind `sandbox.command_timeout_s` /
     `sandbox.max_output_bytes` and the local and Docker backends' own config classes."""
 
-    command_timeout_s: float = Field(60.0, gt=0, description="default per-command timeout (seconds)")
-    max_output_bytes: int = Field(16_384, ge=0, description="bytes kept of stdout and of stderr, each (head + tail)")
+    command_timeout_s: float = Field(60.0, gt=0, le=DAY_S, description="default per-command timeout (seconds); "
+                                     "also the file tools' (read_file, write_file)")
+    max_output_bytes: int = Field(16_384, ge=0, le=64 << 20, description="bytes kept of stdout and of stderr, each "
+                                                                         "(head + tail)")
+    max_read_bytes: int = Field(8 << 20, ge=1, le=256 << 20, description="the largest file read_file returns (and "
+                                "SWE-bench patch collection reads): past it, FileTooLargeError, nothing read")
 
 
 _SIZE = r"^\s*\d+(\.\d+)?\s*([kKmMgGtT][iI]?[bB]?|[bB])?\s*$"  # 512m, 1g, 1.5GiB, 1048576
+_UNITS = {"": 1, "b": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
+MAX_SIZE = 1 << 40  # the largest memory / tmp_size / disk_limit (1 TiB)
+
+
+def parse_size(text: str) -> int:
+    """Bytes of a size as Docker writes them: 512m, 1g, 1.5GiB, 1048576 (binary units)."""
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([kmgt]?)i?b?\s*", text.lower())
+    if not match:
+        raise ValueError(f"not a size: {text!r} (e.g. 512m, 1g)")
+    return int(float(match.group(1)) * _UNITS[match.group(2)])
 
 
 class DockerSettings(CommandLimits):
@@ -119,10 +152,15 @@ class DockerSettings(CommandLimits):
     below and `agentbench.sandbox.docker.DockerSandboxConfig` (which adds only `workdir`)."""
 
     network: Literal["none", "bridge"] = "none"
-    memory: str = Field("2g", description="memory limit (no swap); what the attempt writes to its tmpfs "
-                                          "mounts (workdir, /tmp, writable_paths) counts toward it")
-    cpus: float = 1.0
-    pids_limit: int = 256
+    grading_network: bool | Literal["auto"] = Field(
+        "auto", description="SWE-bench grading sandboxes only (never the agent's): true = the engine's default "
+                            "bridge, as the official harness; false = none; auto = true where this machine "
+                            "reaches Docker Hub's registry (probed once per process), else false")
+    memory: str = Field("2g", pattern=_SIZE, description="memory limit (no swap), 6m to 1t; what the attempt "
+                        "writes to its tmpfs mounts (workdir, /tmp, /dev/shm, writable_paths) counts toward it")
+    cpus: float = Field(1.0, ge=0.01, le=1024, description="CPUs (0.01 to 1024, at most the engine's)")
+    pids_limit: int = Field(256, ge=16, le=4_194_304, description="processes and threads at once (16 to 2^22, "
+                                                                   "the kernel's pid_max)")
     user: str = Field("1000:1000", description="the agent's numeric uid[:gid]: every command runs as it, under a "
                                                "command server (root, only CAP_SETUID/SETGID/KILL) it cannot signal")
     drop_capabilities: bool = True
@@ -138,7 +176,17 @@ class DockerSettings(CommandLimits):
     writable_paths: list[str] = Field(default_factory=list, description="more absolute paths kept writable (filled "
                                       "from the image, disk_limit room each); SWE-bench tasks add their "
                                       "environment, /opt/miniconda3/envs/testbed")
-    nofile: int = Field(4096, ge=64, description="open files per process (ulimit -n, soft = hard)")
+    nofile: int = Field(4096, ge=64, le=1 << 20, description="open files per process (ulimit -n, soft = hard; "
+                                                               "at most the kernel's nr_open, 2^20)")
+
+    @field_validator("memory", "tmp_size", "disk_limit")
+    @classmethod
+    def _size_in_range(cls, value: str | None, info: Any) -> str | None:
+        if value is not None:
+            low = 6 << 20 if info.field_name == "memory" else 0
+            if not low <= parse_size(value) <= MAX_SIZE:
+                raise ValueError(f"{value!r} is out of range: {'6m' if low else '0'} to 1t")
+        return value
 
 
 class _Backend(_Strict):
@@ -197,17 +245,17 @@ class RaySettings(_Strict):
     address: str | None = Field(None, description="the cluster: its head's host:port (GCS), ray://host:port or "
                                                   "auto; null = $RAY_ADDRESS, else a local cluster agentbench "
                                                   "starts for the run and stops after it")
-    num_cpus: float = Field(1.0, ge=0, description="Ray logical CPUs one attempt holds on its node")
-    memory_mb: int | None = Field(None, ge=1, description="memory one attempt reserves on its node (Ray's "
-                                                          "`memory` resource); null = none reserved")
-    resources: dict[str, float] | None = Field(
+    num_cpus: float = Field(1.0, ge=0, le=1024, description="Ray logical CPUs one attempt holds on its node")
+    memory_mb: int | None = Field(None, ge=1, le=2**30, description="memory one attempt reserves on its node "
+                                                                   "(Ray's `memory` resource); null = none reserved")
+    resources: dict[str, Amount] | None = Field(
         None, description="custom Ray resources one attempt holds; null = {docker: 1} with the Docker sandbox (a "
                           "node gets attempts only if it advertises `docker`: start it with --resources "
                           "'{\"docker\": N}'), {} with sandbox.backend: local")
-    max_node_retries: int = Field(3, ge=0, description="how often an attempt whose node (or worker process) died "
-                                                       "is placed again, as a new try of the same attempt")
-    ready_timeout_s: float = Field(120.0, gt=0, description="how long an attempt worker may take to start (once "
-                                                            "its node's images are built) before its node is left out")
+    max_node_retries: int = Field(3, ge=0, le=MAX_RETRIES, description="how often an attempt whose node (or worker "
+                                  "process) died is placed again, as a new try of the same attempt")
+    ready_timeout_s: float = Field(120.0, gt=0, le=DAY_S, description="how long an attempt worker may take to start "
+                                   "(once its node's images are built) before its node is left out")
     image_registry: str | None = Field(None, description="registry host[:port] the nodes share agentbench's sandbox "
                                        "images through: the first node builds what it lacks and pushes it, the "
                                        "others pull what they lack (else build); null = each node builds its own")
@@ -217,21 +265,20 @@ class RaySettings(_Strict):
 
     @field_validator("resources")
     @classmethod
-    def _custom_only(cls, value: dict[str, float] | None) -> dict[str, float] | None:
+    def _custom_only(cls, value: dict[str, float] | None) -> dict[str, float] | None:  # amounts: `Amount`
         builtin = sorted(set(value or {}) & {"CPU", "GPU", "memory", "object_store_memory"})
         if builtin:
             raise ValueError(f"{', '.join(builtin)} is not a custom resource: use run.ray.num_cpus / memory_mb")
-        if any(v < 0 for v in (value or {}).values()):
-            raise ValueError("a resource amount cannot be negative")
         return value
 
 
 class RunSettings(_Strict):
-    concurrency: int = Field(4, ge=1, description="attempts at once, or `auto` (4 per CPU, 2 to 16; resolved "
-                                                  "when the config is read, so the run stores the number); "
-                                                  "with executor: ray, in flight across the cluster")
-    epochs: int = Field(1, ge=1)
-    seed: int = 0
+    concurrency: int = Field(4, ge=1, le=MAX_CONCURRENCY, description="attempts at once, or `auto` (4 per CPU, 2 "
+                             "to 16; resolved when the config is read, so the run stores the number); with "
+                             "executor: ray, in flight across the cluster")
+    epochs: int = Field(1, ge=1, le=MAX_EPOCHS, description="attempts per task; tasks x epochs at most "
+                                                          "1,000,000 (MAX_ATTEMPTS, checked when the suite is read)")
+    seed: int = Field(0, ge=0, le=SEED_MAX)
     env_check: Literal["tests", "full", "off"] = Field(
         "tests", description="SWE-bench, before any attempt: tests = the tests run on each bare environment; "
                              "full = also the gold patch resolves and the empty one does not (--validate-env)")

@@ -19,8 +19,11 @@ REPORT_FIELDS = ("patch_is_None", "patch_exists", "patch_successfully_applied", 
 def model_name(store: RunStore) -> str:
     """`MODEL+GRAPH` (`smollm2-135m-instruct+planning`): the model as summary.json names it (the served name,
     else the configured one; `none` when the graph uses no model) and the graph's label (ours by name, a file
-    by its stem, a module by its dotted name; the configured reference for a run that stored no `graph` meta)."""
+    by its stem, a module by its dotted name; the configured reference for a run that stored no `graph` meta).
+    A run `agentbench grade` made keeps the predictions' own model_name_or_path."""
     identity = store.meta("model_identity") or {}
+    if identity.get("provider") == "predictions" and identity.get("served_model_name"):
+        return identity["served_model_name"]
     config = store.meta("config") or {}
     model = ("none" if identity.get("provider") == "none" else identity.get("served_model_name")
              or (config.get("model") or {}).get("name") or "agentbench")

@@ -27,6 +27,8 @@ from tenacity import (
     wait_random_exponential,
 )
 
+from agentbench.redact import public_url
+
 HeaderHook = Callable[[], Mapping[str, str]]  # headers to add to each model request (e.g. traceparent)
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 RETRY_EXCEPTIONS = (httpx.ConnectError, httpx.ConnectTimeout, httpx.ReadError, httpx.RemoteProtocolError,
@@ -84,12 +86,13 @@ def retry_after_s(response: httpx.Response, now: float | None = None) -> float |
 
 
 def _reason(state: RetryCallState) -> str:
+    """Why a try failed, naming no URL's userinfo."""
     outcome = state.outcome
     if outcome is None:
         return "unknown"
     if outcome.failed:
         exc = outcome.exception()
-        return f"{type(exc).__name__}: {exc}"
+        return public_url(f"{type(exc).__name__}: {exc}")
     return f"HTTP {outcome.result().status_code}"
 
 
@@ -143,7 +146,7 @@ class RetryTransport(httpx.AsyncBaseTransport):
             if self._on_retry is not None:
                 wait = state.next_action.sleep if state.next_action else 0.0
                 self._on_retry(RetryInfo(attempt=state.attempt_number, reason=_reason(state),
-                                         wait_s=wait, url=str(request.url)))
+                                         wait_s=wait, url=public_url(str(request.url))))
 
         backoff = wait_random_exponential(multiplier=self._policy.backoff_initial_s, max=self._policy.backoff_max_s)
 

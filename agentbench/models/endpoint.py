@@ -19,6 +19,7 @@ from agentbench.config.schema import ModelConfig, TracingConfig
 from agentbench.models import embedded
 from agentbench.models.client import http_client
 from agentbench.models.server import ManagedServer
+from agentbench.redact import Redactor, public_url
 
 
 class EndpointError(RuntimeError):
@@ -84,20 +85,25 @@ async def preflight(base_url: str, api_key: SecretStr | None, timeout_s: float =
 
 
 def auth_message(base_url: str, api_key_env: str | None, detail: str) -> str:
-    """Why a run stops when the endpoint refuses the key: the endpoint, and what model.api_key_env says
-    (the variable's name, never its value)."""
+    """Why a run stops when the endpoint refuses the key: the endpoint (without the userinfo of its URL), and
+    what model.api_key_env says (the variable's name, never its value)."""
     key = (f"model.api_key_env is {api_key_env}: check that ${api_key_env} holds a key this endpoint accepts"
            if api_key_env else "model.api_key_env is not set, so no key was sent: set it to the NAME of the "
                                "environment variable that holds the key")
-    return (f"the model endpoint {base_url} refused the request ({detail}); {key}. The run stopped before "
+    return (f"the model endpoint {public_url(base_url)} refused the request ({detail}); {key}. The run stopped before "
             "spending more attempts; finished ones are kept (--resume continues)")
 
 
 @asynccontextmanager
 async def open_endpoint(cfg: ModelConfig, log_dir: Path, ray_address: str | None = None,
                         ray_runtime_env: dict | None = None,
-                        tracing: TracingConfig | None = None) -> AsyncIterator[Endpoint]:
-    """`tracing`: the run's section; with an OTLP endpoint a managed vLLM exports its request spans there."""
+                        tracing: TracingConfig | None = None,
+                        redactor: Redactor | None = None) -> AsyncIterator[Endpoint]:
+    """`tracing`: the run's section; with an OTLP endpoint a managed vLLM exports its request spans there.
+    `redactor`: the run's, so a managed server's log masks its secrets too (vLLM may log a prompt that quotes
+    a graph_params secret); the model section's alone by default."""
+    if redactor is None:
+        redactor = Redactor.from_config({"model": cfg.model_dump(mode="json")})
     api_key = resolve_api_key(cfg)
     if cfg.provider == "openai":
         if not cfg.base_url:
@@ -116,15 +122,17 @@ async def open_endpoint(cfg: ModelConfig, log_dir: Path, ray_address: str | None
     if not python.exists():
         raise EndpointError(f"model.server.python: {python} does not exist")
     spec = embedded.vllm_server_spec(cfg, python, model_path, tracing=tracing)
+    spec = spec.model_copy(update={"secret_env": [*spec.secret_env, *cfg.server.env]})  # each value a secret
     if api_key is not None:  # the managed server requires the same key; passed by environment, never argv
-        spec = spec.model_copy(update={"env": {**spec.env, "VLLM_API_KEY": api_key.get_secret_value()}})
+        spec = spec.model_copy(update={"env": {**spec.env, "VLLM_API_KEY": api_key.get_secret_value()},
+                                       "secret_env": [*spec.secret_env, "VLLM_API_KEY"]})
     if cfg.server.placement == "ray":  # on a Ray cluster node with model.server.ray_resources
         from agentbench.models.ray_server import RayServer
 
         managed = RayServer(spec, log_dir / "server.log", resources=cfg.server.ray_resources, address=ray_address,
                             runtime_env=ray_runtime_env)
     else:
-        managed = ManagedServer(spec, log_dir / "server.log")
+        managed = ManagedServer(spec, log_dir / "server.log", redactor)
     async with managed as server:
         version = await server_version(server.root_url)
         weights = Path(model_path)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Any
 
 from rich.console import Console, Group
@@ -106,10 +107,25 @@ def print_summary(summary: dict[str, Any], attempts: list[AttemptRecord], consol
     console.print(Panel(one_line(head), title="agentbench"), one_line(metrics), one_line(tasks))  # a log: 1 line a row
 
 
+#: Where an error ends in a log's tail: a failed image build (ImageBuildError), a broken environment
+#: (scoring.swebench_eval.tail_block): `last N lines of the build log:` / `... of the test log:`, `  | ` lines.
+LOG_TAIL = re.compile(r"^last \d+ lines of the [^\n]*:$", re.MULTILINE)
+
+
 def last_line(text: str | None) -> str:
-    """The last non-empty line of an error (an exception's message may span lines; the last says most)."""
-    lines = [line.strip() for line in (text or "").splitlines() if line.strip()]
+    """The last non-empty line of an error (an exception's message may span lines; the last says most),
+    above the log tail it may end with (there the line before the tail says what failed)."""
+    text = text or ""
+    tail = LOG_TAIL.search(text)
+    lines = [line.strip() for line in text[:tail.start() if tail else len(text)].splitlines() if line.strip()]
     return lines[-1] if lines else ""
+
+
+def env_log_tail(record: AttemptRecord) -> str:
+    """The log tail a graded environment fault keeps in its score (`last N lines of the test log...:` and
+    the lines), "" when there is none."""
+    details = record.score.details if record.score else {}
+    return str(details.get("env_log_tail") or "") if details.get("env_error") else ""
 
 
 def _clock(t: float) -> str:
@@ -160,6 +176,8 @@ def render_event(e: Event, full: bool) -> Any:
         return _line(where, " ", ("score", "bold"), f" passed={p.get('passed')} details={p.get('details')}")
     if e.type in ("error", "retry"):
         shown = {k: v for k, v in p.items() if k != "traceback"}
+        if not full and isinstance(shown.get("error"), str) and LOG_TAIL.search(shown["error"]):
+            shown["error"] = last_line(shown["error"]) + " (the log's tail: above)"  # the attempt panel has it
         line = _line(where, " ", (e.type, "red"), f" {shown}")
         if p.get("traceback") and full:
             return Group(line, Text(str(p["traceback"]), style="dim"))
@@ -179,6 +197,9 @@ def print_trace(record: AttemptRecord, events: list[Event], console: Console, fu
     if record.error:
         head.append("\n")
         head.append(record.error, style="red")
+    tail = env_log_tail(record)
+    if tail:  # a graded environment fault: the end of the log that showed it
+        head.append("\n" + tail, style="red")
     console.print(Panel(head, title="attempt"))
     for event in events:
         if event.type == "node_start" and not full:

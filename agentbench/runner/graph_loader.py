@@ -31,7 +31,7 @@ from typing import Literal
 
 from agentbench.protocols import GraphFactory
 
-OURS = ("planning", "coding", "react", "oracle", "null")
+OURS = ("planning", "coding", "react", "oracle", "null", "predictions")
 _NAME = r"[A-Za-z_][A-Za-z0-9_]*"
 _FOLDERS: list[Path] = []  # graph files' folders this process put on sys.path (for _forget_shadowed)
 

@@ -5,6 +5,9 @@ The first run stores the task ids and one content hash per task in the `suite` m
 tasks it loads with them (`suite_changes`). It also stores the graph's identity (`graph` meta,
 runner/graph_identity.py); a resume compares the source hashes (`graph_changes`). Pure apart from reading
 attachments to hash them.
+
+The to-do list of a run or a resume (`todo_items`) is the (task, epoch) pairs not yet finished; tasks x
+epochs is bounded first (`attempts_problem`, MAX_ATTEMPTS), so no config can fill memory with it.
 """
 
 from __future__ import annotations
@@ -13,8 +16,25 @@ import hashlib
 import json
 from pathlib import Path
 
+from agentbench.config.schema import MAX_ATTEMPTS
 from agentbench.protocols import Task
 from agentbench.runner.graph_identity import GraphIdentity
+
+
+def attempts_problem(n_tasks: int, epochs: int, limit: int = MAX_ATTEMPTS) -> str | None:
+    """Why a run of `n_tasks` x `epochs` attempts is refused (more than `limit`), naming the fields; None
+    when it is not. Checked before anything is written, so the to-do list stays bounded."""
+    if n_tasks * epochs <= limit:
+        return None
+    return (f"run.epochs: {epochs} epochs x {n_tasks:,} tasks is {n_tasks * epochs:,} attempts, more than the "
+            f"{limit:,} one run may hold; lower run.epochs or select fewer tasks (suite.limit, suite.ids, "
+            "suite.levels), or split the run")
+
+
+def todo_items(tasks: list[Task], epochs: int, done: set[tuple[str, int]]) -> list[tuple[Task, int]]:
+    """The (task, epoch) pairs not in `done`, epoch by epoch in suite order (every task's first attempt
+    before any task's second)."""
+    return [(t, e) for e in range(epochs) for t in tasks if (t.id, e) not in done]
 
 
 def task_hash(task: Task) -> str:

@@ -32,7 +32,8 @@ from agentbench.runner.executors.local import ENGINE_WAIT_ENV, ENGINE_WAIT_S
 from agentbench.runner.graph_identity import GraphIdentity, graph_identity
 from agentbench.runner.graph_loader import load_graph_factory
 from agentbench.runner.progress import NullProgress, ProgressSink
-from agentbench.runner.resume import describe_changes, graph_changes, suite_changes, suite_meta
+from agentbench.runner.resume import (attempts_problem, describe_changes, graph_changes, suite_changes, suite_meta,
+                                      todo_items)
 from agentbench.sandbox.base import run_shielded
 from agentbench.store import RunStore
 from agentbench.suites.errors import unsafe_id_reason
@@ -70,7 +71,7 @@ def open_run_endpoint(cfg: ExperimentConfig, log_dir: Path, opener=open_endpoint
     """The model endpoint a run's config describes, as `opener` (default `open_endpoint`) opens it: an async
     context manager; a managed server logs to `log_dir / server.log`."""
     return opener(cfg.model, log_dir, ray_address=cfg.run.ray.address, ray_runtime_env=cfg.run.ray.runtime_env,
-                  tracing=cfg.tracing)
+                  tracing=cfg.tracing, redactor=Redactor.from_config(cfg))
 
 
 def describe_model(cfg: ExperimentConfig) -> str:
@@ -114,6 +115,8 @@ class Runner:
         mirror = Path(cfg.suite.repo_mirror).expanduser() if cfg.suite.repo_mirror else None
         suite_dir, tasks = load_suite(cfg.suite.name, repo_mirror=mirror)
         tasks = filter_tasks(tasks, cfg.suite.ids, cfg.suite.levels, cfg.suite.limit)
+        if too_many := attempts_problem(len(tasks), cfg.run.epochs):  # before anything is built or written
+            raise ConfigError(too_many)
         factory = load_graph_factory(cfg.graph, self.base_dir)
         graph = graph_identity(cfg.graph, self.base_dir, cfg.graph_params)  # its source's hash, git state
         self.run_dir.mkdir(parents=True, exist_ok=True)
@@ -219,7 +222,7 @@ class Runner:
 
             self.sinks.append(live_sink(self.cfg, store, note=self.progress.note))
         done = store.finished_keys()
-        todo = [(t, e) for e in range(self.cfg.run.epochs) for t in tasks if (t.id, e) not in done]
+        todo = todo_items(tasks, self.cfg.run.epochs, done)
         total = len(tasks) * self.cfg.run.epochs
         if done:
             self.progress.note(f"resuming {self.run_dir}: {total - len(todo)} of {total} attempts finished, "

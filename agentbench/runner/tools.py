@@ -5,7 +5,8 @@ Two rules make the trace honest about whose time and whose fault:
   the cancellation counted as sandbox time;
 - a failure inside the sandbox call is the sandbox's: anything the backend raises other than `SandboxError`
   and the file results a graph may handle (`FileNotFoundError`, `IsADirectoryError`, `NotADirectoryError`,
-  `PermissionError`) is re-raised as `SandboxError`, so the attempt is `error`, not the agent's `failed`.
+  `PermissionError`, `FileTooLargeError`: past sandbox.max_read_bytes) is re-raised as `SandboxError`, so the
+  attempt is `error`, not the agent's `failed`.
 """
 
 from __future__ import annotations
@@ -15,10 +16,10 @@ import time
 from contextlib import contextmanager
 from typing import Iterator
 
-from agentbench.protocols import ExecResult, Sandbox, SandboxError
+from agentbench.protocols import ExecResult, FileTooLargeError, Sandbox, SandboxError
 from agentbench.tracing.tracer import Tracer
 
-FILE_RESULTS = (FileNotFoundError, IsADirectoryError, NotADirectoryError, PermissionError)
+FILE_RESULTS = (FileNotFoundError, IsADirectoryError, NotADirectoryError, PermissionError, FileTooLargeError)
 
 
 @contextmanager

@@ -6,6 +6,10 @@
 - `truncation_marker` / `TRUNCATION_MARKER_RE`: the one marker every backend inserts where bytes were dropped.
 - `run_shielded`: run a cleanup awaitable to completion even if the caller is cancelled meanwhile.
 - `TIMEOUT_EXIT_CODE`: the exit code of a command killed at its timeout, on every backend.
+- `read_capped(path, limit)`: a file's bytes if there are at most `limit` of them, else FileTooLargeError
+  (the rule of the Docker command server's `read`, which keeps its own copy).
+- `request_timeout(timeout, default)`: the timeout one command or file tool gets (a graph's inf, nan or
+  negative value made sane); `MAX_TIMEOUT_S` the longest.
 
 Text (not byte streams) is clipped by `agentbench.text.clip`; `exec_server.py` keeps its own copy of
 `OutputBuffer`'s rule (`Bounded`), since it runs stdlib-only inside containers.
@@ -14,13 +18,52 @@ Text (not byte streams) is clipped by `agentbench.text.clip`; `exec_server.py` k
 from __future__ import annotations
 
 import asyncio
+import errno
+import math
+import os
 import re
+import stat
 from typing import Awaitable, TypeVar
+
+from agentbench.protocols import FileTooLargeError
 
 T = TypeVar("T")
 
 #: `ExecResult.exit_code` of a command killed at its timeout (`timed_out=True`), as coreutils `timeout`.
 TIMEOUT_EXIT_CODE = 124
+
+#: The longest timeout one command or file tool gets (a day): what a graph asks past it is cut to it.
+MAX_TIMEOUT_S = 86_400.0
+
+
+def request_timeout(timeout: float | None, default: float) -> float:
+    """`timeout` (None: `default`) within [0, MAX_TIMEOUT_S]; nan is `default`."""
+    value = default if timeout is None or math.isnan(timeout) else timeout
+    return min(max(value, 0.0), MAX_TIMEOUT_S)
+
+
+def read_capped(path: str | os.PathLike[str], limit: int) -> bytes:
+    """The bytes of `path` if at most `limit`: a regular file larger is refused by its size before any read,
+    anything else once `limit` + 1 bytes came (a device, a file growing meanwhile); a FIFO does not block."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        info = os.fstat(fd)
+        if stat.S_ISDIR(info.st_mode):
+            raise IsADirectoryError(errno.EISDIR, "Is a directory", str(path))
+        if stat.S_ISREG(info.st_mode) and info.st_size > limit:
+            raise FileTooLargeError(str(path), limit, info.st_size)
+        data = bytearray()
+        while len(data) <= limit:
+            chunk = os.read(fd, min(1 << 20, limit + 1 - len(data)))
+            if not chunk:
+                break
+            data += chunk
+        if len(data) > limit:
+            raise FileTooLargeError(str(path), limit)
+        return bytes(data)
+    finally:
+        os.close(fd)
+
 
 #: Matches the marker inserted where output was dropped; group 1 is the number of bytes dropped.
 TRUNCATION_MARKER_RE = re.compile(r"\n\[\.\.\. agentbench: (\d+) bytes truncated \.\.\.\]\n")

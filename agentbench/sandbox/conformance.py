@@ -11,19 +11,21 @@ skipped, each result saying so, and `format_results` says the backend does not i
 
 Each check gets a fresh sandbox opened with `async with provider.open(task)`. The environment check
 plants nothing itself: the caller plants a secret (e.g. `OPENAI_API_KEY`) in the host environment first.
-The truncation check expects a provider whose output limit is far below 10 MB (the default 16 KiB is).
+The truncation check expects a provider whose output limit is far below 10 MB (the default 16 KiB is); the
+read check makes a sparse 1 GiB file (no room taken) and expects read_file to refuse it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import errno
 import time
 import traceback
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Awaitable, Callable
 
-from agentbench.protocols import Sandbox, SandboxProvider, Task, TaskInputs
+from agentbench.protocols import FileTooLargeError, Sandbox, SandboxProvider, Task, TaskInputs
 from agentbench.sandbox.base import TIMEOUT_EXIT_CODE, TRUNCATION_MARKER_RE
 from agentbench.sandbox.conformance_isolation import ISOLATION
 
@@ -208,10 +210,26 @@ async def relative_cwd(sb: Sandbox) -> None:
     assert await sb.read_file("nested/deeper/marker.txt") == b"here\n", "file written in relative cwd not found"
 
 
+async def read_file_bounded(sb: Sandbox) -> None:
+    """Bytes come back as written (every byte value); a sparse 1 GiB file (free to make) is refused past the
+    cap (`max_read_bytes`, at most 256 MiB) with FileTooLargeError and its size, and the sandbox goes on."""
+    await sb.write_file("binary.bin", bytes(range(256)) * 4)
+    assert await sb.read_file("binary.bin") == bytes(range(256)) * 4, "read_file changed binary bytes"
+    res = await sb.exec("truncate -s 1G sparse.bin")
+    assert res.exit_code == 0, f"{_show(res)}"
+    try:
+        data = await sb.read_file("sparse.bin")
+    except FileTooLargeError as exc:
+        assert exc.errno == errno.EFBIG and exc.size == 1 << 30, f"FileTooLargeError without the size: {exc!r}"
+    else:
+        raise AssertionError(f"read_file of a 1 GiB file returned {len(data)} bytes: it must be refused")
+    assert (await sb.exec("echo on")).stdout == "on\n", "the sandbox stopped after a refused read"
+
+
 CHECKS: list[Check] = [Check(fn.__name__, fn) for fn in (
     echo_stdout, stderr_separate, exit_code, workdir_and_attachment, write_then_cat, exec_then_read,
     missing_file, utf8_round_trip, timeout_kills, timeout_kills_background, background_after_exit,
-    output_truncated, endless_output_bounded, python3_available, no_host_secrets, relative_cwd,
+    output_truncated, endless_output_bounded, python3_available, no_host_secrets, relative_cwd, read_file_bounded,
 )] + [Check(fn.__name__, fn, isolation=True) for fn in ISOLATION]
 
 

@@ -1,6 +1,7 @@
 """The Docker sandbox: one fresh container per attempt, from a locally built image, isolated by default.
 
-Isolation (each configurable; the layout is in docker_config.py): no network; memory, CPU, pids and
+Isolation (each configurable; the layout is in docker_config.py): no network (grading sandboxes,
+`open_grading`: sandbox.grading_network, see network.py); memory, CPU, pids and
 open-files limits; commands run as the agent's uid under a root command server that keeps only CAP_SETUID,
 CAP_SETGID and CAP_KILL (the agent cannot signal it), no-new-privileges; a read-only root filesystem, the
 attempt's writes held by size-capped tmpfs volumes (the workdir, filled from the image, and /tmp).
@@ -14,24 +15,24 @@ from __future__ import annotations
 
 import asyncio
 import errno
-import io
 import json
-import shlex
-import tarfile
+import os
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import wait as futures_wait
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path, PurePosixPath
 from typing import Any, AsyncIterator, Callable
 
-from agentbench.protocols import ExecResult, Sandbox, SandboxError, Task
-from agentbench.sandbox.base import TIMEOUT_EXIT_CODE, run_shielded
+from agentbench.protocols import ExecResult, FileTooLargeError, Sandbox, SandboxError, Task
+from agentbench.sandbox.base import TIMEOUT_EXIT_CODE, request_timeout, run_shielded
 from agentbench.sandbox.docker_config import (TMP, DockerSandboxConfig, agent_ids, host_config, parse_size, rooms,
                                               tar_of, tmpfs_volume)
 from agentbench.sandbox.docker_content import Content, ContentCache
-from agentbench.sandbox.docker_wire import Answer, Channel, parse_answer, run_request, split_frames
+from agentbench.sandbox.docker_wire import (Answer, Channel, Frame, file_failure, parse_answer, read_request,
+                                            run_request, split_frames, write_request)
 from agentbench.sandbox.images import ImageBuildError
+from agentbench.sandbox.network import BRIDGE, grading_network_enabled, machine_has_network
 from agentbench.sandbox.registry import ImagePullError
 from agentbench.sandbox.swe_images import TESTBED_ENV
 
@@ -63,7 +64,7 @@ class DockerSandbox(Sandbox):
         p = PurePosixPath(path)
         return p if p.is_absolute() else PurePosixPath(self.workdir) / p
 
-    def _call(self, request_id: int, request: bytes) -> Answer:
+    def _call(self, request_id: int, request: bytes) -> Frame:
         try:
             self._channel.send(request)
             while True:
@@ -92,16 +93,27 @@ class DockerSandbox(Sandbox):
         except OSError:  # the container is gone: nothing left to kill
             pass
 
+    def _limit(self, timeout: float | None) -> float:
+        return request_timeout(timeout, self._config.command_timeout_s)
+
     async def exec(self, cmd: str, timeout: float | None = None, cwd: str | None = None) -> ExecResult:
+        limit = self._limit(timeout)
+        workdir = str(self._path(cwd)) if cwd else self.workdir
+        t0 = time.monotonic()
+        answer = (await self._request(lambda rid: run_request(rid, cmd, workdir, limit, self._config.max_output_bytes),
+                                      limit)).answer()
+        return ExecResult(exit_code=TIMEOUT_EXIT_CODE if answer.timed_out else answer.code, stdout=answer.stdout,
+                          stderr=answer.stderr, duration_s=time.monotonic() - t0, truncated=answer.truncated,
+                          timed_out=answer.timed_out)
+
+    async def _request(self, build: Callable[[int], bytes], limit: float) -> Frame:
+        """Send one request (`build(id)`) and wait for its answer; a cancelled request is killed in the container."""
         if self._broken:
             raise SandboxError(self._broken)
-        limit = max(self._config.command_timeout_s if timeout is None else timeout, 0)
-        workdir = str(self._path(cwd)) if cwd else self.workdir
         async with self._lock:
             self._next_id += 1
             request_id = self._next_id
-            request = run_request(request_id, cmd, workdir, limit, self._config.max_output_bytes)
-            t0 = time.monotonic()
+            request = build(request_id)
             future = asyncio.ensure_future(asyncio.to_thread(self._call, request_id, request))
             try:
                 answer = await asyncio.wait_for(asyncio.shield(future), timeout=limit + _ANSWER_GRACE_S)
@@ -117,48 +129,46 @@ class DockerSandbox(Sandbox):
                     self._broken = f"docker sandbox {self.container_id[:12]}: a cancelled command did not stop"
                     self._channel.close()
                 raise
-        return ExecResult(exit_code=TIMEOUT_EXIT_CODE if answer.timed_out else answer.code, stdout=answer.stdout,
-                          stderr=answer.stderr, duration_s=time.monotonic() - t0, truncated=answer.truncated,
-                          timed_out=answer.timed_out)
+        return answer
 
     async def read_file(self, path: str) -> bytes:
-        target = self._path(path)
-        try:
-            stream, _ = await asyncio.to_thread(self._api.get_archive, self.container_id, str(target))
-            raw = b"".join(stream)
-        except Exception as exc:
-            if "404" in str(exc) or "No such" in str(exc) or "Could not find" in str(exc):
-                raise FileNotFoundError(str(target)) from exc
-            raise SandboxError(f"docker get_archive {target}: {exc}") from exc
-        with tarfile.open(fileobj=io.BytesIO(raw)) as tar:
-            member = tar.next()
-            if member is None or not member.isfile():
-                raise FileNotFoundError(str(target))
-            return tar.extractfile(member).read()
+        """The bytes of `path`, read by the command server as the agent (its permissions; the command
+        timeout): FileTooLargeError past `max_read_bytes`, of which no more than that ever reaches this
+        process; FileNotFoundError, PermissionError, IsADirectoryError... as the agent's `cat` would meet."""
+        target, cap, limit = str(self._path(path)), self._config.max_read_bytes, self._limit(None)
+        frame = await self._request(lambda rid: read_request(rid, target, limit, cap), limit)
+        self._raise_failure(frame, "read", target)
+        return frame.out_head
 
     async def write_file(self, path: str, data: bytes) -> None:
-        """Write `data` at `path`, owned by the agent. The agent's own failures are OSErrors, not SandboxErrors:
-        PermissionError where it may not write (the read-only root: only the workdir, /tmp and writable_paths
-        take writes), ENOSPC past the room there."""
-        target = self._path(path)
-        parent = str(target.parent)
-        result = await self.exec(f"mkdir -p {shlex.quote(parent)}", timeout=30)
-        if result.exit_code != 0:
-            raise PermissionError(f"cannot create {parent} in the sandbox: {result.stderr.strip()}")
-        uid, gid = agent_ids(self._config.user)
-        try:
-            ok = await asyncio.to_thread(self._api.put_archive, self.container_id, parent,
-                                         tar_of({target.name: data}, uid, gid))
-        except Exception as exc:
-            if "read-only" in str(exc):
-                raise PermissionError(f"cannot write {target}: read-only file system (writable: the workdir, "
-                                      f"{TMP} and sandbox.writable_paths)") from exc
-            if "no space left" in str(exc).lower():  # the agent filled it: its failure, not the sandbox's
-                raise OSError(errno.ENOSPC, f"cannot write {target}: no space left on device (sandbox.disk_limit "
-                                            f"/ tmp_size)") from exc
-            raise SandboxError(f"docker put_archive {target}: {exc}") from exc
-        if not ok:
-            raise SandboxError(f"docker put_archive {target} failed")
+        """Write `data` at `path` as the agent (parent folders made; a new file is the agent's, mode 0644). The
+        agent's own failures are OSErrors, not SandboxErrors: PermissionError where it may not write (the
+        read-only root: only the workdir, /tmp and writable_paths take writes; files it does not own),
+        ENOSPC past the room there."""
+        target, limit = str(self._path(path)), self._limit(None)
+        self._raise_failure(await self._request(lambda rid: write_request(rid, target, data, limit), limit),
+                            "write", target)
+
+    def _raise_failure(self, frame: Frame, verb: str, target: str) -> None:
+        failure = file_failure(frame)
+        if failure is None:
+            return
+        code, size = failure
+        if code == errno.EFBIG:
+            raise FileTooLargeError(target, self._config.max_read_bytes, size if size >= 0 else None)
+        if code == errno.EROFS:
+            raise PermissionError(code, f"cannot {verb}: read-only file system (writable: the workdir, {TMP} and "
+                                        f"sandbox.writable_paths)", target)
+        if code in (errno.ENOSPC, errno.EDQUOT):  # the agent filled it: its failure, not the sandbox's
+            raise OSError(errno.ENOSPC, f"cannot {verb}: no space left on device (sandbox.disk_limit / tmp_size)",
+                          target)
+        if code == errno.EEXIST:  # a file where write_file needs a folder
+            raise NotADirectoryError(errno.ENOTDIR, f"cannot {verb}: a parent is not a directory", target)
+        if code:
+            raise OSError(code, f"cannot {verb}: {os.strerror(code)}", target)  # FileNotFoundError for ENOENT...
+        detail = f"timed out after {self._limit(None):.0f}s" if frame.timed_out else f"exit code {frame.code}"
+        raise SandboxError(f"docker sandbox {self.container_id[:12]}: {verb}_file {target} failed ({detail}): "
+                           f"{frame.err_head[-500:].decode('utf-8', 'replace')}")
 
 
 class DockerSandboxProvider:
@@ -180,6 +190,7 @@ class DockerSandboxProvider:
         self._content = ContentCache(client.api, self._labels)
         # Containers are removed off the attempt's critical path (the next attempt starts meanwhile);
         # aclose() waits for every removal. Non-daemon threads: an exiting interpreter still finishes them.
+        self._grading_network: bool | None = None  # decided at the first grading sandbox
         self._remover = ThreadPoolExecutor(max_workers=2, thread_name_prefix="agentbench-remove")
         self._removals: set[Future[None]] = set()
 
@@ -199,6 +210,8 @@ class DockerSandboxProvider:
                 self._image(task)
             except (ImageBuildError, ImagePullError, OSError, RuntimeError) as exc:
                 failed[task.id] = str(exc)
+        if any(t.sandbox.recipe is not None for t in tasks):
+            self.grading_has_network()  # `auto` probes here (a thread), not in the event loop at the first grading
         return failed
 
     def _image(self, task: Task) -> str:
@@ -230,8 +243,9 @@ class DockerSandboxProvider:
                 volumes.append((path, content))
         return volumes
 
-    def _create(self, task: Task) -> tuple[str, Channel]:
-        """Create the container, attach to its command server's stdin/stdout, start it, fill its volumes."""
+    def _create(self, task: Task, network: str | None = None) -> tuple[str, Channel]:
+        """Create the container (`network`: a network mode instead of the config's), attach to its command
+        server's stdin/stdout, start it, fill its volumes."""
         cfg, api = self._config, self._client.api
         image = self._image(task)
         workdir = task.sandbox.workdir or cfg.workdir
@@ -248,7 +262,8 @@ class DockerSandboxProvider:
             stdin_open=True, labels=labels,
             # HOME outside a task's own workdir (a repo): caches written there must not become its diff
             environment={"HOME": cfg.workdir if workdir == cfg.workdir else TMP, "LANG": "C.UTF-8"},
-            host_config=host_config(api, cfg, mounts))["Id"]
+            host_config=host_config(api, cfg if network is None else cfg.model_copy(update={"network": network}),
+                                    mounts))["Id"]
         try:
             channel = Channel(api.attach_socket(container_id, params={"stdin": 1, "stdout": 1, "stderr": 1,
                                                                       "stream": 1}))
@@ -273,11 +288,23 @@ class DockerSandboxProvider:
                 content = self._content.get(image, path) or Content(None, 0, 0, 0, 0, 0)
         raise SandboxError(f"cannot fill {path} from the image {image}: its export keeps disappearing")
 
+    def grading_has_network(self) -> bool:
+        """Whether grading sandboxes get the default bridge (sandbox.grading_network; network.py's rule)."""
+        if self._grading_network is None:
+            self._grading_network = grading_network_enabled(self._config.grading_network, self._config.network,
+                                                            machine_has_network)
+        return self._grading_network
+
+    def open_grading(self, task: Task) -> AbstractAsyncContextManager[DockerSandbox]:
+        """A fresh sandbox for grading `task` (scoring.swebench): as `open`, with the engine's default bridge
+        where grading_has_network(). The agent's sandboxes (`open`) keep the config's network."""
+        return self.open(task, network=BRIDGE if self.grading_has_network() else None)
+
     @asynccontextmanager
-    async def open(self, task: Task) -> AsyncIterator[DockerSandbox]:
+    async def open(self, task: Task, network: str | None = None) -> AsyncIterator[DockerSandbox]:
         api = self._client.api
         try:
-            container_id, channel = await asyncio.to_thread(self._create, task)
+            container_id, channel = await asyncio.to_thread(self._create, task, network)
         except SandboxError:
             raise
         except Exception as exc:

@@ -13,13 +13,15 @@ Layout of one container (each part configurable in the experiment's `sandbox` se
   per-container disk quota (overlay2 `size` needs xfs with pquota); a tmpfs size is enforced by the kernel
   (ENOSPC). Pages the attempt writes there count toward its `memory` limit; the image's content copied in
   by the engine does not. Volumes, not `--tmpfs` mounts: put_archive / get_archive reach volumes;
+- /dev/shm is a tmpfs of SHM_SIZE with one inode per 4 KiB, like the volumes (Docker's own /dev/shm has
+  millions); the IPC namespace is the container's own (`ipc_mode: none`, no engine /dev/shm) with SysV IPC
+  and POSIX message queues capped by IPC_SYSCTLS, /dev/mqueue covered by a read-only empty tmpfs;
 - pids, nofile (`ulimit -n`), memory (no swap) and CPU limits; no network.
 """
 
 from __future__ import annotations
 
 import io
-import re
 import tarfile
 import time
 from typing import Any
@@ -27,7 +29,9 @@ from typing import Any
 from docker.types import DriverConfig, Mount, Ulimit
 from pydantic import model_validator
 
-from agentbench.config.schema import DockerSettings
+from agentbench.config.schema import DockerSettings, parse_size
+
+__all__ = ["DockerSandboxConfig", "agent_ids", "host_config", "parse_size", "rooms", "tar_of", "tmpfs_volume"]
 
 #: What the command server keeps of root: dropping to the agent, and killing the agent's processes.
 SERVER_CAPS = ["SETUID", "SETGID", "KILL"]
@@ -38,7 +42,14 @@ MEMORY_RESERVE = 128 << 20
 SHM_SIZE = 64 << 20
 EXTRA_ROOM_FLOOR = 16 << 20  # the least room a writable path gets (a reinstall's metadata)
 PAGE = 4096
-_UNITS = {"": 1, "b": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
+#: Namespaced IPC limits (the container's own IPC namespace). SysV shared memory: 16 MiB in all (kernel.shmall
+#: in pages), a segment at most that, 64 segments; message queues: 16 of 64 KiB; semaphores: 32 sets of 32.
+#: POSIX message queues: 16 (each also counts toward the agent's RLIMIT_MSGQUEUE, 800 KiB). SysV segments
+#: outlive the command that made them (the sweep kills processes, not IPC objects): what they hold counts
+#: toward `memory`, within MEMORY_RESERVE.
+IPC_SYSCTLS = {"kernel.shmmax": str(16 << 20), "kernel.shmall": str((16 << 20) // PAGE), "kernel.shmmni": "64",
+               "kernel.msgmni": "16", "kernel.msgmnb": str(64 << 10), "kernel.msgmax": str(8 << 10),
+               "kernel.sem": "32 1024 32 32", "fs.mqueue.queues_max": "16"}
 
 
 class DockerSandboxConfig(DockerSettings):
@@ -64,14 +75,6 @@ class DockerSandboxConfig(DockerSettings):
         if bad:
             raise ValueError(f"sandbox.writable_paths: {bad}: each must be an absolute path other than / and {TMP}")
         return self
-
-
-def parse_size(text: str) -> int:
-    """Bytes of a size as Docker writes them: 512m, 1g, 1.5GiB, 1048576 (binary units)."""
-    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([kmgt]?)i?b?\s*", text.lower())
-    if not match:
-        raise ValueError(f"not a size: {text!r} (e.g. 512m, 1g)")
-    return int(float(match.group(1)) * _UNITS[match.group(2)])
 
 
 def agent_ids(user: str) -> tuple[int, int]:
@@ -105,9 +108,17 @@ def tmpfs_volume(target: str, content: int, room: int, files: int, owner: tuple[
                  driver_config=DriverConfig("local", {"type": "tmpfs", "device": "tmpfs", "o": options}))
 
 
+def dev_tmpfs() -> dict[str, str]:
+    """/dev/shm (SHM_SIZE, an inode per 4 KiB) and an empty read-only /dev/mqueue: `--tmpfs` mounts (nothing
+    goes in or out of them with put_archive)."""
+    return {"/dev/shm": f"rw,nosuid,nodev,noexec,size={SHM_SIZE},nr_inodes={SHM_SIZE // PAGE + 1024},mode=1777",
+            "/dev/mqueue": "ro,nosuid,nodev,noexec,size=4k,nr_inodes=16,mode=755"}
+
+
 def host_config(api: Any, cfg: DockerSandboxConfig, mounts: list[Mount]) -> dict[str, Any]:
     return api.create_host_config(
-        init=True, auto_remove=True, network_mode=cfg.network, shm_size=SHM_SIZE, mem_limit=cfg.memory, memswap_limit=cfg.memory,
+        init=True, auto_remove=True, network_mode=cfg.network, ipc_mode="none", tmpfs=dev_tmpfs(),
+        sysctls=IPC_SYSCTLS, mem_limit=cfg.memory, memswap_limit=cfg.memory,
         nano_cpus=int(cfg.cpus * 1e9), pids_limit=cfg.pids_limit, read_only=cfg.read_only_root, mounts=mounts,
         ulimits=[Ulimit(name="nofile", soft=cfg.nofile, hard=cfg.nofile)],
         cap_drop=["ALL"] if cfg.drop_capabilities else None,

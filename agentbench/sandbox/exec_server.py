@@ -1,16 +1,22 @@
 """The command server that runs as the main process of every Docker sandbox (stdlib only, Python >= 3.6).
 
 The host attaches to the container's stdin/stdout once and writes one request per command; this process
-runs it with `bash -c` in a session of its own and writes one answer. One `docker exec` per command
-costs ~60 ms of engine work; a request over the attached stream costs a fork (~2 ms).
+runs it with `bash -c` in a session of its own and writes one answer (a fork, ~2 ms; `docker exec`: ~60 ms).
 
 The wire format is a header line of ASCII numbers followed by raw bytes (no json/base64: this file is
 started for every attempt, and those imports would double its start-up time):
 
   request  b"run ID TIMEOUT_S MAX_BYTES CWD_LEN CMD_LEN\\n" + cwd + cmd
+           b"read ID TIMEOUT_S MAX_BYTES PATH_LEN\\n" + path
+           b"write ID TIMEOUT_S PATH_LEN DATA_LEN\\n" + path + data
            b"kill ID\\n"          (kill request ID's whole process group, if it is still running)
   answer   b"ID CODE TIMED_OUT OUT_HEAD OUT_TAIL OUT_TOTAL ERR_HEAD ERR_TAIL ERR_TOTAL\\n"
            + out_head + out_tail + err_head + err_tail
+
+The file tools `read` / `write` run in a child dropped to the agent like a command's (its permissions, the
+timeout, kill). `read` answers the bytes as stdout: past MAX_BYTES it is refused (a regular file by its
+size, before reading; anything else once MAX_BYTES + 1 bytes came); `write` makes the parent folders. Code
+0, or 1 with stderr b"ERRNO SIZE" (EFBIG past MAX_BYTES; SIZE the file's size, -1 where unknown).
 
 Output is bounded here, inside the container: the first half of MAX_BYTES and the last half are kept,
 the middle is only counted, so endless output never crosses the socket. A command past its timeout, and
@@ -33,9 +39,11 @@ runs inside containers as a `python3 -c` string), so it keeps its own copies of 
 marker on the host) and `kill_group` (agentbench.proc.kill_tree).
 """
 
+import errno
 import os
 import select
 import signal
+import stat
 import sys
 import time
 
@@ -46,8 +54,8 @@ POLL_S = 0.01  # only where pidfd_open is missing (Python < 3.9 or an old kernel
 class Bounded:
     """Keep the first half and the last half of `limit` bytes (a copy: see the module docstring)."""
 
-    def __init__(self, limit):
-        self.head_limit = limit // 2
+    def __init__(self, limit, tail=True):
+        self.head_limit = limit // 2 if tail else limit  # tail=False: only the first `limit` bytes
         self.tail_limit = limit - self.head_limit
         self.head = bytearray()
         self.tail = bytearray()
@@ -65,22 +73,30 @@ class Bounded:
                 del self.tail[:len(self.tail) - self.tail_limit]
 
 
+#: request kind -> how many of its header fields (after the id and the timeout) are numbers, then body lengths
+SHAPES = {b"run": (1, 2), b"read": (1, 1), b"write": (0, 2)}
+
+
 def parse_requests(buffer):
-    """Cut the complete requests off the front of `buffer` (a bytearray); returns them as tuples."""
+    """Cut the complete requests off the front of `buffer` (a bytearray); returns them as tuples:
+    ("run", id, timeout, max_bytes, cwd, cmd), ("read", id, timeout, max_bytes, path),
+    ("write", id, timeout, path, data), ("kill", id)."""
     requests = []
     while True:
         end = buffer.find(b"\n")
         if end < 0:
             return requests
         fields = bytes(buffer[:end]).split()
-        if fields and fields[0] == b"run":
-            rid, timeout, limit, cwd_len, cmd_len = int(fields[1]), float(fields[2]), int(fields[3]), \
-                int(fields[4]), int(fields[5])
-            if len(buffer) < end + 1 + cwd_len + cmd_len:
+        if fields and fields[0] in SHAPES:
+            numbers, parts = SHAPES[fields[0]]
+            head = [int(fields[1]), float(fields[2])] + [int(f) for f in fields[3:3 + numbers]]
+            lengths = [int(f) for f in fields[3 + numbers:3 + numbers + parts]]
+            if len(buffer) < end + 1 + sum(lengths):
                 return requests
-            body = bytes(buffer[end + 1:end + 1 + cwd_len + cmd_len])
-            del buffer[:end + 1 + cwd_len + cmd_len]
-            requests.append(("run", rid, timeout, limit, body[:cwd_len], body[cwd_len:]))
+            body = bytes(buffer[end + 1:end + 1 + sum(lengths)])
+            del buffer[:end + 1 + sum(lengths)]
+            cuts = [sum(lengths[:i]) for i in range(parts + 1)]
+            requests.append(tuple([fields[0].decode()] + head + [body[cuts[i]:cuts[i + 1]] for i in range(parts)]))
         else:
             del buffer[:end + 1]
             if fields and fields[0] == b"kill":
@@ -152,9 +168,10 @@ def fork_retrying(limit_s=2.0):
             time.sleep(0.01)
 
 
-def spawn(cmd, cwd, out_w, err_w, ids=None):
+def spawn(cmd, cwd, out_w, err_w, ids=None, work=None):
     """fork + exec `bash -c cmd` in a new session (its pid is its process group), stdin from /dev/null, as
-    the agent (`ids`) when given; a cwd it cannot enter is exit code 1."""
+    the agent (`ids`) when given; a cwd it cannot enter is exit code 1. With `work` (a file tool), the child
+    calls work() instead of exec, as the agent all the same, and exits with what it returns."""
     pid = fork_retrying()
     if pid == 0:  # the child: only async-signal-safe work until exec
         try:
@@ -173,12 +190,62 @@ def spawn(cmd, cwd, out_w, err_w, ids=None):
                                                                                      exc.strerror).encode()
                 os.write(2, b"agentbench: " + reason + b": " + cwd + b"\n")
                 os._exit(1)
+            if work is not None:
+                os._exit(work())
             os.execvp("bash", ["bash", "-c", cmd])
         except BaseException as exc:
             os.write(2, ("agentbench: cannot run the command: %s\n" % exc).encode())
         finally:
             os._exit(127)
     return pid
+
+
+def write_all(fd, data):
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
+
+
+def failed(exc, size=-1):
+    """A file tool's failure, as its answer says it: b"ERRNO SIZE" on stderr, exit code 1."""
+    write_all(2, ("%d %d" % (getattr(exc, "errno", None) or errno.EIO, size)).encode())
+    return 1
+
+
+def read_path(path, limit):
+    """In the child, as the agent: the bytes of `path` on stdout, if there are at most `limit` of them."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)  # (a FIFO must not block the open)
+        info = os.fstat(fd)
+        if stat.S_ISDIR(info.st_mode):
+            return failed(OSError(errno.EISDIR, "a directory"))
+        if stat.S_ISREG(info.st_mode) and info.st_size > limit:
+            return failed(OSError(errno.EFBIG, "too large"), info.st_size)
+        data = bytearray()
+        while len(data) <= limit:
+            chunk = os.read(fd, min(1 << 20, limit + 1 - len(data)))
+            if not chunk:
+                break
+            data += chunk
+        if len(data) > limit:
+            return failed(OSError(errno.EFBIG, "too large"))
+        write_all(1, data)
+        return 0
+    except OSError as exc:
+        return failed(exc)
+
+
+def write_path(path, data):
+    """In the child, as the agent: `data` into `path`, its parent folders made."""
+    try:
+        if not os.path.isdir(os.path.dirname(path) or b"/"):
+            os.makedirs(os.path.dirname(path))  # (FileExistsError where a file is: errno EEXIST)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        write_all(fd, data)
+        os.close(fd)
+        return 0
+    except OSError as exc:
+        return failed(exc)
 
 
 OOM_COUNTERS = ("/sys/fs/cgroup/memory.events", "/sys/fs/cgroup/memory/memory.oom_control")  # cgroup v2, v1
@@ -236,14 +303,21 @@ class Server:
                 self.run(*request[1:])
                 if self.ids is not None:
                     sweep()
+            elif request[0] == "read":
+                rid, timeout, limit, path = request[1:]
+                self.run(rid, timeout, limit, b"/", b"", lambda: read_path(path, limit), Bounded(limit, tail=False))
+            elif request[0] == "write":
+                rid, timeout, path, data = request[1:]
+                self.run(rid, timeout, 64, b"/", b"", lambda: write_path(path, data))
 
-    def run(self, rid, timeout, limit, cwd, cmd):
-        out, err = Bounded(limit), Bounded(limit)
+    def run(self, rid, timeout, limit, cwd, cmd, work=None, out=None):
+        """Run `cmd` (or the file tool `work`) and answer; `out` collects its stdout (default: head and tail)."""
+        out, err = out or Bounded(limit), Bounded(limit)
         out_r, out_w = os.pipe()
         err_r, err_w = os.pipe()
         ooms = oom_kills()
         try:
-            pid = spawn(cmd, cwd, out_w, err_w, self.ids)
+            pid = spawn(cmd, cwd, out_w, err_w, self.ids, work)
         except OSError as exc:  # e.g. the pids limit is exhausted
             err.feed(("agentbench: cannot start the command: %s\n" % exc).encode())
             for fd in (out_r, out_w, err_r, err_w):

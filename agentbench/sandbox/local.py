@@ -26,7 +26,7 @@ from pydantic import Field
 from agentbench.config.schema import CommandLimits
 from agentbench.proc import kill_tree
 from agentbench.protocols import ExecResult, Sandbox, SandboxError, Task
-from agentbench.sandbox.base import TIMEOUT_EXIT_CODE, OutputBuffer, run_shielded
+from agentbench.sandbox.base import TIMEOUT_EXIT_CODE, OutputBuffer, read_capped, request_timeout, run_shielded
 
 _READ_CHUNK = 64 * 1024
 _DRAIN_GRACE_S = 1.0  # after the process group is killed, how long to wait for the pipes to reach EOF
@@ -99,7 +99,7 @@ class LocalSandbox(Sandbox):
     async def exec(self, cmd: str, timeout: float | None = None, cwd: str | None = None) -> ExecResult:
         if self._closed:
             raise SandboxError("sandbox is closed")
-        limit = self._config.command_timeout_s if timeout is None else timeout
+        limit = request_timeout(timeout, self._config.command_timeout_s)
         run_dir = Path(self.workdir) if cwd is None else Path(self.workdir, cwd)  # absolute cwd replaces workdir
         t0 = time.monotonic()
         if not run_dir.is_dir():
@@ -122,7 +122,7 @@ class LocalSandbox(Sandbox):
         try:
             try:
                 # not `Process.wait()`: that also waits for the pipes, which background jobs may hold open
-                await asyncio.wait_for(proto.exited.wait(), timeout=max(limit, 0))
+                await asyncio.wait_for(proto.exited.wait(), timeout=limit)
             except TimeoutError:
                 timed_out = True
             kill_tree(pgid)  # the timed-out command, or background jobs it left behind
@@ -146,8 +146,10 @@ class LocalSandbox(Sandbox):
     # -- files -------------------------------------------------------------------------------------
 
     async def read_file(self, path: str) -> bytes:
+        """FileTooLargeError past `max_read_bytes` (as every backend); the read is bounded by it, so it needs
+        no timeout of its own."""
         target = self._resolve(path)
-        return await asyncio.to_thread(target.read_bytes)
+        return await asyncio.to_thread(read_capped, target, self._config.max_read_bytes)
 
     async def write_file(self, path: str, data: bytes) -> None:
         target = self._resolve(path)

@@ -6,7 +6,10 @@ Docker Hub. `sandbox.swe_images` chooses what to do with it:
 - `build`: ignore it; the caller builds the environment locally (swe_images.py). The engine is not touched.
 - `pull`: pull it (from `sandbox.swe_registry` when set, else Docker Hub); any failure raises ImagePullError.
 - `auto`: use a local image of that name if the engine has one, else try to pull it; when that fails,
-  log one line and return None, so the caller builds locally.
+  log one line and return None, so the caller builds locally. A pull that fails because the registry
+  does not answer (DNS, connection refused, timeouts: `registry_unreachable`) marks that registry down
+  for the rest of the process (`RegistryReach`, one per process by default): one line says so, and
+  later rows do not ask it again (offline, a 500-row suite costs one failed pull, not 500).
 
 `qualified(image, registry)` is the name pulled: the image itself for Docker Hub, `REGISTRY/IMAGE:TAG`
 for another registry (a mirror, or a loopback one in tests). `push_image` puts a local image there
@@ -21,6 +24,7 @@ short by the idle timeout instead of hanging.
 from __future__ import annotations
 
 import re
+import threading
 import time
 from typing import Any, Iterator, Literal
 from urllib.parse import quote
@@ -45,6 +49,10 @@ PULL_TIMEOUT_S = 3600.0  # a whole pull (SWE-bench images are a few GB)
 PUSH_TIMEOUT_S = 3600.0
 _REASON_MAX = 400
 _QUIET_STATUSES = {"Waiting", "Verifying Checksum", "Preparing"}  # steps between the ones worth a line
+#: What the engine says when no registry answered (as opposed to a registry refusing the name).
+_UNREACHABLE = re.compile(r"dial tcp|no such host|connection refused|i/o timeout|network is unreachable|"
+                          r"no route to host|tls handshake timeout|client\.timeout|server misbehaving|"
+                          r"temporary failure in name resolution|no progress from the engine", re.IGNORECASE)
 
 
 class RegistryError(RuntimeError):
@@ -228,13 +236,46 @@ def pull_image(client: docker.DockerClient, image: str, registry: str | None, lo
     return ref
 
 
+def registry_unreachable(reason: str) -> bool:
+    """Whether a pull failed because the registry did not answer (not because it refused the image)."""
+    return bool(_UNREACHABLE.search(reason))
+
+
+class RegistryReach:
+    """The registries found not answering (`None` is Docker Hub), remembered for this object's life: the
+    process's by default (`PROCESS_REACH`). Thread-safe."""
+
+    def __init__(self) -> None:
+        self._down: dict[str | None, str] = {}
+        self._lock = threading.Lock()
+
+    def down(self, registry: str | None) -> str | None:
+        """Why `registry` was found not answering, or None."""
+        with self._lock:
+            return self._down.get(_normal_registry(registry))
+
+    def mark_down(self, registry: str | None, reason: str) -> bool:
+        """Remember `registry` as not answering; True the first time."""
+        with self._lock:
+            key = _normal_registry(registry)
+            first = key not in self._down
+            self._down.setdefault(key, reason)
+            return first
+
+
+PROCESS_REACH = RegistryReach()
+
+
 def resolve_official_image(client: docker.DockerClient, image: str | None, mode: SweImageMode,
-                           registry: str | None, log: Log = print) -> str | None:
+                           registry: str | None, log: Log = print,
+                           reach: RegistryReach = PROCESS_REACH) -> str | None:
     """The local reference of the row's official image, or None when the caller should build locally.
 
     `build`: None, without touching the engine. `pull`: pull_image (its ImagePullError propagates; a row
     without an image raises too). `auto`: the qualified or the bare name if the engine has either, else a
-    pull; a failed pull logs one line and gives None. A row without an image gives None (but in `pull`)."""
+    pull, unless `reach` knows the registry does not answer; a failed pull logs one line and gives None (a
+    registry found not answering: one line for the process, then silence). A row without an image gives
+    None (but in `pull`)."""
     if mode not in MODES:
         raise ValueError(f"sandbox.swe_images must be one of {', '.join(MODES)}, not {mode!r}")
     if mode == "build":
@@ -258,10 +299,17 @@ def resolve_official_image(client: docker.DockerClient, image: str | None, mode:
         except (APIError, DockerException, requests.exceptions.RequestException) as exc:
             log(f"official image {image} not available (engine error: {_one_line(str(exc))}); building locally")
             return None
+    if reach.down(registry) is not None:
+        return None
     try:
         return pull_image(client, image, registry, log)
     except ImagePullError as exc:
-        log(f"official image {image} not available ({exc.reason}); building locally")
+        if not registry_unreachable(exc.reason):
+            log(f"official image {image} not available ({exc.reason}); building locally")
+        elif reach.mark_down(registry, exc.reason):
+            log(f"official image {image} not available ({exc.reason}); {registry or DOCKER_HUB} does not answer: "
+                f"every environment is built locally from now on, without asking it again "
+                f"(sandbox.swe_images: auto)")
         return None
 
 

@@ -13,8 +13,23 @@ package mirrors.
   (bullseye 3.9, bookworm 3.11, trixie 3.13), the repo at the environment setup commit, pip, setuptools
   and wheel upgraded, then the recipe's packages, requirement files and pip pins.
 - **instance** `agentbench/swe-inst:<hash>`: FROM the environment, the base commit fetched and checked
-  out, the recipe's pre_install (as root) and install, then offline pip defaults for attempts (no index,
-  no build isolation: an eval script's reinstall works without network).
+  out, `SETUPTOOLS_SCM_PRETEND_VERSION` for a setuptools_scm repo (the version setuptools_scm would read
+  from the mirror's tags, or the row's version: swe_scm.py), the recipe's pre_install (as root) and
+  install, then the build's working tree recorded as a commit at `refs/agentbench/env` (ENV_REF; ignored
+  files stay ignored, so build outputs stay out of it and stay on disk), then offline pip defaults for
+  attempts (no index, no build isolation: an eval script's reinstall works without network).
+
+The testbed venv (Debian's python3) is made with `--copies`, and its `python` / `python3` are a wrapper
+that starts the venv's python3.X under the venv's path (swe_shims.py): a link to it elsewhere
+(tox-current-env's `.tox/py39/bin/python`) still runs in the venv, as with a conda env. (uv's venv is a
+plain one; conda's env is a real prefix.)
+
+Every sandbox of a task resets /testbed to ENV_REF (`git checkout -f`, `git clean -fdq`: the task's
+`setup`, suites/swebench.py), so what pre_install and install changed in tracked files (sphinx's
+`pytest -rA` in tox.ini, pins in setup.py / setup.cfg / pyproject.toml) survives the reset, as it does in
+an official image; the attempt's patch is the diff against ENV_REF (scoring/swebench.py). An official
+image gets the same commit over its working tree (`official_dockerfile`). An image without the ref (built
+before) resets to the base commit.
 
 Repos enter a build as a shallow clone of just the commit the layer needs, made on the host from the
 mirror (a bundle, a full bare repo or a shallow bare repo), or fetched from the git URL inside the build.
@@ -35,31 +50,20 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from agentbench.sandbox.images import ImageBuildError, Log, build_context_image, ensure_rootfs, image_exists
+from agentbench.sandbox.swe_scm import ScmVersion, describe, scm_version, uses_setuptools_scm
+from agentbench.sandbox.swe_shims import ACTIVATE_SHIM, RECORD_ENV, python_wrapper
 from agentbench.swebench_layout import DEBIAN_PYTHON
 
 ENV_REPOSITORY = "agentbench/swe-env"
 INSTANCE_REPOSITORY = "agentbench/swe-inst"
 OFFICIAL_REPOSITORY = "agentbench/swe-official"
-RECIPE_VERSION = "swe-env-v3"
+RECIPE_VERSION = "swe-env-v4"
 BUILD_CA = "/opt/agentbench-build-ca.crt"
 ENVS = "/opt/miniconda3/envs"
 #: The environment the eval script reinstalls the repo into: a Docker sandbox keeps it writable.
 TESTBED_ENV = f"{ENVS}/testbed"
 PythonSource = Literal["debian", "conda", "uv"]
 ImageMode = Literal["auto", "pull", "build"]
-
-_ACTIVATE_SHIM = """\
-# agentbench: conda's layout without conda. `conda activate NAME` sources the venv
-# /opt/miniconda3/envs/NAME, so SWE-bench eval scripts run unchanged.
-conda() {
-    case "${1:-}" in
-        activate) . "/opt/miniconda3/envs/${2:-testbed}/bin/activate" ;;
-        deactivate) deactivate ;;
-        *) echo "agentbench conda shim: only 'conda activate NAME' and 'conda deactivate' exist here" >&2
-           return 1 ;;
-    esac
-}
-"""
 
 
 class EnvRecipe(BaseModel):
@@ -72,6 +76,7 @@ class EnvRecipe(BaseModel):
     source: str = Field(description="a git bundle, a bare repo (full or shallow), or a git URL")
     commit: str = Field(description="the environment setup commit: dependencies install from it")
     base_commit: str | None = Field(None, description="the task's base commit (the instance layer)")
+    version: str | None = Field(None, description="the row's version: the fallback for the repo's own version")
     python: str | None = None
     debian: str | None = None
     image: str | None = Field(None, description="the row's official prebuilt image (pulled, never built)")
@@ -159,9 +164,13 @@ def _trust() -> str:
     return f"PIP_CERT={BUILD_CA} GIT_SSL_CAINFO={BUILD_CA} SSL_CERT_FILE={BUILD_CA}"
 
 
+def _python_version(recipe: EnvRecipe) -> str:
+    return recipe.python or DEBIAN_PYTHON.get(recipe.debian or "bookworm", "3.11")
+
+
 def _interpreter(recipe: EnvRecipe, settings: EnvSettings) -> list[str]:
     """Dockerfile lines that leave an environment at /opt/miniconda3/envs/testbed behind `conda activate`."""
-    version = recipe.python or DEBIAN_PYTHON.get(recipe.debian or "bookworm", "3.11")
+    version = _python_version(recipe)
     if settings.python_source == "conda":
         url = shlex.quote(settings.conda_installer_url)
         lines = [f"RUN {_trust()} python3 -c \"import sys, urllib.request as u; u.urlretrieve(sys.argv[1], "
@@ -177,7 +186,10 @@ def _interpreter(recipe: EnvRecipe, settings: EnvSettings) -> list[str]:
         return lines + [f"RUN {_trust()} python3 -m venv /opt/uv && /opt/uv/bin/pip install -q uv && "
                         f"/opt/uv/bin/uv python install {version} && "
                         f"/opt/uv/bin/uv venv -q --seed --python {version} {ENVS}/testbed"]
-    return lines + [f"RUN python3 -m venv {ENVS}/testbed"]
+    # python and python3 become python_wrapper (swe_shims.py): the venv holds even through a link
+    return lines + [f"RUN python3 -m venv --copies {TESTBED_ENV} && test -x {TESTBED_ENV}/bin/python{version}",
+                    *(f"COPY --chown=1000:1000 python-wrapper {TESTBED_ENV}/bin/{name}"
+                      for name in ("python", "python3"))]
 
 
 def env_dockerfile(recipe: EnvRecipe, settings: EnvSettings, local: bool) -> str:
@@ -225,15 +237,18 @@ def _fetch(recipe: EnvRecipe, commit: str, local: bool) -> list[str]:
     return [fetch, f"RUN cd /testbed && git -c advice.detachedHead=false checkout -q -f {sha}"]
 
 
-def instance_dockerfile(recipe: EnvRecipe, local: bool) -> str:
+def instance_dockerfile(recipe: EnvRecipe, local: bool, version: ScmVersion | None = None) -> str:
     activate = f". /opt/miniconda3/bin/activate && conda activate testbed && export {_trust()}"
     lines = ["ARG BASE", "FROM ${BASE}", "USER 1000:1000",
              *_fetch(recipe, recipe.base_commit or recipe.commit, local)]
+    if version is not None:  # the depth-1 copy has no tags: setuptools_scm would say 0.1.dev1
+        lines.append(f"ENV SETUPTOOLS_SCM_PRETEND_VERSION={shlex.quote(version.version)}")
     if recipe.pre_install:  # as root (the official ones install Debian packages, edit setup files)
         lines += ["USER root", *(f"RUN cd /testbed && {command}" for command in recipe.pre_install),
                   "RUN chown -R 1000:1000 /testbed", "USER 1000:1000"]
     lines += [f"RUN {activate} && cd /testbed && {command}" for command in recipe.install]
-    lines += ["USER root", f"RUN rm -f {BUILD_CA}",
+    lines += [f"RUN cd /testbed && {RECORD_ENV}",
+              "USER root", f"RUN rm -f {BUILD_CA}",
               # attempts run without network: pip must not wait for an index, nor fetch build dependencies
               "ENV PIP_NO_INDEX=1 PIP_NO_BUILD_ISOLATION=0",
               "USER 1000:1000", "WORKDIR /testbed"]
@@ -251,17 +266,31 @@ def _hash(payload: dict[str, Any]) -> str:
 
 
 def env_tag(recipe: EnvRecipe, settings: EnvSettings, rootfs_tag: str) -> str:
-    fields = recipe.model_dump(exclude={"source", "base_commit", "image", "pre_install", "install"})
+    fields = recipe.model_dump(exclude={"source", "base_commit", "image", "pre_install", "install", "version"})
     flatten = Path(__file__).with_name("requirements_flatten.py").read_text()
-    return f"{ENV_REPOSITORY}:" + _hash({"v": RECIPE_VERSION, "rootfs": rootfs_tag, "shim": _ACTIVATE_SHIM,
+    return f"{ENV_REPOSITORY}:" + _hash({"v": RECIPE_VERSION, "rootfs": rootfs_tag, "shim": ACTIVATE_SHIM,
+                                          "wrapper": python_wrapper(TESTBED_ENV, "python"),
                                           "flatten": flatten,
                                           "python_source": settings.python_source, **fields,
                                           "source": _source_identity(recipe.source)})
 
 
-def instance_tag(recipe: EnvRecipe, env: str) -> str:
+def instance_tag(recipe: EnvRecipe, env: str, version: ScmVersion | None = None) -> str:
     return f"{INSTANCE_REPOSITORY}:" + _hash({"v": RECIPE_VERSION, "env": env, "base": recipe.base_commit,
-                                               "pre_install": recipe.pre_install, "install": recipe.install})
+                                               "pre_install": recipe.pre_install, "install": recipe.install,
+                                               "scm_version": version.model_dump() if version else None})
+
+
+def pretend_version(recipe: EnvRecipe) -> ScmVersion | None:
+    """The version the instance layer gives setuptools_scm (swe_scm.py): from the tags of a full bare
+    mirror, else from the row's version (a bundle, a shallow mirror, a URL); None for a repo that a bare
+    mirror shows not to use setuptools_scm."""
+    commit = recipe.base_commit or recipe.commit
+    path = Path(recipe.source)
+    mirror = _is_local(recipe.source) and path.is_dir()
+    if mirror and uses_setuptools_scm(path, commit) is False:
+        return None
+    return scm_version(describe(path, commit) if mirror else None, recipe.version)
 
 
 def official_dockerfile() -> str:
@@ -273,7 +302,9 @@ def official_dockerfile() -> str:
         f"chown -R 1000:1000 /testbed $(ls -d {ENVS}/testbed 2>/dev/null) && "
         "(command -v python3 >/dev/null || ln -s /opt/miniconda3/bin/python3 /usr/local/bin/python3) && "
         "git config --system --add safe.directory '*'",
-        "ENV PIP_NO_INDEX=1 PIP_NO_BUILD_ISOLATION=0", "USER 1000:1000", "WORKDIR /testbed"]) + "\n"
+        "ENV PIP_NO_INDEX=1 PIP_NO_BUILD_ISOLATION=0", "USER 1000:1000", "WORKDIR /testbed",
+        # the official working tree holds pre_install's edits uncommitted: record them as ENV_REF
+        f"RUN {RECORD_ENV}"]) + "\n"
 
 
 def adapt_official(client: Any, image: str, log: Log = print) -> str:
@@ -315,7 +346,8 @@ def ensure_env_image(client: Any, recipe_data: dict[str, Any], settings: EnvSett
         raise EnvUnbuildable(recipe, reason)
     rootfs = ensure_rootfs(client, recipe.debian or "bookworm", log=log)
     env = env_tag(recipe, settings, rootfs)
-    inst = instance_tag(recipe, env)
+    version = pretend_version(recipe)
+    inst = instance_tag(recipe, env, version)
     if image_exists(client, inst):
         return inst
     local = _is_local(recipe.source)
@@ -326,13 +358,18 @@ def ensure_env_image(client: Any, recipe_data: dict[str, Any], settings: EnvSett
             if local:
                 stage_repo(recipe.source, recipe.commit, context / "commit.git", bare=True)
             (context / "Dockerfile").write_text(env_dockerfile(recipe, settings, local))
-            (context / "activate").write_text(_ACTIVATE_SHIM)
+            (context / "activate").write_text(ACTIVATE_SHIM)
+            (context / "python-wrapper").write_text(python_wrapper(TESTBED_ENV, f"python{_python_version(recipe)}"))
+            (context / "python-wrapper").chmod(0o755)
             shutil.copyfile(Path(__file__).with_name("requirements_flatten.py"), context / "requirements_flatten.py")
             build_context_image(client, f"swe-env {label}", env, context, rootfs,
                                 labels={"agentbench.swe.repo": recipe.repo}, log=log)
         context = _context(Path(tmp), "swe-inst")
         if local:
             stage_repo(recipe.source, recipe.base_commit or recipe.commit, context / "commit.git", bare=True)
-        (context / "Dockerfile").write_text(instance_dockerfile(recipe, local))
+        (context / "Dockerfile").write_text(instance_dockerfile(recipe, local, version))
+        labels = {"agentbench.swe.repo": recipe.repo,
+                  **({"agentbench.swe.scm_version": version.version,
+                      "agentbench.swe.scm_version_from": version.source} if version else {})}
         return build_context_image(client, f"swe-inst {recipe.repo}@{(recipe.base_commit or recipe.commit)[:10]}",
-                                   inst, context, env, labels={"agentbench.swe.repo": recipe.repo}, log=log)
+                                   inst, context, env, labels=labels, log=log)

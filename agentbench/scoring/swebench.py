@@ -1,9 +1,10 @@
 """SWE-bench grading, by the official harness's rules, in a fresh container from the task's image.
 
-1. The patch of an attempt is `git diff` of the sandbox repo against the base commit, new files included,
-   caches excluded (`collect_patch`); it is graded as submitted, test files included (the eval script puts
-   the test patch's files back before applying the test patch, as the official one does).
-2. Grading opens a fresh sandbox (same image, same base commit), applies the patch with the official chain
+1. The patch of an attempt is `git diff` of the sandbox repo against the environment's commit (ENV_REF:
+   the base commit plus the build's own edits; the base commit in an image without it), new files
+   included, caches excluded (`collect_patch`); it is graded as submitted, test files included (the eval
+   script puts the test patch's files back before applying the test patch, as the official one does).
+2. Grading opens a fresh sandbox (same image, same reset to ENV_REF), applies the patch with the official chain
    (`git apply --verbose`, then `--reject`, then `patch --batch --fuzz=5 -p1 -i`, each on a clean tree),
    then runs `make_eval_script(task)` (see `swebench_eval`).
 3. The log is parsed by swebench's own log parsers and graded by its `get_eval_report` (FULL / PARTIAL /
@@ -14,7 +15,14 @@
    model's patch: a broken environment sets `env_error`, a sound one makes it the patch's failure
    (`details["failure_reason"] = "patch_broke_tests: ..."`). `Score.env_error` carries the reason
    (`details["env_error_reason"]`, kept with `details["env_error"]` for reports); the attempt then becomes
-   `error`.
+   `error`. The end of the log that decided it is kept with the attempt: `details["env_log_tail"]`
+   (`last N lines of the test log[ without a patch]:` then the lines, as an image build error shows its
+   build log's tail); `EnvCheck.explained()` is the same for the check made before any attempt.
+5. Grading sandboxes may have the network the agent's never has: a provider with `open_grading` (the
+   Docker one, `sandbox.grading_network`) opens them; `details["grading_network"]` records whether the
+   grading sandbox had a network.
+6. The stored test log (`details["test_log"]`) keeps at most DUMP_MAX_LINES of each `git show` / `git
+   diff` dump (`swebench_eval.stored_log`) and then MAX_LOG_CHARS; grading read the whole log.
 """
 
 from __future__ import annotations
@@ -23,15 +31,17 @@ import asyncio
 import re
 import shlex
 import tempfile
-from typing import Any
+from contextlib import AbstractAsyncContextManager
+from typing import Any, Protocol, runtime_checkable
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
-from agentbench.protocols import Outcome, Sandbox, SandboxProvider, Score, Task
-from agentbench.scoring.swebench_eval import TIMED_OUT, EnvFault, classify_eval_log, make_eval_script
-from agentbench.swebench_layout import TESTBED, patch_files
+from agentbench.protocols import FileTooLargeError, Outcome, Sandbox, SandboxProvider, Score, Task
+from agentbench.scoring.swebench_eval import (TIMED_OUT, EnvFault, classify_eval_log, log_tail, make_eval_script,
+                                              stored_log, tail_block)
+from agentbench.swebench_layout import ENV_REF, TESTBED, patch_files
 
-__all__ = ["APPLY_COMMANDS", "EnvCheck", "EnvFault", "SweBenchScorer", "Validation", "apply_patch",
+__all__ = ["APPLY_COMMANDS", "EnvCheck", "EnvFault", "GradingSandboxes", "SweBenchScorer", "Validation", "apply_patch",
            "classify_eval_log", "collect_patch", "judge_environment", "make_eval_script", "resolution_report",
            "split_diff", "status_map", "validate_instance"]
 
@@ -58,9 +68,10 @@ def split_diff(diff: str) -> list[tuple[str, str]]:
 
 
 async def collect_patch(sandbox: Sandbox, task: Task) -> str:
-    """The attempt's patch: every change in the repo since the base commit (new files included), caches
-    excluded; nothing else is taken out."""
-    base = shlex.quote(task.inputs.base_commit or "HEAD")
+    """The attempt's patch: every change in the repo since the sandbox's reset (ENV_REF, the state the
+    build left; the base commit in an image without it), new files included, caches excluded; nothing else
+    is taken out. Grading applies it on the same state."""
+    base = f"$(git rev-parse -q --verify {ENV_REF} || echo {shlex.quote(task.inputs.base_commit or 'HEAD')})"
     out = "/tmp/agentbench-diff.patch"
     result = await sandbox.exec(
         f"git add -A . && git -c core.fileMode=false diff --cached --no-color --text {base} -- . "
@@ -121,11 +132,45 @@ def resolution_report(task: Task, patch: str | None, log: str) -> dict[str, Any]
     return _graded(task, log, patch)[1]
 
 
+async def read_eval_log(sandbox: Sandbox) -> tuple[str, int]:
+    """The eval log and how many of its bytes were left out: all of it when it fits the sandbox's read cap
+    (`sandbox.max_read_bytes`); past it, its first quarter-cap and its last bytes up to the cap, cut in the
+    sandbox (the test patch's "Applied patch" lines sit near the head, the test output at the end), so no
+    more than the cap ever reaches this process, however much a patch makes the tests print."""
+    try:
+        return (await sandbox.read_file(LOG_PATH)).decode("utf-8", errors="replace"), 0
+    except FileTooLargeError as exc:
+        head, tail = exc.limit // 4, exc.limit - exc.limit // 4 - 256
+        size = exc.size or 0
+        marker = f"\n[... agentbench: {max(size - head - tail, 0)} bytes of the eval log left out ...]\n"
+        cut = (f"{{ head -c {head} {LOG_PATH}; printf %s {shlex.quote(marker)}; tail -c {tail} {LOG_PATH}; }} "
+               f"> {LOG_PATH}.cut")
+        result = await sandbox.exec(cut, cwd="/tmp", timeout=120)
+        if result.exit_code != 0:
+            raise RuntimeError(f"cutting the eval log ({size} bytes) failed: {result.stderr.strip()[-300:]}") from exc
+        text = (await sandbox.read_file(f"{LOG_PATH}.cut")).decode("utf-8", errors="replace")
+        return text, max(size - head - tail, 0)
+
+
 def _clip(text: str) -> str:
-    """The test log as stored: at most MAX_LOG_CHARS characters, its head and tail halves."""
+    """The test log as stored: each `git show` / `git diff` dump cut (stored_log), then at most
+    MAX_LOG_CHARS characters, its head and tail halves."""
     from agentbench.text import clip  # here, not at the top: this module's imports are being reworked
 
-    return clip(text, MAX_LOG_CHARS, marker="\n[... agentbench: {dropped} chars of the test log dropped ...]\n")
+    return clip(stored_log(text), MAX_LOG_CHARS,
+                marker="\n[... agentbench: {dropped} chars of the test log dropped ...]\n")
+
+
+@runtime_checkable
+class GradingSandboxes(Protocol):
+    """A provider whose grading sandboxes differ from the agent's (the Docker one: they get a network
+    where `sandbox.grading_network` allows it; the agent's never does)."""
+
+    def open_grading(self, task: Task) -> AbstractAsyncContextManager[Sandbox]:
+        ...
+
+    def grading_has_network(self) -> bool:
+        ...
 
 
 def _unapplied(reason: str, patch_is_none: bool) -> Score:
@@ -143,6 +188,16 @@ class EnvCheck(BaseModel):
     reason: str = ""
     tests_ran: int
     detail: str = ""
+    log_tail: str = Field("", description="a broken environment: the end of the log without a patch, as "
+                                          "`last N lines of the test log without a patch:` and the lines")
+
+    def explained(self) -> str:
+        """Why the environment is broken, on one line, then the log's tail on the lines below ("" when it is
+        sound): what the attempts of a task whose environment failed the check before the run carry."""
+        if self.ok:
+            return ""
+        why = " ".join((self.detail or self.reason or "the environment does not run the tests").split())
+        return why + ("\n" + self.log_tail if self.log_tail else "")
 
 
 def judge_environment(bare: Score, gold: Score | None = None) -> EnvCheck:
@@ -157,7 +212,8 @@ def judge_environment(bare: Score, gold: Score | None = None) -> EnvCheck:
     what = f"{fault['reason']}: {fault['detail']}"
     if fault["tier"] == "ambiguous" and gold is not None and gold.passed:
         return EnvCheck(ok=True, tests_ran=ran, detail=f"without a patch {what}; the gold patch resolves")
-    return EnvCheck(ok=False, reason=fault["reason"], tests_ran=ran, detail=what)
+    return EnvCheck(ok=False, reason=fault["reason"], tests_ran=ran, detail=what,
+                    log_tail=str(bare.details.get("env_log_tail") or ""))
 
 
 class SweBenchScorer:
@@ -186,19 +242,21 @@ class SweBenchScorer:
             details.update(env_error=True, env_error_reason=fault["reason"])
         else:
             env = await self.check_environment(task)
-            details["env_check"] = env.model_dump()
+            details["env_check"] = env.model_dump(exclude={"log_tail"})  # the tail: env_log_tail, when it counts
             if env.ok:
                 details["failure_reason"] = f"patch_broke_tests: {fault['reason']}"
-            else:
-                details.update(env_error=True, env_error_reason=env.reason)
+                details.pop("env_log_tail", None)  # the patch's failure: its test log says the rest
+            else:  # what decided it is the run without the patch
+                details.update(env_error=True, env_error_reason=env.reason, env_log_tail=env.log_tail)
         env_error = (details.get("env_error_reason") or "unknown") if details.get("env_error") else None
         return score.model_copy(update={"details": details, "env_error": env_error})
 
     async def evaluate(self, task: Task, patch: str | None) -> Score:
         """Apply `patch` (None: run the tests on the base commit as it is), run the eval script, grade.
         Details: `report`, `applied_with`, `test_log`, `tests_ran` (the status map's size), `env_fault`
-        (an unresolved run's EnvFault, dumped, or None) and `env_error` (False: `score` decides)."""
-        async with self._provider.open(task) as sandbox:
+        (an unresolved run's EnvFault, dumped, or None), with a fault `env_log_tail` (the log's end),
+        `grading_network` and `env_error` (False: `score` decides)."""
+        async with self._open(task) as sandbox:
             applied_with = "no patch"
             if patch is not None:
                 applied_with = await apply_patch(sandbox, patch)
@@ -206,7 +264,7 @@ class SweBenchScorer:
                     return _unapplied("patch_does_not_apply", patch_is_none=False)
             await sandbox.write_file(EVAL_PATH, make_eval_script(task).encode())
             run = await sandbox.exec(f"bash {EVAL_PATH} > {LOG_PATH} 2>&1", cwd=TESTBED, timeout=self._eval_timeout_s)
-            log = (await sandbox.read_file(LOG_PATH)).decode("utf-8", errors="replace")
+            log, left_out = await read_eval_log(sandbox)
             if run.timed_out:  # agentbench's marker, then the official harness's words
                 log += f"\n{TIMED_OUT}\nTimeout error: {int(self._eval_timeout_s)} seconds exceeded.\n"
         statuses, report = _graded(task, log, patch if patch is not None else "")
@@ -215,10 +273,26 @@ class SweBenchScorer:
         f2p = report.get("tests_status", {}).get("FAIL_TO_PASS", {})
         total = len(f2p.get("success", [])) + len(f2p.get("failure", []))
         value = len(f2p.get("success", [])) / total if total else float(resolved)
-        return Score(passed=resolved, value=value,
-                     details={"report": report, "applied_with": applied_with, "test_log": _clip(log),
-                              "tests_ran": len(statuses), "env_fault": fault.model_dump() if fault else None,
-                              "env_error": False})
+        details = {"report": report, "applied_with": applied_with, "test_log": _clip(log),
+                   "tests_ran": len(statuses), "env_fault": fault.model_dump() if fault else None,
+                   "env_error": False, "grading_network": self.grading_network(), "eval_log_left_out": left_out}
+        if fault is not None:
+            what = "test log" if patch is not None else "test log without a patch"
+            details["env_log_tail"] = tail_block(log_tail(log), what).lstrip("\n")
+        return Score(passed=resolved, value=value, details=details)
+
+    def _open(self, task: Task) -> AbstractAsyncContextManager[Sandbox]:
+        """A fresh grading sandbox: the provider's grading one where it has one, else its plain one."""
+        if isinstance(self._provider, GradingSandboxes):
+            return self._provider.open_grading(task)
+        return self._provider.open(task)
+
+    def grading_network(self) -> bool:
+        """Whether grading sandboxes have a network: the provider's answer; a provider that does not isolate
+        (the local backend) runs on the host, which has whatever network the host has."""
+        if isinstance(self._provider, GradingSandboxes):
+            return self._provider.grading_has_network()
+        return not getattr(self._provider, "isolates", True)
 
     async def check_environment(self, task: Task) -> EnvCheck:
         """Whether the environment runs the task's tests: the eval script without the model's patch in a
@@ -238,7 +312,7 @@ class SweBenchScorer:
         return check
 
     async def test_patch_applies(self, task: Task) -> bool:
-        async with self._provider.open(task) as sandbox:
+        async with self._open(task) as sandbox:
             await sandbox.write_file(PATCH_PATH, task.metadata.get("test_patch", "").encode())
             return (await sandbox.exec(f"git apply --check {PATCH_PATH}", cwd=TESTBED, timeout=120)).exit_code == 0
 

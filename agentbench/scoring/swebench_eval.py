@@ -7,6 +7,13 @@ the shape of the official builder (`make_eval_script_list_py`), wrapped the same
 `classify_eval_log(log, status_map)` tells a run whose tests could not run properly (an `EnvFault`) from
 one whose tests ran: `environment` faults cannot plausibly come from the patch; `ambiguous` ones can come
 from either, and the scorer settles them by running the environment without the model's patch.
+
+What of a log is stored: `stored_log(log)` keeps at most DUMP_MAX_LINES of each `git show` / `git diff`
+dump the script prints before the tests (on a depth-1 clone `git show` lists the whole tree: 437,734
+lines for one sphinx row), with a marker line saying how many were left out; grading always reads the
+whole log. `log_tail(log)` is the end of the log that decided an environment fault (TAIL_LINES lines, at
+most TAIL_BYTES, credential shapes masked), and `tail_block` shows it as ImageBuildError shows a build
+log's tail.
 """
 
 from __future__ import annotations
@@ -26,6 +33,13 @@ TIMED_OUT = ">>>>> Tests Timed Out"  # what the scorer appends to the log of a r
 ENV = "testbed"
 _PASSING = frozenset({"PASSED", "XFAIL"})
 _DETAIL_CHARS = 300
+DUMP_MAX_LINES = 2_000
+"""Lines kept of each `git show` / `git diff` dump in the stored eval log (the grader reads them all)."""
+TAIL_LINES = 60
+"""Lines of the log kept with an attempt whose environment failed (`log_tail`)."""
+TAIL_BYTES = 8_000
+"""At most this many bytes of them (the newest kept); a line is cut to TAIL_LINE_CHARS."""
+TAIL_LINE_CHARS = 500
 
 
 def test_patch_files(test_patch: str) -> tuple[list[str], list[str]]:
@@ -189,3 +203,101 @@ def classify_eval_log(log: str, status_map: dict[str, str]) -> EnvFault | None:
         return EnvFault(reason="no_test_results", tier="ambiguous",
                         detail=f"no test results parsed from the test output: {section.strip()[-_DETAIL_CHARS:]}")
     return None
+
+
+# ------------------------------------------------------------------------------------ the stored log
+
+_DUMP = re.compile(r"^\+ git (?:-c \S+ )*(show|diff)\b")  # `set -x` echoing the official script's dumps
+_XTRACE = re.compile(r"^\+ \S")  # the next command of the script (a diff's header lines never look so)
+_HUNK = re.compile(r"^(@@+) ((?:[-+]\d+(?:,\d+)? )+)@@+")
+
+
+def _hunk(line: str) -> tuple[int, list[int], int] | None:
+    """(parents, lines left of each parent, lines left of the result) of a hunk header (`@@ -a,b +c,d @@`,
+    or a combined diff's `@@@ -a,b -c,d +e,f @@@`), None for any other line."""
+    match = _HUNK.match(line)
+    if match is None:
+        return None
+    ranges = match.group(2).split()
+    counts = [int(r.partition(",")[2] or 1) if "," in r else 1 for r in ranges]
+    olds = [c for r, c in zip(ranges, counts) if r.startswith("-")]
+    news = [c for r, c in zip(ranges, counts) if r.startswith("+")]
+    if len(olds) != len(match.group(1)) - 1 or len(news) != 1:
+        return None
+    return len(olds), olds, news[0]
+
+
+def _dump_end(lines: list[str], start: int, stop: int) -> int:
+    """Index of the first line after the dump whose command line is lines[start]: the next line `set -x`
+    echoes outside a hunk (hunks are counted, so an added line `+ x` stays in), else `stop`."""
+    i, parents, olds, new = start + 1, 0, [], 0
+    while i < stop:
+        line = lines[i]
+        if new > 0 or any(olds):  # inside a hunk: each line belongs to the result and/or a parent
+            prefix = line[:parents]
+            if prefix.startswith("\\"):  # "\ No newline at end of file"
+                i += 1
+                continue
+            if "-" not in prefix:
+                new -= 1
+            olds = [max(left - (prefix[k:k + 1] != "+"), 0) for k, left in enumerate(olds)]
+            i += 1
+            continue
+        header = _hunk(line)
+        if header is not None:
+            parents, olds, new = header
+        elif _XTRACE.match(line):
+            return i
+        i += 1
+    return stop
+
+
+def stored_log(log: str, max_lines: int = DUMP_MAX_LINES) -> str:
+    """`log` with each `git show` / `git diff` dump before the test output cut to its first `max_lines`
+    lines and a marker line naming how many were left out. The test output and what follows stay whole."""
+    lines = log.split("\n")
+    start = next((i for i, line in enumerate(lines) if START in line), len(lines))
+    out: list[str] = []
+    i = 0
+    while i < start:
+        match = _DUMP.match(lines[i])
+        if match is None:
+            out.append(lines[i])
+            i += 1
+            continue
+        end = _dump_end(lines, i, start)
+        body = end - i - 1
+        out.extend(lines[i:i + 1 + min(body, max_lines)])
+        if body > max_lines:
+            out.append(f"[... agentbench: {body - max_lines:,} more lines of this `git {match.group(1)}` left "
+                       f"out of the stored log (grading read them all) ...]")
+        i = end
+    return "\n".join(out + lines[start:])
+
+
+def log_tail(log: str, lines: int = TAIL_LINES, max_bytes: int = TAIL_BYTES) -> str:
+    """The last `lines` lines of `log` (trailing blank ones dropped), each cut to TAIL_LINE_CHARS, the
+    oldest dropped past `max_bytes` (UTF-8), credential shapes masked (the store masks the run's own
+    secrets as well)."""
+    from agentbench.redact import Redactor
+
+    kept: list[str] = []
+    size = 0
+    for line in reversed(log.rstrip().split("\n")[-lines:] if log.strip() else []):
+        line = line.rstrip()
+        if len(line) > TAIL_LINE_CHARS:
+            line = line[:TAIL_LINE_CHARS - 3] + "..."
+        size += len(line.encode("utf-8", "replace")) + 1
+        if size > max_bytes:
+            break
+        kept.append(line)
+    return Redactor().text("\n".join(reversed(kept)))
+
+
+def tail_block(tail: str, what: str) -> str:
+    """`tail` as a block after an error's first line, shaped like ImageBuildError's build log tail:
+    `last N lines of the WHAT:` and each line behind `  | `; "" for an empty tail."""
+    if not tail:
+        return ""
+    lines = tail.split("\n")
+    return f"\nlast {len(lines)} lines of the {what}:\n" + "\n".join(f"  | {line}" for line in lines)

@@ -11,10 +11,9 @@ import os
 from pathlib import Path
 from typing import Callable
 
-import yaml
-
 from agentbench._bundled import bundled_dir
 from agentbench.protocols import Task
+from agentbench.safe_parse import ParseError, read_text, yaml_text
 from agentbench.suites.errors import SuiteError
 from agentbench.suites.gaia import METADATA, load_gaia
 from agentbench.suites.swebench import load_swebench
@@ -61,8 +60,8 @@ def suite_format(suite_dir: Path) -> str:
             return "gaia"
         raise SuiteError.at(path, f"not found (and no {METADATA} to read the folder as GAIA)")
     try:
-        spec = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (yaml.YAMLError, OSError, UnicodeDecodeError) as exc:
+        spec = yaml_text(read_text(path))
+    except (ParseError, OSError) as exc:
         raise SuiteError.at(path, f"cannot be read: {exc}") from None
     if not isinstance(spec, dict):
         raise SuiteError.at(path, "expected a mapping with a 'format' field")

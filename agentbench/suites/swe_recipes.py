@@ -11,9 +11,9 @@ from functools import lru_cache
 from importlib import resources
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from agentbench.safe_parse import ParseError, yaml_text
 from agentbench.suites.errors import SuiteError
 from agentbench.swebench_layout import DEBIAN_PYTHON
 
@@ -108,8 +108,8 @@ def builtin_specs() -> Specs:
         repo = entry.name.removesuffix(".yaml").replace("__", "/", 1)
         where = f"{RECIPES_PACKAGE}/{entry.name}"
         try:
-            data = yaml.safe_load(entry.read_text(encoding="utf-8"))
-        except yaml.YAMLError as exc:
+            data = yaml_text(entry.read_text(encoding="utf-8"))
+        except ParseError as exc:
             raise SuiteError(f"{where}: not valid YAML: {exc}") from None
         if not isinstance(data, dict) or not isinstance(data.get("versions"), dict):
             raise SuiteError(f"{where}: expected `source:` and `versions:` (version -> recipe)")

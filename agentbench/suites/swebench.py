@@ -10,6 +10,10 @@ Repos resolve from a mirror folder (`owner__name.bundle`, or a bare repo `owner_
 mirror entry, a git URL (`https://github.com/owner/name.git`; offline users depend on mirrors).
 The install recipe of a (repo, version) comes from the suite's `specs.yaml` (a per-repo, per-version
 table a user can extend); rows with their own `eval_script` need only the environment part.
+
+Every sandbox of a task starts from its `setup` (`reset_to_env`): /testbed back to the state the image's
+build left (ENV_REF: the base commit plus what pre_install and install changed, sandbox/swe_images.py),
+untracked files removed; in an image without that ref, back to the base commit.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from agentbench.protocols import Task, TaskExpected, TaskInputs, TaskSandbox
 from agentbench.safe_parse import ParseError, json_text, lines, read_text, yaml_text
 from agentbench.suites.errors import SuiteError, unsafe_id_reason
-from agentbench.swebench_layout import TESTBED, patch_files, patch_problem
+from agentbench.swebench_layout import ENV_REF, TESTBED, patch_files, patch_problem
 from agentbench.suites.swe_recipes import EnvSpec, Specs, find_spec, parse_specs
 
 CLASSIC_FIELDS = ("repo", "instance_id", "base_commit", "patch", "test_patch", "problem_statement", "hints_text",
@@ -200,6 +204,14 @@ def test_directives(repo: str, test_patch: str) -> list[str]:
     return paths
 
 
+def reset_to_env(base_commit: str) -> list[str]:
+    """A sandbox's reset: check out ENV_REF (the build's state) when the image has it, else the base
+    commit; then remove untracked files (ignored ones, the build's outputs, stay)."""
+    checkout = "git -c advice.detachedHead=false checkout -q -f"
+    return [f"git rev-parse -q --verify {ENV_REF} >/dev/null && {checkout} {ENV_REF} || {checkout} {base_commit}",
+            "git clean -fdq"]
+
+
 def task_from_row(row: SweRow, spec: EnvSpec | None, repo_source: str, where: str) -> Task:
     if spec is None and not row.eval_script:
         raise SuiteError(f"{where}: no install recipe for {row.repo} version {row.version!r}: it is not in "
@@ -207,7 +219,7 @@ def task_from_row(row: SweRow, spec: EnvSpec | None, repo_source: str, where: st
                          f"eval_script; add it to specs.yaml")
     spec = spec or EnvSpec()
     recipe = {"kind": "swe-env", "repo": row.repo, "source": repo_source, "commit": row.environment_setup_commit,
-              "base_commit": row.base_commit, "python": spec.python, "debian": spec.release(), "image": row.image,
+              "base_commit": row.base_commit, "version": row.version, "python": spec.python, "debian": spec.release(), "image": row.image,
               **spec.model_dump(include={"apt_packages", "packages", "requirements", "environment_yml",
                                          "pip_packages", "pre_install", "install"})}
     extra = row.model_extra or {}
@@ -217,8 +229,7 @@ def task_from_row(row: SweRow, spec: EnvSpec | None, repo_source: str, where: st
         inputs=TaskInputs(repo=repo_source, base_commit=row.base_commit),
         expected=TaskExpected(fail_to_pass=row.FAIL_TO_PASS, pass_to_pass=row.PASS_TO_PASS),
         sandbox=TaskSandbox(image="swe-env", workdir=TESTBED, recipe=recipe,
-                            setup=[f"git -c advice.detachedHead=false checkout -q -f {row.base_commit}",
-                                   "git clean -fdq"]),
+                            setup=reset_to_env(row.base_commit)),
         metadata={"repo": row.repo, "version": row.version, "patch": row.patch, "test_patch": row.test_patch,
                   "hints_text": row.hints_text, "created_at": row.created_at, "base_commit": row.base_commit,
                   "environment_setup_commit": row.environment_setup_commit, "eval_script": row.eval_script,

@@ -103,12 +103,15 @@ def no_container_left_behind():
 # engine, `model` the embedded vLLM server, `browser` headless Chromium. `make test-unit` needs none.
 NEEDS: dict[str, tuple[str, ...]] = {
     "test_compare_sweep.py": (),
+    "test_attacks.py": ("engine",),
     "test_compose.py": ("engine",),
     "test_docker_sandbox.py": ("engine",),
     "test_fault_matrix_sandbox.py": ("engine",),
+    "test_grading_network.py": ("engine",),
     "test_embedded_run.py": ("engine", "model"),
     "test_run_inputs.py": (),
     "test_fault_matrix_run.py": ("engine",),
+    "test_grade_predictions.py": ("engine",),
     "test_episode.py": (),
     "test_export_embedded.py": ("model",),
     "test_export_runs.py": (),
@@ -128,6 +131,7 @@ NEEDS: dict[str, tuple[str, ...]] = {
     "test_ray_executor.py": ("engine", "model"),
     "test_swebench.py": ("engine", "model"),
     "test_swebench_real.py": ("engine",),
+    "test_swe_env_state.py": ("engine",),
     "test_sweep_server.py": (),  # its embedded-model test is marked `model` itself
     "test_tracer.py": (),
     "test_tool_refusal.py": (),

@@ -18,9 +18,12 @@ from __future__ import annotations
 
 import base64
 import asyncio
+import hashlib
+import http.server
 import secrets
 import shutil
 import sqlite3
+import threading
 from pathlib import Path
 
 import pytest
@@ -157,3 +160,142 @@ def test_the_scanner_sees_a_planted_key(runs, tmp_path):
     db.close()
     assert any("(rows)" in hit for hit in leaks(copy, [planted]))
     assert leaks(copy, [planted])
+
+
+# -- the terminal, the server's log, graph_params (issue 22): one redaction pass on every output ---------------
+# Small runs through the CLI, no model server: a config error, a fake endpoint that refuses the key (401), a
+# graph that uses a graph_params secret, a "model server" that prints its secrets and dies.
+
+def quick_run(out: Path, *sets: str, env: dict[str, str] | None = None):
+    args = ["run", str(ROOT / "experiments" / "demo.yaml"), "--out", str(out), "--quiet",
+            "--set", "sandbox.backend=local", "--set", "suite.ids=[gm-l1-001]", *(a for s in sets for a in ("--set", s))]
+    return run_cli(*args, env=env, check=False, timeout=300)
+
+
+def test_a_config_error_does_not_echo_a_set_secret(tmp_path):
+    secret = "hf_secret123"
+    proc = quick_run(tmp_path / "run", f"model.server.env.HF_TOKEN={secret}", "run.epochs=zero")
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert "run.epochs" in proc.stderr and "model.server.env.HF_TOKEN=***" in proc.stderr  # it was quoted
+    assert secret not in proc.stdout + proc.stderr
+
+
+class _Refusing(http.server.BaseHTTPRequestHandler):
+    """A fake OpenAI endpoint that refuses every key (401), keeping each request's Authorization header."""
+
+    seen: list[str | None] = []
+
+    def _refuse(self) -> None:
+        type(self).seen.append(self.headers.get("Authorization"))
+        body = b'{"error": {"message": "invalid key", "type": "invalid_request_error"}}'
+        self.send_response(401)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    do_GET = do_POST = _refuse
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+def test_a_refused_key_names_the_url_without_userinfo_and_writes_no_password(tmp_path):
+    password = f"pw{secrets.token_hex(12)}"
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Refusing)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    port = server.server_address[1]
+    _Refusing.seen = []
+    try:
+        proc = quick_run(tmp_path / "run", "graph=tests/integration/graphs/one_shot.py", "model.provider=openai",
+                         f"model.base_url=http://alice:{password}@127.0.0.1:{port}/v1", "model.name=x",
+                         "model.retries=0")
+    finally:
+        server.shutdown()
+        server.server_close()
+    output = proc.stdout + proc.stderr
+    assert proc.returncode == 2, output
+    assert f"the model endpoint http://127.0.0.1:{port}/v1 refused the request (HTTP 401" in " ".join(output.split())
+    assert password not in output and "alice" not in output
+    basic = "Basic " + base64.b64encode(f"alice:{password}".encode()).decode()
+    assert basic in _Refusing.seen  # the control: the password really was sent
+    assert leaks(tmp_path / "run", [password]) == []
+
+
+SECRET_GRAPH = '''"""Uses graph_params.api_token: checks it got the real value, runs a command with it, answers 10."""
+import hashlib
+from typing import TypedDict
+
+from langgraph.graph import END, START, StateGraph
+
+
+class State(TypedDict, total=False):
+    messages: list
+    answer: str | None
+
+
+def build_graph(ctx):
+    async def work(state: State) -> dict:
+        token = ctx.params["api_token"]
+        if hashlib.sha256(token.encode()).hexdigest() != "{digest}":
+            raise ValueError("graph_params.api_token is not the value the experiment gave")
+        result = await ctx.tools.bash(f"echo using {{token}}")
+        assert result.exit_code == 0 and token in result.stdout
+        return {{"answer": "10"}}
+
+    graph = StateGraph(State)
+    graph.add_node("work", work)
+    graph.add_edge(START, "work")
+    graph.add_edge("work", END)
+    return graph.compile()
+
+
+build_graph.uses_model = False
+'''
+
+
+def test_a_graph_params_secret_reaches_the_graph_and_nothing_it_writes(tmp_path):
+    token, password = f"tok{secrets.token_hex(12)}", f"pw{secrets.token_hex(12)}"
+    graph = tmp_path / "secret_graph.py"
+    graph.write_text(SECRET_GRAPH.format(digest=hashlib.sha256(token.encode()).hexdigest()))
+    proc = quick_run(tmp_path / "run", f"graph={graph}", f"graph_params={{api_token: {token}, password: {password}}}")
+    output = proc.stdout + proc.stderr
+    assert proc.returncode == 0, output
+    run = tmp_path / "run"
+    db = sqlite3.connect(run / "run.sqlite")
+    try:
+        (status,) = db.execute("SELECT status FROM attempt").fetchone()
+        commands = [p for (p,) in db.execute("SELECT payload FROM event WHERE type = 'sandbox_exec'")]
+    finally:
+        db.close()
+    assert status == "solved"  # the graph got the real value (else it raises: failed)
+    assert any("echo using ***" in p for p in commands), commands  # the control: it used it, masked
+    assert {"config.yaml", "run.sqlite", "report.html", "summary.json"} <= {p.name for p in run.iterdir()}
+    assert "api_token: '***'" in (run / "config.yaml").read_text()
+    assert leaks(run, [token, password]) == [] and token not in output and password not in output
+
+
+FAKE_VLLM = """#!/bin/sh
+echo "fake vllm: $*"
+echo "token in the environment: $HF_TOKEN, custom: $CUSTOM_SETTING" >&2
+exit 3
+"""
+
+
+def test_a_failed_server_start_prints_no_secret_and_its_log_keeps_none(tmp_path):
+    hf, custom, flag = (f"s{secrets.token_hex(12)}" for _ in range(3))
+    fake = tmp_path / "fake-python"
+    fake.write_text(FAKE_VLLM)
+    fake.chmod(0o755)
+    proc = quick_run(tmp_path / "run", "graph=tests/integration/graphs/one_shot.py", "model.provider=vllm",
+                     f"model.server.python={fake}", f"model.server.model_path={tmp_path}",
+                     f"model.server.env={{HF_TOKEN: {hf}, CUSTOM_SETTING: {custom}}}",
+                     f"model.server.extra_args=[--hf-token, {flag}]", "model.server.startup_timeout_s=60")
+    output = proc.stdout + proc.stderr
+    assert proc.returncode == 2, output
+    assert "model server exited with code 3 during start-up" in output
+    log = (tmp_path / "run" / "server.log").read_text()
+    assert "token in the environment: ***, custom: ***" in log and "--hf-token ***" in log  # it printed them
+    assert "fake vllm: -m vllm.entrypoints.openai.api_server" in log
+    assert [s for s in (hf, custom, flag) if s in output] == []
+    assert leaks(tmp_path / "run", [hf, custom, flag]) == []

@@ -6,14 +6,17 @@ file: the built-in recipes build them) with shallow mirrors; the fault cases ben
 
 from __future__ import annotations
 
+import csv
 import json
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 import yaml
 
+from agentbench.sandbox.network import machine_has_network
 from agentbench.store import RunStore
 
 from .conftest import ROOT, run_cli
@@ -42,6 +45,27 @@ def _mini_copy(tmp_path: Path, edit) -> Path:
 def test_official_rows_validate_with_built_in_recipes():
     proc = run_cli("tasks", "validate", "swe-lite", timeout=3600)
     assert "4 valid, 0 invalid" in proc.stdout, proc.stdout[-4000:]
+
+
+def test_the_validation_campaign_on_real_rows_writes_data_and_resumes(tmp_path):
+    """CI's real subset of the campaign (bench/swe_validate.py): swe-lite's rows, one per (repo, version), with
+    the built-in recipes (images cached by the test above); a second run resumes: nothing run again."""
+    lite = ROOT / "tasks" / "swe-lite"
+    out, md, readme = tmp_path / "v.csv", tmp_path / "v.md", tmp_path / "README.md"
+    cmd = [sys.executable, str(ROOT / "bench" / "swe_validate.py"), "--data", f"lite_test={lite / 'instances.jsonl'}",
+           "--mirrors", str(lite / "mirrors"), "--out", str(out), "--log", str(tmp_path / "build.log")]
+    first = subprocess.run(cmd, capture_output=True, text=True, timeout=3600, cwd=ROOT)
+    assert first.returncode == 0, first.stderr[-4000:]
+    rows = list(csv.DictReader(out.open()))
+    assert {(r["repo"], r["version"]) for r in rows} == {("pylint-dev/pylint", "2.15"), ("sympy/sympy", "1.1")}
+    assert all(r["valid"] == "true" and r["python"] == "3.9" and float(r["grade_s"]) > 0 for r in rows), rows
+    again = subprocess.run(cmd, capture_output=True, text=True, timeout=600, cwd=ROOT)
+    assert again.returncode == 0 and list(csv.DictReader(out.open())) == rows, again.stderr[-2000:]
+    readme.write_text("x\n<!-- swebench-validation:start -->\n<!-- swebench-validation:end -->\n")
+    summary = subprocess.run([*cmd[:2], "--summarize", "--out", str(out), "--md", str(md), "--readme", str(readme)],
+                             capture_output=True, text=True, timeout=120, cwd=ROOT)
+    assert summary.returncode == 0, summary.stderr[-2000:]
+    assert "pylint-dev/pylint" in md.read_text() and "sympy/sympy" in readme.read_text()
 
 
 def test_official_rows_oracle_resolves_all_and_null_none(tmp_path):
@@ -73,6 +97,11 @@ def test_a_failed_build_is_error_for_its_task_and_the_run_goes_on(tmp_path):
     (error,) = summary["errors"]
     assert error["task_id"] == "agentbench-fixtures__moneta-5"
     assert error["error"].startswith("environment:") and "agentbench-no-such-package" in error["error"], error
+    # the build log's tail is the attempt's error, and `show` prints it
+    assert "lines of the build log:\n  | " in error["error"], error
+    tail_line = error["error"].split("\n")[-1].removeprefix("  | ")
+    shown = run_cli("show", str(out), "agentbench-fixtures__moneta-5").stdout
+    assert "lines of the build log:" in shown and tail_line.strip()[:60] in shown, shown[-3000:]
 
 
 def test_a_python_no_debian_has_is_error_before_any_model_call(tmp_path):
@@ -95,19 +124,38 @@ def test_a_python_no_debian_has_is_error_before_any_model_call(tmp_path):
     store.close()
 
 
-def test_an_environment_that_cannot_run_its_tests_is_error_not_failed(tmp_path):
+@pytest.mark.parametrize("env_check", ["tests", "off"])  # found before the run / when the attempt is graded
+def test_an_environment_that_cannot_run_its_tests_is_error_not_failed(tmp_path, env_check):
     def edit(specs):
         specs["agentbench-fixtures/datespan"]["1.0"]["test_cmd"] = "agentbench-no-such-test-runner -rA"
 
     suite = _mini_copy(tmp_path, edit)
     out = tmp_path / "run"
+    task_id = "agentbench-fixtures__datespan-9"
     proc = run_cli("run", MINI, "--out", str(out), "--quiet", "--set", "graph=oracle", "--set",
-                   f"suite.name={suite}", "--set", "suite.ids=[agentbench-fixtures__datespan-9]", timeout=900,
-                   check=False)
+                   f"suite.name={suite}", "--set", f"suite.ids=[{task_id}]", "--set", f"run.env_check={env_check}",
+                   timeout=900, check=False)
     assert proc.returncode == 1 and "environment 1" in proc.stderr  # all `error`: the run failed
     summary = _summary(out)
     assert summary["error"] == 1 and summary["failed"] == 0 and summary["solved"] == 0, summary
     assert summary["environment_errors"] == 1, summary["errors"]
+    # the end of the log that showed the fault is kept with the attempt, and `show` prints it
+    missing = "agentbench-no-such-test-runner: command not found"
+    store = RunStore(out / "run.sqlite")
+    _, record = store.find_attempt(task_id, 0)
+    store.close()
+    if env_check == "tests":  # the check before the run: the attempt's error says why, then the tail
+        assert record.error.startswith("environment: test_command_not_found: ") and record.score is None
+        kept = record.error
+        assert "lines of the test log without a patch:\n" in kept
+    else:  # graded: the score keeps it, the error names the reason
+        assert record.error == "environment: test_command_not_found" and record.score.details["env_error"]
+        kept = record.score.details["env_log_tail"]
+        assert kept.startswith("last ") and " lines of the test log:\n" in kept
+        assert record.score.details["grading_network"] is machine_has_network()  # sandbox.grading_network: auto
+    assert any(line.startswith("  | ") and missing in line for line in kept.split("\n")), kept
+    shown = run_cli("show", str(out), task_id).stdout
+    assert missing in shown and "lines of the test log" in shown, shown[-3000:]
 
 
 @pytest.mark.parametrize("on_limit,wrong,status,graded", [

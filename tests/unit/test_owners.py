@@ -53,7 +53,8 @@ def test_one_timeout_exit_code() -> None:
 
 def test_the_sandbox_section_keeps_its_keys() -> None:
     assert list(SandboxConfig.model_fields) == [
-        "backend", "command_timeout_s", "max_output_bytes", "network", "memory", "cpus", "pids_limit", "user",
+        "backend", "command_timeout_s", "max_output_bytes", "max_read_bytes", "network", "grading_network", "memory", "cpus",
+        "pids_limit", "user",
         "drop_capabilities", "no_new_privileges", "read_only_root", "tmp_size", "disk_limit",
         "writable_paths", "nofile", "swe_images", "swe_registry", "swe_python",
         "swe_conda_installer_url"]

@@ -18,13 +18,19 @@ DOC = Path(__file__).resolve().parents[2] / "README.md"
 # repo -> number of versions in the harness's table (v4.1.0)
 VERSIONS = {"astropy/astropy": 17, "django/django": 20, "pallets/flask": 6, "matplotlib/matplotlib": 19,
             "pylint-dev/pylint": 14, "pytest-dev/pytest": 20, "psf/requests": 28, "scikit-learn/scikit-learn": 7,
-            "mwaskom/seaborn": 4, "sphinx-doc/sphinx": 34, "sympy/sympy": 15, "pydata/xarray": 9}
+            "mwaskom/seaborn": 4, "sphinx-doc/sphinx": 34, "sympy/sympy": 15, "pydata/xarray": 9,
+            # the six repos of SWE-bench's dev split (tests/unit/test_dev_recipes.py)
+            "marshmallow-code/marshmallow": 16, "sqlfluff/sqlfluff": 17, "pvlib/pvlib-python": 9,
+            "pydicom/pydicom": 11, "pylint-dev/astroid": 12, "pyvista/pyvista": 24}
 PARSERS = {"astropy/astropy": "parse_log_astropy", "django/django": "parse_log_django",
            "pallets/flask": "parse_log_flask", "matplotlib/matplotlib": "parse_log_matplotlib",
            "pylint-dev/pylint": "parse_log_pylint", "pytest-dev/pytest": "parse_log_pytest",
            "psf/requests": "parse_log_requests", "scikit-learn/scikit-learn": "parse_log_scikit",
            "mwaskom/seaborn": "parse_log_seaborn", "sphinx-doc/sphinx": "parse_log_sphinx",
-           "sympy/sympy": "parse_log_sympy", "pydata/xarray": "parse_log_xarray"}
+           "sympy/sympy": "parse_log_sympy", "pydata/xarray": "parse_log_xarray",
+           "marshmallow-code/marshmallow": "parse_log_marshmallow", "sqlfluff/sqlfluff": "parse_log_sqlfluff",
+           "pvlib/pvlib-python": "parse_log_pvlib", "pydicom/pydicom": "parse_log_pydicom",
+           "pylint-dev/astroid": "parse_log_astroid", "pyvista/pyvista": "parse_log_pyvista"}
 SYMPY_CMD = "PYTHONWARNINGS='ignore::UserWarning,ignore::SyntaxWarning' bin/test -C --verbose"
 DJANGO_CMD = "./tests/runtests.py --verbosity 2 --settings=test_sqlite --parallel 1"
 
@@ -43,11 +49,11 @@ def raw_files() -> dict[str, dict]:
     return files
 
 
-def test_all_twelve_repos_and_every_version():
+def test_all_eighteen_repos_and_every_version():
     table = builtin_specs()
     assert set(table) == set(VERSIONS)
     assert {repo: len(versions) for repo, versions in table.items()} == VERSIONS
-    assert sum(VERSIONS.values()) == 193
+    assert sum(VERSIONS.values()) == 282
 
 
 def test_files_are_named_and_sourced():
@@ -185,20 +191,32 @@ def test_offline_status_of_made_up_entries():
 
 
 def test_counts_and_table_shape():
-    assert offline_counts() == (136, 57)
+    assert offline_counts() == (218, 64)
     table = markdown_table()
     assert ("| pylint-dev/pylint | 2.9, 2.10, 2.11, 2.13, 2.14, 2.15, 2.16, 2.17, 3.0, 3.1, 3.2, 3.3, 4.0 | yes | "
             "Debian bullseye python3.9, pip |") in table
     assert "| django/django | 3.0, 3.1, 3.2 | no | Python 3.6 is in no Debian release" in table
-    assert table.rstrip().endswith("136 of 193 (repo, version) entries build offline; 57 do not.")
+    assert table.rstrip().endswith("218 of 282 (repo, version) entries build offline; 64 do not.")
     assert sorted(["1.10", "1.9", "v5.3", "1.2"], key=version_key) == ["1.2", "1.9", "1.10", "v5.3"]
 
 
-def test_docs_table_is_markdown_table_output():
+def test_docs_table_is_generated_from_the_validation_csv():
+    """README.md's table is bench/swe_validate.py's, from docs/swebench-validation.csv: markdown_table's
+    rows with a `validated` column (regenerate: python bench/swe_validate.py --summarize)."""
+    from bench.swe_campaign import read_csv
+    from bench.swe_campaign_md import readme_table
+
     text = DOC.read_text(encoding="utf-8")
-    match = re.search(r"<!-- recipes-table:start -->\n(.*)<!-- recipes-table:end -->", text, re.DOTALL)
-    assert match, "README.md lost its recipes-table markers"
-    assert match.group(1) == markdown_table(), "regenerate the table in README.md"
+    match = re.search(r"<!-- swebench-validation:start -->\n(.*)<!-- swebench-validation:end -->", text, re.DOTALL)
+    assert match, "README.md lost its swebench-validation markers"
+    assert match.group(1) == readme_table(read_csv(DOC.parent / "docs" / "swebench-validation.csv").values()), (
+        "regenerate the table in README.md: python bench/swe_validate.py --summarize")
+
+    def offline(table: str) -> dict[tuple[str, str], str]:  # (repo, version) -> the offline column
+        rows = [line.split(" | ") for line in table.splitlines() if line.startswith("| ")][2:]
+        return {(cells[0][2:], version): cells[2] for cells in rows for version in cells[1].split(", ")}
+
+    assert offline(match.group(1)) == offline(markdown_table()), "the offline column differs from markdown_table"
 
 
 def test_suite_specs_yaml_overrides_the_builtin_entry(tmp_path):

@@ -230,10 +230,15 @@
       box.appendChild(el("h3", null, "Final diff"));
       box.appendChild(data.patch ? diffBlock(data.patch) : el("p", "note", "(empty patch)"));
     }
+    if (d.env_error && d.env_log_tail) {  // the environment failed, not the agent: the log that showed it
+      add(box, el("h3", null, "Environment fault" + (d.env_error_reason ? ": " + d.env_error_reason : "")),
+        el("pre", "ev error env-log", d.env_log_tail));
+    }
     if (report) {
       let verdict = report.resolved ? "resolved" : "not resolved";
       if (report.patch_successfully_applied === false) verdict += " · the patch did not apply";
       if (d.applied_with) verdict += " · applied with " + d.applied_with;
+      if (d.grading_network !== undefined) verdict += d.grading_network ? " · graded with network" : " · graded without network";
       add(box, el("h3", null, "Test results"), el("p", report.resolved ? "ok" : "bad", verdict), testsBlock(report));
       if (d.test_log) box.appendChild(details("test log", false, el("pre", null, d.test_log)));
     } else if (score.details) {

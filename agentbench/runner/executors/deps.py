@@ -91,8 +91,10 @@ async def check_environments(scorer: SweBenchScorer, tasks: list[Task], mode: st
             else:
                 check = await scorer.check_environment(task)
                 ok, reason = check.ok, check.reason
-        if not ok:
-            broken[task.id] = reason
+        if not ok:  # the attempts' error: why, then the end of the log that showed it (EnvCheck.explained)
+            env = await scorer.check_environment(task)  # the verdict just made (cached)
+            broken[task.id] = (reason + (f"\n{env.log_tail}" if env.log_tail else "")) if mode == "full" \
+                else env.explained()
             note(f"environment of {task.id} is broken: {reason}")
 
     note(f"checking {len(tasks)} SWE-bench environment(s) ({mode}) ...")

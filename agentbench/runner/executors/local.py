@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import time
 
+from agentbench.protocols import SandboxProvider
 from agentbench.runner.episode import AttemptDeps, run_attempt
 from agentbench.runner.executors.base import ExecContext, Item, store_broken
 from agentbench.runner.executors.deps import (KindScorer, check_environments, engine_answers, make_sandbox_provider,
@@ -31,7 +32,7 @@ class LocalExecutor:
         ctx.set_meta("sandbox_backend", sandboxes.name)
         make_model, http = model_maker(ctx.chat, cfg)
         try:
-            scorer = KindScorer(sandboxes)
+            scorer = self.make_scorer(sandboxes)
             tasks = [t for t, _ in todo]
             ctx.note(f"sandboxes: preparing {sandboxes.name} sandboxes for {len({t.id for t in tasks})} task(s) ...")
             # build the images the run needs, and check that each environment runs its tests, before any
@@ -49,6 +50,10 @@ class LocalExecutor:
             await run_shielded(sandboxes.aclose())  # containers still being removed
             if http is not None:
                 await http.aclose()
+
+    def make_scorer(self, sandboxes: SandboxProvider) -> KindScorer:
+        """The run's scorer (`agentbench grade` takes each attempt's outcome from a predictions file instead)."""
+        return KindScorer(sandboxes)
 
     async def _workers(self, todo: list[Item], deps: AttemptDeps, ctx: ExecContext, docker: bool) -> None:
         queue: asyncio.Queue[Item] = asyncio.Queue()
