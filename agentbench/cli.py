@@ -1,7 +1,7 @@
 """The `agentbench` command line: the app, and the commands run, report, show, tasks, model setup and
-sandbox build / check / prune. `compare` and `sweep` live in cli_compare.py and are registered here; the
-consoles and error helpers every command shares are in cli_common.py, a run's output files in
-report/outputs.py. Heavy imports happen inside the commands."""
+sandbox build / check / prune. `compare` and `sweep` live in cli_compare.py, `plan` in cli_plan.py, `duel`
+in cli_duel.py, and are registered here; the consoles and error helpers every command shares are in
+cli_common.py, a run's output files in report/outputs.py. Heavy imports happen inside the commands."""
 
 from __future__ import annotations
 
@@ -24,6 +24,8 @@ from agentbench.cli_compare import compare, sweep
 from agentbench.cli_export import export_app
 from agentbench.cli_grade import grade
 from agentbench.cli_graph import graph_app
+from agentbench.cli_duel import duel
+from agentbench.cli_plan import plan
 from agentbench.report.outputs import write_run_outputs
 
 
@@ -83,17 +85,14 @@ def run(
         set_ = [*set_, "run.env_check=full"]
     try:
         if resume is not None:
-            store = _open_store(resume)
+            store = _open_store(resume)  # exits 2 when the folder holds no run
             stored = store.meta("config")
             store.close()
-            cfg = validate(stored, f"{resume}/config (stored)")
-            if experiment is not None or set_:
-                wanted = load_experiment(experiment, set_)
-                if Redactor.from_config(wanted).config(wanted) != stored:  # the stored one has its secrets masked
-                    raise ConfigError(f"--resume {resume}: the experiment differs from the stored config; "
-                                      "resume without changes")
-                cfg = wanted  # with its secrets, which the run folder does not hold
+            if experiment is not None or set_:  # it holds the secrets the run folder does not; that it is the
+                cfg = load_experiment(experiment, set_)  # stored config, the Runner checks (the one check)
                 terminal.learn(Redactor.from_config(cfg).secrets)
+            else:
+                cfg = validate(stored, f"{resume}/config (stored)")
             run_dir = resume
         else:
             if experiment is None:
@@ -190,7 +189,7 @@ def tasks(
 ) -> None:
     """List a suite's tasks; `agentbench tasks validate SUITE` proves a SWE-bench suite in Docker (the gold
     patch resolves each instance, an empty patch does not, the test patch applies)."""
-    from agentbench.suites.registry import load_suite
+    from agentbench.suites.loader import load_suite
 
     if suite == "validate" and validate_suite is not None:
         _validate_suite(validate_suite, repo_mirror)
@@ -205,7 +204,7 @@ def tasks(
     for col in ("id", "kind", "level", "file", "prompt"):  # one line a task; the full prompt: the suite's files
         table.add_column(col, overflow="ellipsis", no_wrap=col in ("id", "kind", "level"))
     for t in items:
-        files = ", ".join(p.name for p in t.inputs.files) or (t.metadata.get("repo", "") if t.kind == "swe" else "")
+        files = ", ".join(p.name for p in t.inputs.files) or (t.swe.repo if t.swe is not None else "")
         table.add_row(clipped(t.id), t.kind, str(t.metadata.get("level", "")), clipped(files),
                       clipped((t.prompt.splitlines() or [""])[0][:80]))
     console.print(one_line(table))
@@ -228,9 +227,9 @@ def _validate_suite(name: str, repo_mirror: Path | None) -> None:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from agentbench.config.schema import SandboxConfig
-    from agentbench.runner.runner import make_sandbox_provider
+    from agentbench.sandbox.provider import make_sandbox_provider
     from agentbench.scoring.swebench import SweBenchScorer, Validation, validate_instance
-    from agentbench.suites.registry import load_suite
+    from agentbench.suites.loader import load_suite
     from agentbench.text import clip
 
     try:
@@ -321,8 +320,8 @@ def sandbox_check(backend: Annotated[str, typer.Option(help="docker or local")] 
     import tempfile
 
     from agentbench.config.schema import SandboxConfig
-    from agentbench.runner.runner import make_sandbox_provider
     from agentbench.sandbox.conformance import conformance_task, format_results, run_conformance
+    from agentbench.sandbox.provider import make_sandbox_provider
 
     if backend not in ("docker", "local"):
         err_console.print(f"[bold red]error:[/] --backend {backend!r}: expected docker or local")
@@ -349,6 +348,8 @@ def sandbox_prune() -> None:
 app.command("compare")(compare)
 app.command("sweep")(sweep)
 app.command("grade")(grade)
+app.command("plan")(plan)
+app.command("duel")(duel)
 
 
 def main() -> None:  # pragma: no cover

@@ -178,10 +178,12 @@ def user_errors() -> tuple[type[BaseException], ...]:
     from agentbench.models.endpoint import EndpointError
     from agentbench.models.server import ServerStartError
     from agentbench.runner.graph_loader import GraphLoadError
-    from agentbench.runner.runner import RunError
+    from agentbench.runner.errors import RunError
+    from agentbench.sandbox.provider import SandboxUnavailable
     from agentbench.suites.errors import SuiteError
 
-    return (ConfigError, SuiteError, EndpointError, ServerStartError, RunError, GraphLoadError, SetupError)
+    return (ConfigError, SuiteError, EndpointError, ServerStartError, RunError, GraphLoadError, SetupError,
+            SandboxUnavailable)
 
 
 def fail(exc: BaseException) -> NoReturn:

@@ -69,7 +69,7 @@ def check(
         task = None
         if suite:
             from agentbench.suites.filters import filter_tasks
-            from agentbench.suites.registry import load_suite
+            from agentbench.suites.loader import load_suite
 
             mirror = Path(cfg.suite.repo_mirror).expanduser() if cfg.suite.repo_mirror else None
             _, tasks = load_suite(cfg.suite.name, repo_mirror=mirror)

@@ -19,7 +19,6 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from agentbench.commands import is_test_command  # noqa: F401 - the classifier behind first_test_step
 from agentbench.protocols import AttemptRecord
 from agentbench.stats import pass_at_k as _pass_at_k
 from agentbench.stats import pass_hat_k as _pass_hat_k
@@ -268,8 +267,9 @@ def limit_grading(attempts: list[AttemptRecord]) -> dict[str, int]:
 
 
 def environment_errors(attempts: list[AttemptRecord]) -> int:
-    """`error` attempts whose environment was broken (image build, tests not running), not the agent."""
-    return sum(1 for a in attempts if a.status == "error" and (a.error or "").startswith("environment:"))
+    """`error` attempts whose environment was broken (image build, tests not running), not the agent: reason
+    `environment`."""
+    return sum(1 for a in attempts if a.status == "error" and a.reason == "environment")
 
 
 def step_efficiency(attempts: list[AttemptRecord], field: str) -> dict[str, float | int] | None:

@@ -1,7 +1,8 @@
 """The contracts every part of agentbench speaks. Keep this file short.
 
 Task, ExecResult, Sandbox, SandboxProvider, AgentContext (what a graph gets),
-Score, Event, Usage, AttemptRecord (what the store and metrics speak).
+Score, Event (the typed events of agentbench/events.py, re-exported), Usage, AttemptRecord (what the store
+and metrics speak).
 """
 
 from __future__ import annotations
@@ -10,37 +11,40 @@ import abc
 import errno
 from contextlib import AbstractAsyncContextManager
 from pathlib import Path
-from typing import Any, Callable, Literal, Protocol
+from typing import TYPE_CHECKING, Annotated, Any, Callable, Literal, Protocol, runtime_checkable
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+if TYPE_CHECKING:
+    from langchain_core.language_models import BaseChatModel
+
+from agentbench.events import Event, EventType  # noqa: F401  (the trace's typed events; re-exported)
+from agentbench.swe_spec import SweSpec
 
 TaskKind = Literal["qa", "swe"]
 AttemptStatus = Literal["solved", "failed", "limit", "error"]
 AnswerSource = Literal["state", "last_message", "none"]
 LimitKind = Literal["steps", "tokens", "time", "supersteps"]
-EventType = Literal[
-    "attempt_start", "node_start", "node_end", "model_call", "tool_call",
-    "sandbox_exec", "retry", "patch", "score", "error", "attempt_end",
-]
+#: Why an attempt ended as it did, as a code (AttemptRecord.reason): `agent_error` (failed: the graph's own
+#: code raised); a LimitKind (limit); `model`, `auth`, `tool_calls`, `sandbox`, `scorer`, `environment`,
+#: `infra`, `node_lost` (error). `other`: a code this version does not know, read from a run folder written
+#: by another version (agentbench.store.read_record).
+AttemptReason = Literal["agent_error", "steps", "tokens", "time", "supersteps", "model", "auth", "tool_calls",
+                        "sandbox", "scorer", "environment", "infra", "node_lost", "other"]
 
 
 class TaskInputs(BaseModel):
     files: list[Path] = Field(default_factory=list, description="host files copied into the sandbox workdir")
-    repo: str | None = Field(None, description="repo mirror path or git URL (swe)")
-    base_commit: str | None = None
 
 
 class TaskExpected(BaseModel):
     answer: str | None = None
-    fail_to_pass: list[str] = Field(default_factory=list)
-    pass_to_pass: list[str] = Field(default_factory=list)
 
 
 class TaskSandbox(BaseModel):
-    image: str = Field("python", description="a recipe under sandboxes/, or `swe-env` (built from `recipe`)")
+    image: str = Field("python", description="a recipe under sandboxes/, or `swe-env` (built from `Task.swe`)")
     setup: list[str] = Field(default_factory=list, description="commands run in the workdir once it is open")
     workdir: str | None = Field(None, description="where commands start (default: the backend's workdir)")
-    recipe: dict[str, Any] | None = Field(None, description="an environment built per task family (swe-env)")
 
 
 class Task(BaseModel):
@@ -51,6 +55,8 @@ class Task(BaseModel):
     expected: TaskExpected = Field(default_factory=TaskExpected)
     sandbox: TaskSandbox = Field(default_factory=TaskSandbox)
     metadata: dict[str, Any] = Field(default_factory=dict)
+    swe: SweSpec | None = Field(None, description="a SWE-bench instance: its row, repo and recipe (agentbench."
+                                                  "swe_spec); its environment is built from it, its grading made")
 
 
 class ExecResult(BaseModel):
@@ -149,6 +155,7 @@ class Usage(BaseModel):
                      completion_tokens=self.completion_tokens + other.completion_tokens)
 
 
+@runtime_checkable
 class Tools(Protocol):
     """Sandbox tools a graph may call; every call is traced by the implementation."""
 
@@ -157,13 +164,29 @@ class Tools(Protocol):
     async def write_file(self, path: str, content: str) -> None: ...
 
 
+def _chat_model(value: Any) -> Any:
+    """None or a LangChain chat model; LangChain is loaded by the time a context is built, not by this module."""
+    from langchain_core.language_models import BaseChatModel
+
+    if value is not None and not isinstance(value, BaseChatModel):
+        raise ValueError(f"expected a LangChain BaseChatModel or None, got {type(value).__name__}")
+    return value
+
+
+if TYPE_CHECKING:
+    ChatModel = BaseChatModel | None
+else:  # checked as `BaseChatModel | None`, without importing LangChain with the contracts
+    ChatModel = Annotated[Any, AfterValidator(_chat_model)]
+
+
 class AgentContext(BaseModel):
     """Everything a graph factory receives: `build_graph(ctx) -> CompiledStateGraph`."""
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
 
-    model: Any = Field(description="a LangChain BaseChatModel bound to the configured endpoint")
-    tools: Any = Field(description="a `Tools` implementation over the attempt's sandbox")
+    model: ChatModel = Field(description="a LangChain BaseChatModel bound to the configured endpoint; None for a "
+                                         "graph that declares `uses_model = False`")
+    tools: Tools = Field(description="a `Tools` implementation over the attempt's sandbox")
     task: Task
     limits: Limits
     params: dict[str, Any] = Field(default_factory=dict, description="graph parameters from the experiment")
@@ -206,15 +229,6 @@ class Scorer(Protocol):
         ...
 
 
-class Event(BaseModel):
-    seq: int
-    type: EventType
-    t_start: float
-    t_end: float
-    node: str | None = None
-    payload: dict[str, Any] = Field(default_factory=dict)
-
-
 class AttemptTotals(BaseModel):
     usage: Usage = Field(default_factory=Usage)
     model_calls: int = 0
@@ -247,13 +261,14 @@ class AttemptRecord(BaseModel):
     patch: str | None = None
     score: Score | None = None
     error: str | None = None
-    reason: str | None = Field(None, description="why, as a code: `agent_error` (failed: the graph's own code "
-                                                 "raised); `steps` / `tokens` / `time` / `supersteps` (limit); `model`, `auth`, "
-                                                 "`tool_calls`, `sandbox`, `scorer`, `environment`, `infra`, "
-                                                 "`node_lost` (error; tool_calls: the server refused the graph's "
-                                                 "tools, it parses no tool calls, and the run stopped; node_lost: "
-                                                 "the Ray node or worker running it died, and the attempt was "
-                                                 "placed again as a newer try)")
+    reason: AttemptReason | None = Field(
+        None, description="why, as a code (AttemptReason): `agent_error` (failed: the graph's own code raised); "
+                          "`steps` / `tokens` / `time` / `supersteps` (limit); `model`, `auth`, `tool_calls`, "
+                          "`sandbox`, `scorer`, `environment`, `infra`, `node_lost` (error; tool_calls: the server "
+                          "refused the graph's tools, it parses no tool calls, and the run stopped; environment: "
+                          "the task's environment, not the agent, failed, the one place that fact is kept; "
+                          "node_lost: the Ray node or worker running it died, and the attempt was placed again as "
+                          "a newer try); None for solved, and for failed when the scorer said no")
     totals: AttemptTotals = Field(default_factory=AttemptTotals)
     metadata: dict[str, Any] = Field(default_factory=dict)
 

@@ -2,8 +2,9 @@
 
 Tables: `run` (key → JSON: resolved config, versions, model identity, server metrics),
 `attempt` (one row per try of a (task, epoch); the newest try is the attempt's result),
-`event` (attempt id, seq, type, node, times, JSON payload). An attempt and its events are written
-in one transaction when the attempt ends, so a killed run leaves only whole attempts behind.
+`event` (attempt id, seq, type, node, times, JSON payload: the typed event's other fields, as set,
+agentbench/events.py; read back through its one TypeAdapter, `read_event`). An attempt and its events are
+written in one transaction when the attempt ends, so a killed run leaves only whole attempts behind.
 
 Every string written goes through the store's `Redactor` (agentbench.redact): meta values, the attempt's
 record and task id, event nodes and payloads, so no secret reaches the file. The runner passes the one
@@ -16,9 +17,12 @@ from __future__ import annotations
 import json
 import sqlite3
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterator, get_args
 
-from agentbench.protocols import AttemptRecord, Event
+from pydantic_core import from_json
+
+from agentbench.events import EVENTS, Event
+from agentbench.protocols import AttemptReason, AttemptRecord
 from agentbench.redact import Redactor
 
 DB_NAME = "run.sqlite"
@@ -42,6 +46,40 @@ CREATE VIEW IF NOT EXISTS latest_attempt AS
     SELECT a.* FROM attempt a
     WHERE a.try = (SELECT MAX(b.try) FROM attempt b WHERE b.task_id = a.task_id AND b.epoch = a.epoch);
 """
+
+
+_REASONS = frozenset(get_args(AttemptReason))
+
+
+def read_record(text: str | bytes) -> AttemptRecord:
+    """A stored attempt record as today's shape reads it: the one place a record is read (the store, the
+    exporters). Run folders of older versions: an environment error written before `reason` said so (an
+    `error` whose text starts `environment:`, or with `metadata["env_error"]`) reads as reason `environment`,
+    and `metadata["env_error"]` is dropped (`reason` is the one place of that fact); a reason code this
+    version does not know reads as `other` (AttemptReason)."""
+    data = json.loads(text)
+    legacy_env = (data.get("metadata") or {}).pop("env_error", None)
+    reason = data.get("reason")
+    if reason is None and data.get("status") == "error" and (
+            legacy_env or str(data.get("error") or "").startswith("environment:")):
+        data["reason"] = "environment"
+    elif reason is not None and reason not in _REASONS:
+        data["reason"] = "other"
+    return AttemptRecord.model_validate(data)
+
+
+def read_event(seq: int, type_: str, node: str | None, t_start: float, t_end: float, payload: str) -> Event:
+    """One stored event row as its typed class, through the one adapter (`agentbench.events.EVENTS`). Rows of
+    older versions: a field missing takes its default, a key no class declares is kept as an extra, and the
+    `node` key of a `node_lost` error (the Ray node, before the field was named `worker`) reads as `worker`."""
+    try:
+        fields = from_json(payload)
+    except ValueError:  # what pydantic's parser refuses and json's takes (a lone surrogate escape)
+        fields = json.loads(payload)
+    if "node" in fields:
+        fields["worker"] = fields.pop("node")
+    fields.update(seq=seq, type=type_, node=node, t_start=t_start, t_end=t_end)
+    return EVENTS.validate_python(fields)
 
 
 class RunStore:
@@ -108,7 +146,7 @@ class RunStore:
     def attempts(self) -> list[AttemptRecord]:
         """The newest try of every (task, epoch), in task order."""
         rows = self._db.execute("SELECT record FROM latest_attempt ORDER BY task_id, epoch")
-        return [AttemptRecord.model_validate_json(r[0]) for r in rows]
+        return [read_record(r[0]) for r in rows]
 
     def attempt_rows(self) -> list[dict[str, Any]]:
         rows = self._db.execute("SELECT id, task_id, epoch, try, status, t_start, t_end FROM latest_attempt "
@@ -126,7 +164,7 @@ class RunStore:
             sql += " AND epoch = ?"
             args += (epoch,)
         row = self._db.execute(sql + " ORDER BY epoch LIMIT 1", args).fetchone()
-        return (row[0], AttemptRecord.model_validate_json(row[1])) if row else None
+        return (row[0], read_record(row[1])) if row else None
 
     def spans(self, event_type: str | None = None) -> list[tuple[float, float]]:
         """(t_start, t_end) of every attempt's newest try, or of its events of one type (one query)."""
@@ -136,8 +174,8 @@ class RunStore:
                                      "ON e.attempt_id = a.id WHERE e.type = ?", (event_type,)))
 
     def events(self, attempt_id: int) -> Iterator[Event]:
+        """The attempt's events in order, typed (`read_event`)."""
         rows = self._db.execute("SELECT seq, type, node, t_start, t_end, payload FROM event WHERE attempt_id = ? "
                                 "ORDER BY seq", (attempt_id,))
-        for seq, type_, node, t0, t1, payload in rows:  # written by add_attempt from validated Events
-            yield Event.model_construct(seq=seq, type=type_, node=node, t_start=t0, t_end=t1,
-                                        payload=json.loads(payload))
+        for row in rows:
+            yield read_event(*row)

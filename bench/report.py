@@ -30,7 +30,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from agentbench.protocols import AttemptRecord, AttemptTotals, Event, Score, Usage  # noqa: E402
+from agentbench.events import Event, ModelCall, NodeEnd, NodeStart, SandboxExec  # noqa: E402
+from agentbench.protocols import AttemptRecord, AttemptTotals, Score, Usage  # noqa: E402
 from agentbench.report.html import load_attempts, write_html_report  # noqa: E402
 from agentbench.store import RunStore  # noqa: E402
 
@@ -62,24 +63,24 @@ def make_attempt(rng: random.Random, index: int, steps: int) -> tuple[AttemptRec
     prompt_tokens = completion_tokens = 0
     for _ in range(steps):
         node = "act"
-        events.append(Event(seq=len(events), type="node_start", t_start=t, t_end=t, node=node))
+        events.append(NodeStart(seq=len(events), t_start=t, t_end=t, node=node))
         latency = rng.uniform(0.3, 2.5)
         reply = _text(rng, 300) + "\n```bash\n" + " ".join(rng.choices(WORDS, k=8)) + "\n```"
         pt, ct = sum(len(m["content"]) for m in messages) // 4, len(reply) // 4
-        events.append(Event(seq=len(events), type="model_call", t_start=t + 0.01, t_end=t + 0.01 + latency, node=node,
-                            payload={"messages": list(messages), "reply": {"role": "ai", "content": reply},
-                                     "prompt_tokens": pt, "completion_tokens": ct, "latency_s": latency}))
+        events.append(ModelCall(seq=len(events), t_start=t + 0.01, t_end=t + 0.01 + latency, node=node,
+                                messages=list(messages), reply={"role": "ai", "content": reply}, prompt_tokens=pt,
+                                completion_tokens=ct, latency_s=latency))
         t += 0.01 + latency
         duration = rng.uniform(0.02, 1.5)
         stdout = _text(rng, 800)
         code = 0 if rng.random() > 0.2 else 1
         stderr = "" if code == 0 else _text(rng, 120)
-        events.append(Event(seq=len(events), type="sandbox_exec", t_start=t + 0.005, t_end=t + 0.005 + duration,
-                            node=node, payload={"kind": "bash", "command": " ".join(rng.choices(WORDS, k=8)),
-                                                "exit_code": code, "duration_s": duration, "stdout": stdout,
-                                                "stderr": stderr, "truncated": False, "timed_out": False}))
+        events.append(SandboxExec(seq=len(events), t_start=t + 0.005, t_end=t + 0.005 + duration, node=node,
+                                  kind="bash", command=" ".join(rng.choices(WORDS, k=8)), exit_code=code,
+                                  duration_s=duration, stdout=stdout, stderr=stderr, truncated=False,
+                                  timed_out=False))
         t += 0.005 + duration + 0.003
-        events.append(Event(seq=len(events), type="node_end", t_start=events[-3].t_start, t_end=t, node=node))
+        events.append(NodeEnd(seq=len(events), t_start=events[-3].t_start, t_end=t, node=node))
         observation = f"exit code: {code}\nstdout:\n{stdout}"
         messages += [{"role": "ai", "content": reply}, {"role": "human", "content": observation}]
         model_s, sandbox_s = model_s + latency, sandbox_s + duration

@@ -40,7 +40,8 @@ import psutil  # noqa: E402  (comes with ray)
 
 from agentbench.config.loader import load_experiment  # noqa: E402
 from agentbench.config.schema import ExperimentConfig  # noqa: E402
-from agentbench.protocols import AttemptRecord, AttemptTotals, Event, Score  # noqa: E402
+from agentbench.events import ModelCall, SandboxExec  # noqa: E402
+from agentbench.protocols import AttemptRecord, AttemptTotals, Score  # noqa: E402
 from agentbench.redact import Redactor  # noqa: E402
 from agentbench.runner.executors.local import LocalExecutor  # noqa: E402
 from agentbench.runner.executors.ray import RayExecutor  # noqa: E402
@@ -108,13 +109,13 @@ def ingest(attempts: int, events: int, out: Path) -> dict:
     sandbox commands with output), through the run's redactor."""
     out.mkdir(parents=True, exist_ok=True)
     store = RunStore.in_dir(out, redactor=Redactor.from_config(ExperimentConfig()))
-    payloads = [{"model": "m", "prompt_tokens": 900, "completion_tokens": 60, "latency_s": 0.8,
-                 "messages": [{"role": "user", "content": "What is the capital? " * 20}],
-                 "completion": "The answer is 42. " * 5},
-                {"cmd": "python -c 'print(1)'", "exit_code": 0, "stdout": "1\n" + "x" * 300, "stderr": "",
-                 "duration_s": 0.02}]
-    evs = [Event(seq=j, type="model_call" if j % 2 else "sandbox_exec", t_start=1.0 + j, t_end=1.5 + j,
-                 node="agent", payload=payloads[j % 2]) for j in range(events)]
+    call = {"prompt_tokens": 900, "completion_tokens": 60, "latency_s": 0.8,
+            "messages": [{"role": "user", "content": "What is the capital? " * 20}],
+            "reply": {"role": "ai", "content": "The answer is 42. " * 5}}
+    command = {"command": "python -c 'print(1)'", "exit_code": 0, "stdout": "1\n" + "x" * 300, "stderr": "",
+               "duration_s": 0.02}
+    evs = [ModelCall(seq=j, t_start=1.0 + j, t_end=1.5 + j, node="agent", **call) if j % 2 else
+           SandboxExec(seq=j, t_start=1.0 + j, t_end=1.5 + j, node="agent", **command) for j in range(events)]
     records = [AttemptRecord(task_id=f"t{i % 500}", epoch=i // 500, status="solved", answer="42",
                              score=Score(passed=True, value=1.0), totals=AttemptTotals(model_calls=events // 2))
                for i in range(attempts)]

@@ -16,9 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from agentbench.config.schema import SandboxConfig
-from agentbench.protocols import Score, Task
-from agentbench.sandbox.swe_images import EnvRecipe, EnvSettings, ensure_env_image, unbuildable_reason
-from agentbench.scoring.swebench import SweBenchScorer, validate_instance
+from agentbench.protocols import Task
+from agentbench.sandbox.swe_images import EnvSettings, ensure_env_image, unbuildable_reason
+from agentbench.scoring.swebench import EvalRun, SweBenchScorer, validate_instance
 from agentbench.suites.swe_recipes import find_spec
 from agentbench.suites.swebench import SweRow, mirror_name, resolve_repo, task_from_row
 from agentbench.swebench_layout import DEBIAN_PYTHON
@@ -36,17 +36,17 @@ def sandbox_config() -> SandboxConfig:
 
 
 class RecordingScorer(SweBenchScorer):
-    """A SweBenchScorer that keeps each run's Score (validate_instance returns only the verdict; the network
+    """A SweBenchScorer that keeps each grading run (validate_instance returns only the verdict; the network
     flag reads the gold run's log)."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.runs: dict[str, dict[str, Score]] = {}
+        self.runs: dict[str, dict[str, EvalRun]] = {}
 
-    async def evaluate(self, task: Task, patch: str | None) -> Score:
-        score = await super().evaluate(task, patch)
-        self.runs.setdefault(task.id, {})["empty" if patch is None else "gold"] = score
-        return score
+    async def evaluate(self, task: Task, patch: str | None) -> EvalRun:
+        run = await super().evaluate(task, patch)
+        self.runs.setdefault(task.id, {})["empty" if patch is None else "gold"] = run
+        return run
 
 
 def classify(candidate: Candidate, row: SweRow, mirrors: Path, settings: EnvSettings) -> Task | CampaignRow:
@@ -59,10 +59,9 @@ def classify(candidate: Candidate, row: SweRow, mirrors: Path, settings: EnvSett
     python = spec.python or DEBIAN_PYTHON.get(spec.release() or "", "")
     source = resolve_repo(row.repo, mirrors)
     task = task_from_row(row, spec, source, f"{candidate.split} ({row.instance_id})")
-    recipe = EnvRecipe.model_validate(task.sandbox.recipe)
-    why = unbuildable_reason(recipe, settings)
+    why = unbuildable_reason(task.swe, settings)
     if why:
-        name = "python_unavailable_offline" if recipe.debian is None else "conda_unavailable_offline"
+        name = "python_unavailable_offline" if spec.release() is None else "conda_unavailable_offline"
         return CampaignRow(**base, python=python, valid=False, reason=f"{name}: {first_line(why)}")
     if "://" in source:
         return CampaignRow(**base, python=python, valid=False,
@@ -70,8 +69,8 @@ def classify(candidate: Candidate, row: SweRow, mirrors: Path, settings: EnvSett
     return task
 
 
-def _failures(score: Score | None) -> dict[str, list[str]]:
-    status = ((score.details.get("report") or {}).get("tests_status") or {}) if score else {}
+def _failures(run: EvalRun | None) -> dict[str, list[str]]:
+    status = (run.report.get("tests_status") or {}) if run else {}
     return {kind: list(status.get(kind, {}).get("failure", [])) for kind in ("FAIL_TO_PASS", "PASS_TO_PASS")}
 
 
@@ -84,7 +83,7 @@ class Campaign:
     """One run of the campaign: the provider, the engine client, the counters of what happened."""
 
     def __init__(self, args: argparse.Namespace, total: int, started: float) -> None:
-        from agentbench.runner.runner import make_sandbox_provider
+        from agentbench.sandbox.provider import make_sandbox_provider
         from agentbench.sandbox.engine import engine_client
 
         self.args, self.total, self.started = args, total, started
@@ -129,8 +128,8 @@ class Campaign:
         self._local.started = []
         try:
             broken = self.provider.prepare([task])
-            image = None if task.id in broken else ensure_env_image(self.client, task.sandbox.recipe or {},
-                                                                    self.settings, log=self._build_log)
+            image = None if task.id in broken else ensure_env_image(self.client, task.swe, self.settings,
+                                                                    log=self._build_log)
             return broken, list(self._local.started), image
         finally:
             self._local.started = None
@@ -152,10 +151,10 @@ class Campaign:
             check = await validate_instance(scorer, task)
             grade_s = time.monotonic() - t1
             gold = scorer.runs.get(task.id, {}).get("gold")
-            report = (gold.details.get("report") or {}) if gold else {}
+            report = gold.report if gold else {}
             reason = verdict_reason(check.test_patch_applies, check.gold_resolves, check.empty_fails, check.env_ok,
                                     check.detail, report)
-            network = network_flag(str(gold.details.get("test_log", "")) if gold else "", _failures(gold))
+            network = network_flag(gold.test_log if gold else "", _failures(gold))
             return CampaignRow(**base, valid=check.ok, reason=reason, build_s=build_s, grade_s=grade_s,
                                network=network, built=built, detail=one_line(check.detail))
         except Exception as exc:  # an engine fault, a bug: no verdict on the row; the next run retries it
@@ -248,11 +247,11 @@ class Campaign:
 
 def run_campaign(args: argparse.Namespace, queue: list[tuple[Candidate, SweRow]], started: float) -> int:
     """Run `queue`; 0, or 1 when a row hit a harness error (those rows are retried by the next run)."""
-    from agentbench.runner.executors.deps import RunError
+    from agentbench.sandbox.provider import SandboxUnavailable
 
     try:
         campaign = Campaign(args, len(queue), started)
-    except RunError as exc:
+    except SandboxUnavailable as exc:
         raise CampaignError(str(exc)) from None
     try:
         asyncio.run(campaign.run(queue))

@@ -31,13 +31,12 @@ sys.path.insert(0, str(ROOT))
 
 from agentbench.config.schema import SandboxConfig  # noqa: E402
 from agentbench.protocols import Task  # noqa: E402
-from agentbench.runner.runner import make_sandbox_provider  # noqa: E402
+from agentbench.sandbox.provider import make_sandbox_provider  # noqa: E402
 from agentbench.sandbox.engine import engine_client  # noqa: E402
 from agentbench.sandbox.images import build_context_image  # noqa: E402
-from agentbench.sandbox.swe_images import (EnvRecipe, EnvSettings, ensure_env_image, env_tag,  # noqa: E402
-                                           instance_tag, stage_repo)
+from agentbench.sandbox.swe_images import EnvSettings, ensure_env_image, env_tag, instance_tag, stage_repo  # noqa: E402
 from agentbench.scoring.swebench import SweBenchScorer  # noqa: E402
-from agentbench.suites.registry import load_suite  # noqa: E402
+from agentbench.suites.loader import load_suite  # noqa: E402
 
 QUIET = lambda _line: None  # noqa: E731
 
@@ -49,18 +48,17 @@ def task(suite: str, instance: str) -> Task:
 
 def cold_build(client, t: Task) -> tuple[float, str]:
     settings = EnvSettings(images="build")
-    recipe = EnvRecipe.model_validate(t.sandbox.recipe)
     from agentbench.sandbox.images import ensure_rootfs
 
-    rootfs = ensure_rootfs(client, recipe.debian or "bookworm", log=QUIET)
-    env = env_tag(recipe, settings, rootfs)
-    for tag in (instance_tag(recipe, env), env):
+    rootfs = ensure_rootfs(client, t.swe.env.release() or "bookworm", log=QUIET)
+    env = env_tag(t.swe, settings, rootfs)
+    for tag in (instance_tag(t.swe, env), env):
         try:
             client.images.remove(tag, force=True)
         except Exception:  # not there: already cold
             pass
     t0 = time.perf_counter()
-    tag = ensure_env_image(client, t.sandbox.recipe, settings, log=QUIET)
+    tag = ensure_env_image(client, t.swe, settings, log=QUIET)
     return time.perf_counter() - t0, tag
 
 
@@ -77,9 +75,9 @@ async def starts(provider, t: Task, n: int) -> float:
 async def grading(provider, t: Task) -> float:
     scorer = SweBenchScorer(provider)
     t0 = time.perf_counter()
-    score = await scorer.evaluate(t, t.metadata["patch"])
+    run = await scorer.evaluate(t, t.swe.patch)
     elapsed = time.perf_counter() - t0
-    assert score.passed, f"the gold patch of {t.id} did not resolve it: {score.details.get('report')}"
+    assert run.resolved, f"the gold patch of {t.id} did not resolve it: {run.report}"
     return elapsed
 
 
@@ -100,8 +98,8 @@ def measure(client, t: Task, n: int) -> dict[str, float]:
 
 def mirror_entry(client, full_mirror: Path, t: Task) -> None:
     """The repo step of the environment build, both ways, from the same full mirror."""
-    recipe = EnvRecipe.model_validate(t.sandbox.recipe)
-    base = ensure_env_image(client, t.sandbox.recipe, EnvSettings(images="build"), log=QUIET)
+    commit = t.swe.environment_setup_commit
+    base = ensure_env_image(client, t.swe, EnvSettings(images="build"), log=QUIET)
     rows = {}
     for way in ("bundle", "shallow"):
         with tempfile.TemporaryDirectory(prefix="agentbench-bench-") as tmp:
@@ -113,12 +111,12 @@ def mirror_entry(client, full_mirror: Path, t: Task) -> None:
                 subprocess.run(["git", "-C", str(full_mirror), "bundle", "create", str(context / "repo.bundle"),
                                 "HEAD"], check=True, capture_output=True)
                 steps = ["COPY repo.bundle /tmp/repo.bundle",
-                         f"RUN git clone -q /tmp/repo.bundle /tmp/repo && cd /tmp/repo && git checkout -q {recipe.commit}"]
+                         f"RUN git clone -q /tmp/repo.bundle /tmp/repo && cd /tmp/repo && git checkout -q {commit}"]
             else:
-                stage_repo(str(full_mirror), recipe.commit, context / "commit.git", bare=True)
+                stage_repo(str(full_mirror), commit, context / "commit.git", bare=True)
                 steps = ["COPY commit.git /tmp/commit.git",
                          f"RUN git init -q /tmp/repo && cd /tmp/repo && git fetch -q --depth 1 file:///tmp/commit.git "
-                         f"{recipe.commit} && git checkout -q {recipe.commit}"]
+                         f"{commit} && git checkout -q {commit}"]
             size = sum(p.stat().st_size for p in context.rglob("*") if p.is_file())
             (context / "Dockerfile").write_text("\n".join(["ARG BASE", "FROM ${BASE}", *steps]) + "\n")
             tag = f"agentbench/bench-mirror:{way}"
@@ -129,7 +127,7 @@ def mirror_entry(client, full_mirror: Path, t: Task) -> None:
             build_context_image(client, f"bench {way}", tag, context, base, labels={}, log=QUIET)
             rows[way] = (size, time.perf_counter() - t0)
             client.images.remove(tag, force=True)
-    print(f"\nhow the repo enters the build ({full_mirror.name}, {recipe.repo}@{recipe.commit[:10]}):")
+    print(f"\nhow the repo enters the build ({full_mirror.name}, {t.swe.repo}@{commit[:10]}):")
     print(f"{'':>10} {'context MB':>11} {'build s':>9}")
     for way, (size, seconds) in rows.items():
         print(f"{way:>10} {size / 1e6:>11.1f} {seconds:>9.1f}")

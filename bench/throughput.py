@@ -49,6 +49,7 @@ import httpx  # noqa: E402
 
 from agentbench.config.loader import load_experiment  # noqa: E402
 from agentbench.config.schema import ModelConfig  # noqa: E402
+from agentbench.events import ModelCall  # noqa: E402
 from agentbench.metrics import mean_in_flight  # noqa: E402
 from agentbench.models import embedded  # noqa: E402
 from agentbench.models.server import ManagedServer  # noqa: E402
@@ -151,11 +152,11 @@ def recorded_requests(run_dir: Path) -> list[dict]:
     calls = []
     for row in store.attempt_rows():
         for event in store.events(row["id"]):
-            if event.type == "model_call":
-                tokens = max(1, int(event.payload["completion_tokens"]))
+            if isinstance(event, ModelCall):
+                tokens = max(1, event.completion_tokens)
                 calls.append((event.t_start, {
                     "messages": [{"role": roles.get(m["role"], m["role"]), "content": m["content"]}
-                                 for m in event.payload["messages"]],
+                                 for m in event.messages],
                     "max_tokens": tokens, "min_tokens": tokens, "ignore_eos": True, "temperature": temperature,
                     "seed": attempt_seed(seed, row["task_id"], row["epoch"])}))
     store.close()

@@ -31,8 +31,8 @@ from langchain_core.utils.function_calling import convert_to_openai_tool  # noqa
 from agentbench.config.schema import ModelConfig, ServerConfig  # noqa: E402
 from agentbench.models import embedded  # noqa: E402
 from agentbench.models.server import ManagedServer  # noqa: E402
-from agentbench.suites.registry import load_suite  # noqa: E402
-from graphs.react import SYSTEM_PROMPT, make_tools  # noqa: E402
+from agentbench.suites.loader import load_suite  # noqa: E402
+from agentbench.graphs.react import SYSTEM_PROMPT, make_tools  # noqa: E402
 
 
 def _stream_calls(lines: list[str]) -> tuple[list[dict], str]:

@@ -17,8 +17,8 @@ from langchain_core.messages import AnyMessage, HumanMessage, SystemMessage
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.message import add_messages
 
+from agentbench.graphs.actions import STEP_FILE, format_observation, parse_action
 from agentbench.protocols import AgentContext
-from graphs.actions import STEP_FILE, format_observation, parse_action
 
 COMPUTE_PROMPT = """\
 You are in a sandbox whose working directory holds the task's files. Write one short thought, then \

@@ -31,10 +31,10 @@ from langgraph.graph.message import add_messages
 from langgraph.graph.state import CompiledStateGraph
 
 from agentbench.commands import is_test_command
+from agentbench.graphs.coding_actions import (CodingAction, HunkApplyError, apply_hunks, edit_failure,
+                                              edit_observation, format_observation, parse_coding_action)
+from agentbench.graphs.planning import text_of
 from agentbench.protocols import AgentContext, FileTooLargeError
-from graphs.coding_actions import (CodingAction, HunkApplyError, apply_hunks, edit_failure, edit_observation,
-                                   format_observation, parse_coding_action)
-from graphs.planning import text_of
 
 F = "```"
 

@@ -19,10 +19,9 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from agentbench.commands import is_test_command  # noqa: F401 - re-exported for older importers; owner: commands
+from agentbench.graphs.actions import format_observation as render_observation
 from agentbench.protocols import ExecResult
 from agentbench.text import clip
-from graphs.actions import format_observation as render_observation
 
 CodingKind = Literal["bash", "edit", "submit", "format_error"]
 HunkProblem = Literal["not_found", "ambiguous", "empty_search", "missing_file"]

@@ -24,8 +24,8 @@ GOLD_PATH = "/tmp/agentbench-gold.patch"
 
 def build_graph(ctx: AgentContext) -> CompiledStateGraph:
     async def answer(state: OracleState) -> dict:
-        if ctx.task.kind == "swe":  # edit the repo the way a perfect agent would: the gold patch
-            await ctx.tools.write_file(GOLD_PATH, ctx.task.metadata["patch"])
+        if ctx.task.swe is not None:  # a SWE-bench instance: edit the repo as a perfect agent would, the gold patch
+            await ctx.tools.write_file(GOLD_PATH, ctx.task.swe.patch)
             result = await ctx.tools.bash(f"git apply --verbose {GOLD_PATH} && rm -f {GOLD_PATH}")
             if result.exit_code != 0:
                 raise SandboxError(f"the gold patch of {ctx.task.id} does not apply: {result.stderr.strip()}")

@@ -20,9 +20,9 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.graph.message import add_messages
 from langgraph.graph.state import CompiledStateGraph
 
+from agentbench.graphs.actions import FEW_SHOT, PROTOCOL_PROMPT, STEP_FILE, Action, format_observation, parse_action
 from agentbench.protocols import AgentContext, ExecResult
 from agentbench.text import content_text
-from graphs.actions import FEW_SHOT, PROTOCOL_PROMPT, STEP_FILE, Action, format_observation, parse_action
 
 PLAN_PROMPT = """\
 You will solve the task below inside a sandbox where you can run bash and Python code, one block per turn.

@@ -17,9 +17,9 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.graph.message import add_messages
 from langgraph.graph.state import CompiledStateGraph
 
+from agentbench.graphs.actions import Action, format_observation, parse_action
+from agentbench.graphs.planning import execute, text_of
 from agentbench.protocols import AgentContext
-from graphs.actions import Action, format_observation, parse_action
-from graphs.planning import execute, text_of
 
 SYSTEM_PROMPT = """\
 You are solving a task inside a sandbox. Your working directory holds the task's files.

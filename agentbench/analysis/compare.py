@@ -13,7 +13,9 @@ one run only, or `error` in either, are listed apart — never silently dropped.
   test on the discordant pairs; when the pairs span more epochs, the exact sign-flip permutation test
   over tasks of the per-task differences in solved epochs (`stats_cluster.sign_flip_test`);
 - the tasks that flipped (solved in one run only) with the commands that show both traces;
-- with epochs > 1: per-task success frequency, pass@k and pass^k of each run.
+- with epochs > 1: per-task success frequency, pass@k and pass^k of each run;
+- the pair's minimum detectable effect (`analysis.duel.pair_mde`), and, when A and B are a duel's runs
+  (`agentbench duel`: DUEL/a, DUEL/b), its record (duel.json) with a warning when it stopped early.
 
 Pure: loaded runs in (`analysis.io.load_run`), a `CompareResult` out; the statistics themselves are in
 `agentbench.stats`. Rendering is in `analysis.terminal` and `analysis.html`.
@@ -24,10 +26,12 @@ from __future__ import annotations
 import shlex
 from collections import defaultdict
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from agentbench.analysis.duel import pair_mde
 from agentbench.analysis.results import (ALPHA, TEST_LABELS, CompareError, CompareResult, CompletionTest, Flip,
                                          LoadedRun, McNemarTable, MetricDiff, PairComparison, RunInfo, TaskNoise,
                                          Unpaired)
@@ -222,7 +226,15 @@ def compare_pair(a: LoadedRun, b: LoadedRun, *, alpha: float = ALPHA, confidence
         warnings.append(f"only {len(pairs)} shared attempts: bootstrap intervals over so few pairs run narrow; "
                         "the exact McNemar test decides the completion rate")
     noise = task_noise(a.attempts, b.attempts) if max(info_a.epochs, info_b.epochs) > 1 else []
+    duel = a.duel if (a.duel is not None and (a.duel_arm, b.duel_arm) == ("a", "b")
+                      and Path(a.abs_path).parent == Path(b.abs_path).parent) else None
+    if duel is not None and duel.decision not in (None, "undecided"):
+        warnings.append("A and B are a duel stopped early by its confidence sequence (duel.json): the p-value and "
+                        "intervals above assume a fixed number of tasks; the duel's decision and CS do not")
+    codes = cluster_codes([x.task_id for x, _ in pairs])[1]
+    mde = pair_mde(codes, [float(y.status == "solved") - float(x.status == "solved") for x, y in pairs], alpha)
     return PairComparison(a=info_a, b=info_b, pairs=len(pairs), tasks=tasks, clustered=clustered(pairs),
+                          mde=mde, duel=duel,
                           mcnemar=mcnemar_table(pairs), metrics=diffs,
                           flipped=flips(pairs, a.path, b.path, a.attempt_ids, b.attempt_ids), unpaired=apart, noise=noise,
                           config_diff=config_diff(a.config, b.config),

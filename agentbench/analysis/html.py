@@ -1,7 +1,9 @@
 """The comparison as an HTML section of report.html: an escaped fragment with no external resources,
 whose flipped tasks link to both runs' traces (`RUN/report.html#attempt-ID`).
 
-Pure: a CompareResult in, a string out; `report.html.write_html_report(extra_sections=...)` places it.
+A duel's pair (`agentbench duel`) adds its decision, attempts and confidence sequence (an inline SVG plot);
+every pair its minimum detectable effect. Pure: a CompareResult in, a string out;
+`report.html.write_html_report(extra_sections=...)` places it.
 """
 
 from __future__ import annotations
@@ -14,7 +16,9 @@ from urllib.parse import quote
 
 from agentbench.analysis.format import (LABELS, fmt_ci, fmt_value, graph_change, methods_line, pairs_line, pass_curve,
                                         run_label, test_label)
+from agentbench.analysis.duel import pair_lines
 from agentbench.analysis.results import CompareResult
+from agentbench.report.plots import confidence_sequence
 
 
 def trace_href(run_path: str, task_id: str, epoch: int, relative_to: str | Path | None = None,
@@ -41,6 +45,11 @@ def compare_html_section(result: CompareResult, relative_to: str | Path | None =
     for c in result.comparisons:
         parts.append(f"<h3>B {e(run_label(c.b))} vs A {e(run_label(c.a))}</h3>")
         parts.append(f"<p class=\"verdict\">{e(c.verdict)}</p>")
+        parts += [f"<p class=\"duel\">{e(line)}</p>" for line in pair_lines(c.mde, c.duel, result.alpha)]
+        if c.duel is not None and (svg := confidence_sequence(
+                [(s.n, s.estimate, s.lower, s.upper) for s in c.duel.sequence], c.duel.margin, 1 - c.duel.alpha,
+                c.duel.decision)):
+            parts.append(f"<figure class=\"plot\">{svg}</figure>")  # matplotlib's SVG: ids prefixed, text escaped
         parts.append("<table><thead><tr><th>metric</th><th>A</th><th>B</th><th>B − A</th>"
                      f"<th>{e(f'{result.confidence:.0%}')} interval</th><th>test</th><th></th></tr></thead><tbody>")
         for d in c.metrics:

@@ -1,5 +1,6 @@
-"""The files of compare and sweep: reading run stores (a compared run, a sweep cell), the sweep folder's
-`plan.json`, and writing `compare.json` and `sweep.json`.
+"""The files of compare, sweep and duel: reading run stores (a compared run, a sweep cell), the sweep folder's
+`plan.json`, a duel folder's `duel.json` (read with its runs), and writing `compare.json`, `sweep.json` and
+`duel.json`.
 
 The only I/O of `agentbench.analysis`; nothing here writes into a run's store. Errors are CompareError /
 SweepError naming the folder or file.
@@ -14,12 +15,14 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
+from agentbench.analysis.duel import ARMS, DuelRecord
 from agentbench.analysis.results import (Cell, CellData, CompareError, CompareResult, LoadedRun, SweepError,
                                          SweepPlan, SweepResult)
 from agentbench.redact import Redactor
 from agentbench.store import DB_NAME, RunStore
 
 COMPARE_NAME = "compare.json"
+DUEL_NAME = "duel.json"
 PLAN_NAME = "plan.json"
 SWEEP_NAME = "sweep.json"
 
@@ -33,6 +36,7 @@ def load_run(run_dir: Path) -> LoadedRun:
         raise CompareError(f"{run_dir}: no such run folder")
     if not (run_dir / DB_NAME).is_file():
         raise CompareError(f"{run_dir}: not a run folder (no {DB_NAME})")
+    duel = _duel_of(run_dir)
     try:
         store = RunStore.in_dir(run_dir)
         try:
@@ -44,11 +48,44 @@ def load_run(run_dir: Path) -> LoadedRun:
                 model=identity.get("served_model_name") or (config.get("model") or {}).get("name"),
                 suite=(store.meta("suite") or {}).get("name"), config=config, graph_identity=store.meta("graph"),
                 attempts=store.attempts(),
-                attempt_ids={(r["task_id"], r["epoch"]): r["id"] for r in store.attempt_rows()})
+                attempt_ids={(r["task_id"], r["epoch"]): r["id"] for r in store.attempt_rows()},
+                **duel)
         finally:
             store.close()
     except (sqlite3.Error, ValidationError, ValueError) as exc:
         raise CompareError(f"{run_dir}: unreadable run store {run_dir / DB_NAME} ({exc})") from None
+
+
+def _duel_of(run_dir: Path) -> dict:
+    """`duel` and `duel_arm` of a run that is one of a duel's (DUEL/a or DUEL/b beside DUEL/duel.json)."""
+    resolved = run_dir.resolve()
+    if resolved.name not in ARMS:
+        return {}
+    duel = read_duel(resolved.parent)
+    return {} if duel is None else {"duel": duel, "duel_arm": resolved.name}
+
+
+def read_duel(duel_dir: Path) -> DuelRecord | None:
+    """The duel folder's duel.json, or None when it has none; CompareError naming the file when it cannot be
+    read as one."""
+    path = Path(duel_dir) / DUEL_NAME
+    if not path.is_file():
+        return None
+    try:
+        return DuelRecord.model_validate_json(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise CompareError(f"{path}: unreadable duel record ({str(exc).splitlines()[0]})") from None
+
+
+def write_duel(duel_dir: Path, record: DuelRecord, redactor: Redactor | None = None) -> Path:
+    """duel.json in the duel folder (written whole, then renamed: a reader never sees half of it), its
+    secrets (in the overrides) masked; its path."""
+    path = Path(duel_dir) / DUEL_NAME
+    text = (redactor or Redactor()).json_text(record.model_dump_json(indent=2), indent=2)
+    partial = path.with_name(DUEL_NAME + ".partial")
+    partial.write_text(text)
+    partial.replace(path)
+    return path
 
 
 def run_redactor(run_dirs: Sequence[str | Path]) -> Redactor:

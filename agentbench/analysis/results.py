@@ -12,6 +12,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from agentbench.analysis.duel import DuelRecord
 from agentbench.protocols import AttemptRecord
 
 ALPHA = 0.05
@@ -47,6 +48,8 @@ class LoadedRun(BaseModel):
     attempts: list[AttemptRecord] = Field(default_factory=list)
     attempt_ids: dict[tuple[str, int], int] = Field(default_factory=dict, description="(task, epoch) -> the "
                                                     "store's id of its latest try (report.html's #attempt-ID)")
+    duel: DuelRecord | None = Field(None, description="the duel.json beside the folder when it is a duel's run")
+    duel_arm: Literal["a", "b"] | None = Field(None, description="which of the duel's runs it is")
 
 
 class RunInfo(BaseModel):
@@ -131,6 +134,9 @@ class PairComparison(BaseModel):
                                                    "differs: source (hash), dirty, commit: (A, B)")
     warnings: list[str] = Field(default_factory=list)
     verdict: str
+    mde: float | None = Field(None, description="the smallest |B − A| in completion rate the pairs detect with the "
+                                                "completion test at alpha and power 0.8 (analysis.duel.pair_mde)")
+    duel: DuelRecord | None = Field(None, description="A and B are a duel's runs: its duel.json")
 
 
 class CompareResult(BaseModel):
@@ -163,6 +169,32 @@ class Cell(BaseModel):
         return [f"{k}={v}" for k, v in self.assignments.items()]
 
 
+Design = Literal["full", "half"]
+"""The cells a sweep runs: the full grid, or (4+ two-level factors) its half fraction (`analysis.design`)."""
+
+
+class Aliasing(BaseModel):
+    """What a half fraction cannot tell apart (`analysis.design.aliasing`): factors lettered A, B, … in grid
+    order; each statement `X ± Y`: the contrast of effect X estimates X plus (or minus) the effect Y."""
+
+    relation: str = Field(description="the defining relation, e.g. `I = ABCD` (first level −1, second +1)")
+    resolution: int
+    letters: dict[str, str] = Field(description="factor key -> its letter")
+    main_effects: list[str] = Field(description="each main effect and its alias, e.g. `A + BCD`")
+    two_factor: list[str] = Field(description="each reported two-factor interaction and its alias, e.g. `AB + CD`")
+    two_factor_estimable: bool = Field(description="aliased only with 3+-factor interactions (k ≥ 5)")
+    statements: list[str] = Field(description="the same in words, as printed when the sweep starts")
+
+
+class EliminationPlan(BaseModel):
+    """plan.json's settings of successive elimination (`sweep --eliminate`), fixed when the sweep starts."""
+
+    alpha: float = Field(gt=0.0, lt=1.0, description="the chance, at most, that a server group's best arm is ever "
+                                                     "dropped (Bonferroni: alpha / (arms − 1) per comparison)")
+    seed: int = Field(description="seed of the task order (the experiment's run.seed)")
+    task_order: list[str] = Field(description="the tasks in the order every arm runs them")
+
+
 class SweepPlan(BaseModel):
     """plan.json: fixed when the sweep starts, so the same command finds and resumes the same folders."""
 
@@ -171,13 +203,54 @@ class SweepPlan(BaseModel):
     factors: list[Factor]
     cells: list[Cell]
     base_config: dict[str, Any] = Field(description="the resolved experiment with --set, before the grid")
+    design: Design = "full"
+    aliasing: Aliasing | None = Field(None, description="design half: what the fraction aliases")
+    elimination: EliminationPlan | None = Field(None, description="--eliminate: its settings; None: every cell runs "
+                                                                  "every task")
 
     def same_sweep(self, other: SweepPlan) -> bool:
-        return (self.factors, self.cells, self.base_config) == (other.factors, other.cells, other.base_config)
+        return ((self.factors, self.cells, self.base_config, self.design, self.elimination)
+                == (other.factors, other.cells, other.base_config, other.design, other.elimination))
 
     def digest(self) -> str:
-        blob = json.dumps([f.model_dump() for f in self.factors] + [self.base_config], sort_keys=True)
+        extra = ([{"design": self.design}] if self.design != "full" else []) + (
+            [{"eliminate": self.elimination.alpha}] if self.elimination is not None else [])
+        blob = json.dumps([f.model_dump() for f in self.factors] + [self.base_config] + extra, sort_keys=True)
         return hashlib.sha256(blob.encode()).hexdigest()[:8]
+
+
+# ---- sweep: successive elimination -----------------------------------------------------------------
+
+class ArmRecord(BaseModel):
+    """One cell of an eliminating sweep: when it was dropped (if it was) and what it spent."""
+
+    name: str
+    label: str = ""
+    group: int = Field(description="its server group (0-based): arms are compared within a group")
+    dropped_after: int | None = Field(None, description="the number of tasks of the order decided when it was "
+                                                        "dropped; None: never dropped")
+    dropped_at_task: str | None = Field(None, description="the task whose outcome decided the drop")
+    best_then: str | None = Field(None, description="the arm it was decided worse than (the best then)")
+    cs_vs_best: tuple[float, float] | None = Field(None, description="the confidence sequence of (best − this arm) "
+                                                   "in completion rate at the drop, at the per-comparison level")
+    attempts_spent: int = Field(description="(task, epoch) attempts in its run folder")
+    attempts_full: int = Field(description="tasks × epochs: what the full grid spends on it")
+
+
+class EliminationSummary(BaseModel):
+    """sweep.json's record of successive elimination (`runner.sweep_elimination`, `analysis.elimination`)."""
+
+    alpha: float
+    method: str = Field(description="the confidence sequence of each pair and the correction")
+    guarantee: str
+    tasks: int = Field(description="tasks in the order")
+    rounds: list[int] = Field(description="per server group: tasks of the order its arms went through before "
+                                          "one arm was left or the tasks ran out")
+    arms: list[ArmRecord]
+    attempts_spent: int
+    attempts_full: int
+    attempts_saved: int
+    saved_share: float = Field(description="attempts_saved / attempts_full")
 
 
 # ---- sweep: cells and the result -------------------------------------------------------------------
@@ -218,6 +291,8 @@ class Effect(BaseModel):
                                                     "draws as the interval")
     p_holm: float | None = Field(None, description="p_value Holm-adjusted over every effect of the sweep with one")
     significant_holm: bool | None = Field(None, description="p_holm < alpha")
+    aliased_with: list[str] = Field(default_factory=list, description="design half: the factors of the interaction "
+                                                                      "this estimate also contains (`aliasing`)")
 
 
 class SweepResult(BaseModel):
@@ -236,3 +311,8 @@ class SweepResult(BaseModel):
     n_resamples: int = 2000
     seed: int = 0
     warnings: list[str] = Field(default_factory=list)
+    design: Design = "full"
+    aliasing: Aliasing | None = None
+    elimination: EliminationSummary | None = Field(None, description="--eliminate: what was dropped when, and the "
+                                                                     "attempts it saved")
+

@@ -35,8 +35,9 @@ from typing import Any, Literal
 
 import numpy as np
 
-from agentbench.analysis.results import (Cell, CellData, CellSummary, Effect, Factor, Metric, SweepError,
-                                         SweepPlan, SweepResult)
+from agentbench.analysis.design import aliasing, alias_of, half_fraction, kept_interactions
+from agentbench.analysis.results import (Cell, CellData, CellSummary, Design, Effect, EliminationPlan,
+                                         EliminationSummary, Factor, Metric, SweepError, SweepPlan, SweepResult)
 from agentbench.config.schema import ExperimentConfig
 from agentbench.metrics import completion_ci, completion_ci_method
 from agentbench.stats import bootstrap_p_value, holm, pareto_front, percentile_interval
@@ -158,10 +159,18 @@ def server_groups(configs: Sequence[ExperimentConfig]) -> list[list[int]]:
     return list(groups.values())
 
 
-def make_plan(experiment: Path | None, sets: Sequence[str], factors: list[Factor],
-              base_config: dict[str, Any]) -> SweepPlan:
+def make_plan(experiment: Path | None, sets: Sequence[str], factors: list[Factor], base_config: dict[str, Any],
+              design: Design = "full", elimination: EliminationPlan | None = None) -> SweepPlan:
+    """The sweep's plan: every cell of the grid, or with design `half` its half fraction (`analysis.design`;
+    SweepError unless 4+ two-level factors) and what that fraction aliases."""
+    if design not in ("full", "half"):
+        raise SweepError(f"--design {design!r}: expected full or half")
+    cells = plan_cells(factors)
+    half = design == "half"
     return SweepPlan(experiment=None if experiment is None else str(experiment), sets=list(sets), factors=factors,
-                     cells=plan_cells(factors), base_config=base_config)
+                     cells=half_fraction(cells, factors) if half else cells, base_config=base_config, design=design,
+                     aliasing=aliasing(factors, short_keys([f.key for f in factors])) if half else None,
+                     elimination=elimination)
 
 
 def default_sweep_dir(name: str, plan: SweepPlan) -> Path:
@@ -241,14 +250,16 @@ def contrast(weights: np.ndarray, values: np.ndarray) -> np.ndarray:
 EffectKind = Literal["main", "interaction"]
 
 
-def effect_contrasts(factors: list[Factor],
-                     cells: list[Cell]) -> list[tuple[EffectKind, list[str], list[str], np.ndarray]]:
-    """(kind, factor keys, levels, weights) of every main effect and two-way interaction."""
+def effect_contrasts(factors: list[Factor], cells: list[Cell],
+                     design: Design = "full") -> list[tuple[EffectKind, list[str], list[str], np.ndarray]]:
+    """(kind, factor keys, levels, weights) of every main effect and two-way interaction; on a half fraction
+    of 4 factors, one interaction of each aliased pair (`design.kept_interactions`)."""
     out: list[tuple[EffectKind, list[str], list[str], np.ndarray]] = []
     for f in factors:
         for level in f.levels[1:]:
             out.append(("main", [f.key], [level], main_effect_weights(cells, f, level)))
-    for f, g in itertools.combinations(factors, 2):
+    kept = kept_interactions(factors, design)
+    for f, g in ((f, g) for f, g in itertools.combinations(factors, 2) if (f.key, g.key) in kept):
         for lf in f.levels[1:]:
             for lg in g.levels[1:]:
                 out.append(("interaction", [f.key, g.key], [lf, lg], interaction_weights(cells, f, lf, g, lg)))
@@ -260,9 +271,12 @@ def _finite(x: float | np.ndarray) -> float | None:
 
 
 def analyze(factors: list[Factor], cells: list[CellData], sweep_dir: str = "", *, confidence: float = 0.95,
-            n_resamples: int = 2000, seed: int = 0) -> SweepResult:
+            n_resamples: int = 2000, seed: int = 0, design: Design = "full",
+            elimination: EliminationSummary | None = None) -> SweepResult:
     """Cell summaries, main effects and two-way interactions with cluster (task) bootstrap intervals and
-    Holm-adjusted bootstrap p-values, Pareto fronts."""
+    Holm-adjusted bootstrap p-values, Pareto fronts. With design `half` the cells are the half fraction and
+    each effect names the interaction it is aliased with; `elimination` (an eliminating sweep's record)
+    goes into the result, with a warning on the dropped arms' figures."""
     keys, solved, tokens, wall = cell_arrays(cells)
     point = {m: cell_metric(m, solved, tokens, wall) for m in METRICS}
     columns = (~np.isnan(solved) * 1.0, solved, tokens, ~np.isnan(wall) * 1.0, wall)
@@ -282,8 +296,9 @@ def analyze(factors: list[Factor], cells: list[CellData], sweep_dir: str = "", *
             run_wall_clock_s=c.run_wall_clock_s))
     effects = []
     plain = [c.cell for c in cells]
-    for kind, keys_, levels, weights in effect_contrasts(factors, plain):
+    for kind, keys_, levels, weights in effect_contrasts(factors, plain, design):
         baselines = [next(f.levels[0] for f in factors if f.key == k) for k in keys_]
+        aliased = alias_of(keys_, factors) if design == "half" else []
         for m in METRICS:
             estimate = _finite(contrast(weights, point[m])) if keys and weights.any() else None
             ci, p_value = None, None
@@ -294,7 +309,7 @@ def analyze(factors: list[Factor], cells: list[CellData], sweep_dir: str = "", *
                 if got is not None:
                     ci, p_value = (got.low, got.high), bootstrap_p_value(effect_draws)
             effects.append(Effect(kind=kind, factors=keys_, levels=levels, baselines=baselines, metric=m,
-                                  estimate=estimate, ci95=ci, p_value=p_value,
+                                  estimate=estimate, ci95=ci, p_value=p_value, aliased_with=aliased,
                                   significant=None if ci is None else not (ci[0] <= 0.0 <= ci[1])))
     alpha = round(1.0 - confidence, 12)
     tested = [e for e in effects if e.p_value is not None]
@@ -317,6 +332,15 @@ def analyze(factors: list[Factor], cells: list[CellData], sweep_dir: str = "", *
     incomplete = [s.name for s in summaries if s.attempts < len(keys) or s.errors]
     if incomplete:
         warnings.append(f"cells with missing or `error` attempts (left out of their figures): {', '.join(incomplete)}")
+    dropped = [a.label or a.name for a in (elimination.arms if elimination else []) if a.dropped_after is not None]
+    if dropped:
+        warnings.append(f"arms dropped by --eliminate ({', '.join(dropped)}): their figures cover the tasks they ran, "
+                        "stopped when they looked worst (biased low), so effects involving them are descriptive; "
+                        "the elimination's decisions carry its guarantee")
+    if design == "half":
+        warnings.append("half fraction: every effect also contains the interaction it is aliased with "
+                        "(`aliased_with`; plan.json's `aliasing`)")
     return SweepResult(sweep_dir=sweep_dir, factors=factors, cells=summaries, effects=effects, pareto=pareto,
                        confidence=confidence, alpha=alpha, clustered=clustered, n_resamples=n_resamples, seed=seed,
-                       warnings=warnings)
+                       warnings=warnings, design=design,
+                       aliasing=aliasing(factors, short) if design == "half" else None, elimination=elimination)

@@ -14,6 +14,7 @@ from rich.text import Text
 
 from agentbench.analysis.format import (LABELS, SHORT_LABELS, fmt_ci, fmt_value, graph_change, methods_line,
                                         pairs_line, pass_curve, run_label, sweep_methods_line)
+from agentbench.analysis.duel import pair_lines
 from agentbench.analysis.results import CompareResult, Effect, MetricDiff, SweepResult
 from agentbench.analysis.sweep import METRICS, cell_label, short_keys
 from agentbench.report.tables import clipped, one_line
@@ -58,6 +59,7 @@ def compare_tables(result: CompareResult) -> list[RenderableType]:
                           _significance(d.significant))
         out.append(one_line(table))
         out.append(Text(f"  {c.verdict}", style="bold"))
+        out += [Text(f"  {line}") for line in pair_lines(c.mde, c.duel, result.alpha)]  # a duel's; the pair's MDE
         out.append(Text(f"  {pairs_line(c)}"))
         out.append(Text(f"  {methods_line(c)}", style="dim"))
         for key, (va, vb) in c.config_diff.items():

@@ -22,6 +22,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from agentbench.events import ModelCall
+
 ROLES = {"system": "system", "human": "user", "user": "user", "ai": "assistant", "assistant": "assistant",
          "tool": "tool"}
 """LangChain message types (as the tracer stores them) → Inspect roles; any other type is a user message."""
@@ -45,14 +47,14 @@ def _key(message: dict[str, Any]) -> tuple[str, str, str]:
             json.dumps(calls, sort_keys=True, default=str) if calls else "")
 
 
-def conversation(calls: Iterable[dict[str, Any]]) -> Conversation:
-    """The conversation of an attempt from its `model_call` payloads, in event order (see the module doc)."""
+def conversation(calls: Iterable[ModelCall]) -> Conversation:
+    """The conversation of an attempt from its model calls, in event order (see the module doc)."""
     conv = Conversation()
     placed: dict[tuple[str, str, str], list[int]] = {}  # message key -> where its equal messages were placed
-    for payload in calls:
+    for call in calls:
         seen: dict[tuple[str, str, str], int] = {}
         prompt: list[int] = []
-        for message in payload.get("messages") or []:
+        for message in call.messages:
             if not isinstance(message, dict):
                 message = {"role": "human", "content": str(message)}
             key = _key(message)
@@ -64,8 +66,8 @@ def conversation(calls: Iterable[dict[str, Any]]) -> Conversation:
                 conv.messages.append(message)
             prompt.append(where[n])
         conv.prompts.append(prompt)
-        reply = payload.get("reply")
-        if not isinstance(reply, dict) or payload.get("cancelled"):
+        reply = call.reply
+        if not isinstance(reply, dict) or call.cancelled:
             conv.replies.append(None)
             continue
         reply = {**reply, "role": "ai"}

@@ -14,7 +14,8 @@ What goes where (docs/exports.md has the whole table):
   text-protocol graph ran reach the model as user messages (the observation), so they are there as the
   model saw them, and each is also a sandbox event in the transcript. No model call: the prompt note alone.
 - `output`: the last assistant message of `messages`, with the attempt's token totals as usage.
-- `events`: node → span, model_call → model event (its prompt, reply, tokens, latency), sandbox_exec →
+- `events` (in the order of the attempt's span tree, tracing/tree.py): node → span (inside the span of
+  the node it runs in), model_call → model event (its prompt, reply, tokens, latency), sandbox_exec →
   sandbox event, tool_call → tool event, score → an intermediate score event (the scorer's own value),
   error → error event, retry / patch / attempt_start / attempt_end → info events.
 - `scores["agentbench"]`: `C` (solved) or `I` (failed, limit); an `error` attempt is unscored (NaN, the
@@ -33,8 +34,11 @@ import uuid
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from agentbench.events import (AttemptStart, ErrorEvent, Event, ModelCall, NodeEnd, SandboxExec, ScoreEvent,
+                               ToolCall)
 from agentbench.export.inspect_conversation import ROLES, Conversation, conversation, final, prompt_of, text_of
-from agentbench.protocols import AttemptRecord, Event, Limits
+from agentbench.protocols import AttemptRecord, Limits
+from agentbench.tracing.tree import Closed, NodeSpan, span_tree
 
 if TYPE_CHECKING:
     from inspect_ai.log import EvalSample
@@ -110,70 +114,67 @@ def transcript(events: list[Event], conv: Conversation, chat: list[ChatMessage],
     """The attempt's events as Inspect transcript events (see the module doc), in store order; each one's
     uuid is `<uid>-<seq>`, so an export is the same every time."""
     from inspect_ai._util.error import EvalError
-    from inspect_ai.event import (ErrorEvent, InfoEvent, ModelEvent, SandboxEvent, ScoreEvent, SpanBeginEvent,
-                                  SpanEndEvent, ToolEvent)
+    from inspect_ai import event as inspect_event  # its ErrorEvent and ScoreEvent, beside ours
+    from inspect_ai.event import InfoEvent, ModelEvent, SandboxEvent, SpanBeginEvent, SpanEndEvent, ToolEvent
     from inspect_ai.model import GenerateConfig
     from inspect_ai.scorer import Score
     from inspect_ai.tool import ToolCallError
 
-    t0 = events[0].t_start if events else 0.0
+    tree = span_tree(events)
+    t0 = tree.events[0].t_start if tree.events else 0.0
+    calls = {e.seq: i for i, e in enumerate(e for e in tree.events if isinstance(e, ModelCall))}
     out: list[Any] = []
-    open_spans: list[tuple[str, str]] = []  # (node, span id), innermost last
-    calls = 0
-    for e in events:
-        p = e.payload
-        span = open_spans[-1][1] if open_spans else None
+    for step, holder in tree.walk():
+        e = step.start if isinstance(step, NodeSpan) else step.event if isinstance(step, Closed) else step
+        span = f"span-{holder.start.seq}" if holder is not None else None
         base = {"uuid": f"{uid}-{e.seq}", "timestamp": when(e.t_start), "working_start": max(0.0, e.t_start - t0),
                 "span_id": span}
-        if e.type == "node_start":
-            sid = f"span-{e.seq}"
-            out.append(SpanBeginEvent(id=sid, parent_id=span, type="node", name=text(e.node or "node"),
-                                      **{**base, "span_id": sid}))
-            open_spans.append((e.node or "", sid))
-        elif e.type == "node_end":
-            match = next((i for i in range(len(open_spans) - 1, -1, -1) if open_spans[i][0] == (e.node or "")),
-                         None)
-            if match is not None:
-                sid = open_spans.pop(match)[1]
+        match step:
+            case NodeSpan():
+                sid = f"span-{e.seq}"
+                out.append(SpanBeginEvent(id=sid, parent_id=span, type="node", name=text(step.name or "node"),
+                                          **{**base, "span_id": sid}))
+            case Closed():
+                sid = f"span-{step.span.start.seq}"
                 out.append(SpanEndEvent(id=sid, **{**base, "timestamp": when(e.t_end), "span_id": sid}))
-        elif e.type == "model_call":
-            prompt = [chat[i] for i in conv.prompts[calls]] if calls < len(conv.prompts) else []
-            reply_at = conv.replies[calls] if calls < len(conv.replies) else None
-            calls += 1
-            usage = _usage(int(p.get("prompt_tokens") or 0), int(p.get("completion_tokens") or 0))
-            reply = chat[reply_at] if reply_at is not None else None
-            latency = float(p.get("latency_s") or (e.t_end - e.t_start))
-            out.append(ModelEvent(model=model, input=prompt, tools=[], tool_choice="auto", config=GenerateConfig(),
-                                  output=_output(model, reply, usage, latency), completed=when(e.t_end),
-                                  working_time=latency, error="cancelled by a limit" if p.get("cancelled") else None,
-                                  **base))
-        elif e.type == "sandbox_exec":
-            kind = p.get("kind") or "bash"
-            action = kind if kind in ("read_file", "write_file") else "exec"
-            output = "\n".join(s for s in (p.get("stdout"), p.get("stderr")) if s)
-            out.append(SandboxEvent(action=action, cmd=text(str(p.get("command") or "")),
-                                    result=p.get("exit_code"), output=text(output), completed=when(e.t_end),
-                                    options={k: p[k] for k in ("truncated", "timed_out", "cancelled") if p.get(k)}
-                                    or None, **base))
-        elif e.type == "tool_call":
-            error = p.get("error")
-            out.append(ToolEvent(id=f"tool-{e.seq}", function=text(str(p.get("tool") or "tool")),
-                                 arguments={"input": text(str(p.get("input") or ""))},
-                                 result=text(str(p.get("output") or "")), completed=when(e.t_end),
-                                 error=ToolCallError(type="unknown", message=text(str(error))) if error else None,
-                                 failed=bool(error) or None, working_time=e.t_end - e.t_start, **base))
-        elif e.type == "score":
-            # the scorer's own verdict (the sample's score is the status): intermediate, its value as given
-            raw = p.get("value")
-            out.append(ScoreEvent(score=Score(value=float(raw) if isinstance(raw, (int, float)) else 0.0,
-                                              metadata=value({k: v for k, v in p.items() if k != "details"})),
-                                  scorer=SCORER, intermediate=True, **base))
-        elif e.type == "error":
-            message = text(str(p.get("error") or "error"))
-            out.append(ErrorEvent(error=EvalError(message=message, traceback=text(str(p.get("traceback") or message)),
-                                                  traceback_ansi=""), **base))
-        else:  # attempt_start, attempt_end, retry, patch
-            out.append(InfoEvent(source=f"agentbench.{e.type}", data=value(p), **base))
+            case NodeEnd():  # closes no span (its node_start is not in the store)
+                pass
+            case ModelCall():
+                n = calls[step.seq]
+                prompt = [chat[i] for i in conv.prompts[n]] if n < len(conv.prompts) else []
+                reply_at = conv.replies[n] if n < len(conv.replies) else None
+                usage = _usage(step.prompt_tokens, step.completion_tokens)
+                reply = chat[reply_at] if reply_at is not None else None
+                latency = float(step.latency_s or (step.t_end - step.t_start))
+                out.append(ModelEvent(model=model, input=prompt, tools=[], tool_choice="auto", config=GenerateConfig(),
+                                      output=_output(model, reply, usage, latency), completed=when(step.t_end),
+                                      working_time=latency, error="cancelled by a limit" if step.cancelled else None,
+                                      **base))
+            case SandboxExec():
+                action = step.kind if step.kind in ("read_file", "write_file") else "exec"
+                output = "\n".join(s for s in (step.stdout, step.stderr) if s)
+                flags = {"truncated": step.truncated, "timed_out": step.timed_out, "cancelled": step.cancelled}
+                out.append(SandboxEvent(action=action, cmd=text(step.command), result=step.exit_code,
+                                        output=text(output), completed=when(step.t_end),
+                                        options={k: v for k, v in flags.items() if v} or None, **base))
+            case ToolCall():
+                out.append(ToolEvent(id=f"tool-{step.seq}", function=text(step.tool or "tool"),
+                                     arguments={"input": text(step.input or "")}, result=text(step.output or ""),
+                                     completed=when(step.t_end),
+                                     error=ToolCallError(type="unknown", message=text(step.error)) if step.error
+                                     else None, failed=bool(step.error) or None,
+                                     working_time=step.t_end - step.t_start, **base))
+            case ScoreEvent():
+                # the scorer's own verdict (the sample's score is the status): intermediate, its value as given
+                out.append(inspect_event.ScoreEvent(score=Score(value=float(step.value), metadata=value(
+                    {"passed": step.passed, "value": step.value, "env_error": step.env_error})),
+                    scorer=SCORER, intermediate=True, **base))
+            case ErrorEvent():
+                message = text(step.error or "error")
+                out.append(inspect_event.ErrorEvent(error=EvalError(
+                    message=message, traceback=text(step.traceback or message), traceback_ansi=""), **base))
+            case _:  # attempt_start, attempt_end, retry, patch
+                out.append(InfoEvent(source=f"agentbench.{step.type}", data=value(step.payload), **base))
     return out
 
 
@@ -210,11 +211,11 @@ def sample(attempt_id: int, record: AttemptRecord, events: list[Event], t_start:
     from inspect_ai.model import ChatMessageUser
 
     uid = sample_uuid(run_uid, attempt_id)
-    conv = conversation(e.payload for e in events if e.type == "model_call")
+    conv = conversation(e for e in events if isinstance(e, ModelCall))
     chat = chat_messages(conv, model, text, value)
     prompt = prompt_of(conv)
     if prompt is None:  # no model call: the task's prompt as the attempt recorded it (runs since it does)
-        prompt = next((e.payload.get("prompt") for e in events if e.type == "attempt_start"), None)
+        prompt = next((e.prompt for e in events if isinstance(e, AttemptStart)), None)
     prompt = NO_PROMPT if prompt is None else text(str(prompt))
     messages = [chat[i] for i in final(conv)] or [ChatMessageUser(id="m0", content=prompt)]
     last = next((m for m in reversed(messages) if m.role == "assistant"), None)
@@ -229,8 +230,7 @@ def sample(attempt_id: int, record: AttemptRecord, events: list[Event], t_start:
                                 reason=text(record.error) if record.error else None)
     error = None
     if record.status == "error":
-        trace = next((str(e.payload["traceback"]) for e in reversed(events)
-                      if e.type == "error" and e.payload.get("traceback")), None)
+        trace = next((e.traceback for e in reversed(events) if isinstance(e, ErrorEvent) and e.traceback), None)
         message = text(record.error or record.reason or "error")
         error = EvalError(message=message, traceback=text(trace) if trace else message, traceback_ansi="")
     return EvalSample(

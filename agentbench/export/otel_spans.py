@@ -1,7 +1,8 @@
 """A stored try as OpenTelemetry span descriptions: pure mapping, no SDK, no I/O (docs/tracing.md).
 
 One trace per try: a root `invoke_agent` span (task, epoch, try, status, score, totals), a span per graph
-node (`node_start` … `node_end`, OpenInference `graph.node.*`), under its node a `chat` span per model
+node (`node_start` … `node_end`, OpenInference `graph.node.*`; nested as agentbench/tracing/tree.py nests
+them: a subgraph's nodes under the node running it), under its node a `chat` span per model
 call (`model_call`, or the `error` event of a call that failed: it carries the call's `span_id`) and an
 `execute_tool` span per sandbox command (`sandbox_exec`) and LangChain tool (`tool_call`; a command run
 inside a tool's time sits under that tool). Point events become span events: `retry` on the call it
@@ -26,7 +27,10 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from agentbench.protocols import AttemptRecord, Event
+from agentbench.events import (AttemptStart, ErrorEvent, Event, ModelCall, NodeEnd, Patch, Retry, SandboxExec,
+                               ScoreEvent, ToolCall)
+from agentbench.protocols import AttemptRecord
+from agentbench.tracing.tree import Closed, NodeSpan, span_tree
 
 CONTENT_CHARS = 32_000  # each exported text is cut there (a marker says so)
 COMMAND_CHARS = 2_000  # the command of an execute_tool span (exported without content too)
@@ -127,8 +131,8 @@ def _valid(value: Any, hex_chars: int) -> str | None:
 
 def trace_id_of(info: RunInfo, record: AttemptRecord, try_: int, events: list[Event]) -> str:
     for event in events:
-        if event.type == "attempt_start":
-            recorded = _valid(event.payload.get("trace_id"), 32)
+        if isinstance(event, AttemptStart):
+            recorded = _valid(event.trace_id, 32)
             if recorded:
                 return recorded
             break
@@ -169,48 +173,50 @@ class _Mapper:
 
     def spans(self, record: AttemptRecord, tried: TryInfo, events: list[Event]) -> list[SpanSpec]:
         info = self.info
-        trace_id = trace_id_of(info, record, tried.try_, events)
+        tree = span_tree(events)
+        trace_id = trace_id_of(info, record, tried.try_, tree.events)
         root = SpanSpec(name=f"invoke_agent {info.graph}", trace_id=trace_id,
                         span_id=derived_id(trace_id + "/root", 16), parent_id=None, kind="internal", start_ns=_ns(tried.t_start),
                         end_ns=_ns(max(tried.t_end, tried.t_start)), attributes=self.root_attributes(record, tried))
         if record.status == "error":
             root.status, root.status_message = "error", self.text(record.error or record.reason or "error", 1000)
         spans = [root]
-        open_nodes: dict[str, list[SpanSpec]] = {}  # node name -> its spans still open, in start order
+        made: dict[int, SpanSpec] = {}  # seq of a node_start or a tool_call -> its span
         chats: list[SpanSpec] = []
-        tools: list[SpanSpec] = []
-        execs: list[SpanSpec] = []
-        points: list[Event] = []
-        last_score: Event | None = None
-        for event in events:
-            kind = event.type
-            if kind == "node_start":
-                span = self.node_span(trace_id, root, event)
-                open_nodes.setdefault(event.node or "", []).append(span)
-                spans.append(span)
-            elif kind == "node_end":
-                self.end_node(open_nodes.get(event.node or ""), event)
-            elif kind == "model_call" or (kind == "error" and event.payload.get("span_id")):
-                span = self.chat_span(trace_id, self.parent(root, open_nodes, event), event)
-                chats.append(span)
-                spans.append(span)
-            elif kind in ("sandbox_exec", "tool_call"):
-                span = self.tool_span(trace_id, self.parent(root, open_nodes, event), event)
-                (execs if kind == "sandbox_exec" else tools).append(span)
-                spans.append(span)
-            elif kind in ("retry", "score", "patch", "error"):
-                points.append(event)
-                if kind == "score":
-                    last_score = event
-        for still_open in open_nodes.values():  # a node never ended (a store cut short): ends with the try
-            for span in still_open:
+        execs: list[tuple[SandboxExec, SpanSpec]] = []
+        points: list[Retry | ScoreEvent | Patch | ErrorEvent] = []
+        last_score: ScoreEvent | None = None
+        for step, holder in tree.walk():
+            parent = made[holder.start.seq] if holder is not None else root
+            match step:
+                case NodeSpan():
+                    span = made[step.start.seq] = self.node_span(trace_id, parent, holder, step)
+                    spans.append(span)
+                case Closed():
+                    self.end_node(made[step.span.start.seq], step.event)
+                case ErrorEvent(span_id=None | ""):  # what ended the attempt, or a scorer crash: a point
+                    points.append(step)
+                case ModelCall() | ErrorEvent():  # an error with a span id: the model call that failed
+                    chats.append(self.chat_span(trace_id, parent, step))
+                    spans.append(chats[-1])
+                case SandboxExec() | ToolCall():
+                    span = self.tool_span(trace_id, parent, step)
+                    if isinstance(step, ToolCall):
+                        made[step.seq] = span
+                    else:
+                        execs.append((step, span))
+                    spans.append(span)
+                case Retry() | ScoreEvent() | Patch():
+                    points.append(step)
+                    last_score = step if isinstance(step, ScoreEvent) else last_score
+        for node in tree.spans:  # a node never ended (a store cut short): ends with the try
+            if node.end is None:
+                span = made[node.start.seq]
                 span.end_ns = max(span.start_ns, root.end_ns)
                 span.attributes["agentbench.unfinished"] = True
-        for span in execs:  # a sandbox command run by a LangChain tool sits under that tool
-            holder = next((t for t in tools if t.parent_id == span.parent_id and t.start_ns <= span.start_ns
-                           and span.end_ns <= t.end_ns), None)
-            if holder is not None:
-                span.parent_id = holder.span_id
+        for exec_, span in execs:  # a sandbox command run by a LangChain tool sits under that tool
+            if (tool := tree.tool_of.get(exec_.seq)) is not None:
+                span.parent_id = made[tool.seq].span_id
         for event in points:
             self.point(root, chats, event)
         verdict_t = last_score.t_end if last_score is not None else tried.t_end
@@ -243,59 +249,50 @@ class _Mapper:
             attrs.update({"output.value": self.text(record.answer), "output.mime_type": "text/plain"})
         return _clean(attrs)
 
-    def node_span(self, trace_id: str, root: SpanSpec, event: Event) -> SpanSpec:
-        node = self.redact(event.node or "")
+    def node_span(self, trace_id: str, parent: SpanSpec, holder: NodeSpan | None, node_span: NodeSpan) -> SpanSpec:
+        event, node = node_span.start, self.redact(node_span.name)
         attrs = {"openinference.span.kind": "CHAIN", "graph.node.id": node, "graph.node.name": node,
-                 "graph.node.parent_id": self.info.graph, "agentbench.node": node}
+                 "graph.node.parent_id": self.redact(holder.name) if holder is not None else self.info.graph,
+                 "agentbench.node": node}
         return SpanSpec(name=node or "node", trace_id=trace_id, span_id=derived_id(f"{trace_id}/n{event.seq}", 16),
-                        parent_id=root.span_id, kind="internal", start_ns=_ns(event.t_start),
+                        parent_id=parent.span_id, kind="internal", start_ns=_ns(event.t_start),
                         end_ns=_ns(event.t_start), attributes=attrs)
 
-    def end_node(self, open_spans: list[SpanSpec] | None, event: Event) -> None:
-        if not open_spans:
-            return
-        start = _ns(event.t_start)  # a node_end carries its node's start: it closes that one
-        span = next((s for s in reversed(open_spans) if s.start_ns == start), open_spans[-1])
-        open_spans.remove(span)
+    def end_node(self, span: SpanSpec, event: NodeEnd) -> None:
         span.end_ns = max(span.start_ns, _ns(event.t_end))
-        if event.payload.get("cancelled"):
+        if event.cancelled:
             span.attributes["agentbench.cancelled"] = True
-        if event.payload.get("error"):
-            span.status, span.status_message = "error", self.text(event.payload["error"], 1000)
+        if event.error:
+            span.status, span.status_message = "error", self.text(event.error, 1000)
 
-    @staticmethod
-    def parent(root: SpanSpec, open_nodes: dict[str, list[SpanSpec]], event: Event) -> SpanSpec:
-        open_spans = open_nodes.get(event.node or "")
-        return open_spans[-1] if open_spans else root
-
-    def chat_span(self, trace_id: str, parent: SpanSpec, event: Event) -> SpanSpec:
-        info, p = self.info, event.payload
-        failed = event.type == "error"
+    def chat_span(self, trace_id: str, parent: SpanSpec, event: ModelCall | ErrorEvent) -> SpanSpec:
+        info = self.info
+        latency = event.latency_s if isinstance(event, ModelCall) and event.latency_s is not None else None
         attrs: dict[str, Any] = {
             "gen_ai.operation.name": "chat", "gen_ai.provider.name": info.provider,
             "gen_ai.request.model": info.model, **info.request,
             "server.address": info.server_address, "server.port": info.server_port,
             "openinference.span.kind": "LLM", "llm.model_name": info.model, "llm.provider": info.provider,
-            "agentbench.latency_s": p.get("latency_s", event.t_end - event.t_start),
+            "agentbench.latency_s": event.t_end - event.t_start if latency is None else latency,
         }
-        if not failed:
-            tokens_in, tokens_out = int(p.get("prompt_tokens") or 0), int(p.get("completion_tokens") or 0)
+        if isinstance(event, ModelCall):
+            tokens_in, tokens_out = event.prompt_tokens, event.completion_tokens
             attrs.update({"gen_ai.usage.input_tokens": tokens_in, "gen_ai.usage.output_tokens": tokens_out,
                           "llm.token_count.prompt": tokens_in, "llm.token_count.completion": tokens_out,
                           "llm.token_count.total": tokens_in + tokens_out})
-            if p.get("finish_reason"):
-                attrs["gen_ai.response.finish_reasons"] = [str(p["finish_reason"])]
-                attrs["llm.finish_reason"] = str(p["finish_reason"])
-            if p.get("cancelled"):
+            if event.finish_reason:
+                attrs["gen_ai.response.finish_reasons"] = [event.finish_reason]
+                attrs["llm.finish_reason"] = event.finish_reason
+            if event.cancelled:
                 attrs["agentbench.cancelled"] = True
             if info.content:
-                attrs.update(self.messages(p.get("messages") or [], p.get("reply")))
+                attrs.update(self.messages(event.messages, event.reply))
         span = SpanSpec(name=f"chat {info.model}", trace_id=trace_id,
-                        span_id=_valid(p.get("span_id"), 16) or derived_id(f"{trace_id}/e{event.seq}", 16),
+                        span_id=_valid(event.span_id, 16) or derived_id(f"{trace_id}/e{event.seq}", 16),
                         parent_id=parent.span_id, kind="client", start_ns=_ns(event.t_start),
                         end_ns=_ns(max(event.t_end, event.t_start)), attributes={})
-        if failed:
-            message = self.text(p.get("error") or "error", 1000)
+        if isinstance(event, ErrorEvent):
+            message = self.text(event.error or "error", 1000)
             attrs["error.type"] = message.partition(":")[0] or "error"
             span.status, span.status_message = "error", message
             span.events.append(SpanEventSpec("exception", _ns(event.t_end), {"exception.message": message}))
@@ -325,61 +322,62 @@ class _Mapper:
                 {"type": "text", "content": m.get("content", "")}]} for m in prompt])
         return attrs
 
-    def tool_span(self, trace_id: str, parent: SpanSpec, event: Event) -> SpanSpec:
-        p, content = event.payload, self.info.content
-        exec_ = event.type == "sandbox_exec"
-        tool = str((p.get("kind") if exec_ else p.get("tool")) or "tool")
+    def tool_span(self, trace_id: str, parent: SpanSpec, event: SandboxExec | ToolCall) -> SpanSpec:
+        content = self.info.content
+        tool = (event.kind if isinstance(event, SandboxExec) else event.tool) or "tool"
         attrs: dict[str, Any] = {"gen_ai.operation.name": "execute_tool", "gen_ai.tool.name": tool,
                                  "gen_ai.tool.type": "function", "openinference.span.kind": "TOOL", "tool.name": tool}
-        if exec_:
-            stdout, stderr = str(p.get("stdout") or ""), str(p.get("stderr") or "")
-            attrs.update({"agentbench.command": self.text(p.get("command", ""), COMMAND_CHARS),
-                          "agentbench.exit_code": p.get("exit_code"),
-                          "agentbench.duration_s": p.get("duration_s", event.t_end - event.t_start),
-                          "agentbench.timed_out": p.get("timed_out"), "agentbench.truncated": p.get("truncated"),
+        if isinstance(event, SandboxExec):
+            stdout, stderr = event.stdout, event.stderr
+            attrs.update({"agentbench.command": self.text(event.command, COMMAND_CHARS),
+                          "agentbench.exit_code": event.exit_code,
+                          "agentbench.duration_s": event.t_end - event.t_start if event.duration_s is None
+                          else event.duration_s,
+                          "agentbench.timed_out": event.timed_out, "agentbench.truncated": event.truncated,
                           "agentbench.stdout_chars": len(stdout), "agentbench.stderr_chars": len(stderr)})
             if content:
-                attrs.update({"input.value": self.text(p.get("command", "")), "output.value": self.text(
+                attrs.update({"input.value": self.text(event.command), "output.value": self.text(
                     stdout + (f"\n[stderr]\n{stderr}" if stderr else ""))})
                 attrs["gen_ai.tool.call.arguments"] = attrs["input.value"]
                 attrs["gen_ai.tool.call.result"] = attrs["output.value"]
         elif content:
-            attrs.update({"input.value": self.text(p.get("input", "")), "output.value": self.text(p.get("output", ""))})
-        if p.get("cancelled"):
+            attrs.update({"input.value": self.text(event.input or ""), "output.value": self.text(event.output or "")})
+        if event.cancelled:
             attrs["agentbench.cancelled"] = True
         span = SpanSpec(name=f"execute_tool {tool}", trace_id=trace_id,
                         span_id=derived_id(f"{trace_id}/e{event.seq}", 16), parent_id=parent.span_id,
                         kind="internal", start_ns=_ns(event.t_start), end_ns=_ns(max(event.t_end, event.t_start)),
                         attributes=_clean(attrs))
-        if not exec_ and p.get("error"):
-            span.status, span.status_message = "error", self.text(p["error"], 1000)
+        if isinstance(event, ToolCall) and event.error:
+            span.status, span.status_message = "error", self.text(event.error, 1000)
         return span
 
     # -- span events ---------------------------------------------------------------------------------
-    def point(self, root: SpanSpec, chats: list[SpanSpec], event: Event) -> None:
-        p, t = event.payload, _ns(event.t_start)
-        if event.type == "retry":
-            holder = next((c for c in chats if c.start_ns <= t <= c.end_ns), root)
-            holder.events.append(SpanEventSpec("agentbench.retry", t, _clean({
-                "agentbench.retry.attempt": p.get("attempt"), "agentbench.retry.wait_s": p.get("wait_s"),
-                "agentbench.retry.reason": self.text(p.get("reason", ""), 500)})))
-        elif event.type == "score":
-            attrs = {"agentbench.score.passed": p.get("passed"), "agentbench.score.value": p.get("value"),
-                     "agentbench.score.env_error": self.text(p["env_error"], 1000) if p.get("env_error") else None,
-                     "agentbench.score.duration_s": event.t_end - event.t_start}
-            if self.info.content and p.get("details"):
-                attrs["agentbench.score.details"] = self.text(p["details"])
-            root.events.append(SpanEventSpec("agentbench.score", _ns(event.t_end), _clean(attrs)))
-        elif event.type == "patch":
-            root.events.append(SpanEventSpec("agentbench.patch", _ns(event.t_end), _clean({
-                "agentbench.patch.chars": p.get("chars"), "agentbench.patch.files": p.get("files"),
-                "agentbench.patch.at_limit": p.get("at_limit")})))
-        else:  # an error that ended the attempt (or a scorer crash): an exception on the root
-            attrs = {"exception.message": self.text(p.get("error", ""), 1000), "agentbench.error.which": p.get("which"),
-                     "agentbench.error.source": p.get("source"), "agentbench.error.reason": p.get("reason")}
-            if self.info.content and p.get("traceback"):
-                attrs["exception.stacktrace"] = self.text(p["traceback"])
-            root.events.append(SpanEventSpec("exception", t, _clean(attrs)))
+    def point(self, root: SpanSpec, chats: list[SpanSpec], event: Retry | ScoreEvent | Patch | ErrorEvent) -> None:
+        t = _ns(event.t_start)
+        match event:
+            case Retry():
+                holder = next((c for c in chats if c.start_ns <= t <= c.end_ns), root)
+                holder.events.append(SpanEventSpec("agentbench.retry", t, _clean({
+                    "agentbench.retry.attempt": event.attempt, "agentbench.retry.wait_s": event.wait_s,
+                    "agentbench.retry.reason": self.text(event.reason, 500)})))
+            case ScoreEvent():
+                attrs = {"agentbench.score.passed": event.passed, "agentbench.score.value": event.value,
+                         "agentbench.score.env_error": self.text(event.env_error, 1000) if event.env_error else None,
+                         "agentbench.score.duration_s": event.t_end - event.t_start}
+                if self.info.content and event.details:
+                    attrs["agentbench.score.details"] = self.text(event.details)
+                root.events.append(SpanEventSpec("agentbench.score", _ns(event.t_end), _clean(attrs)))
+            case Patch():
+                root.events.append(SpanEventSpec("agentbench.patch", _ns(event.t_end), _clean({
+                    "agentbench.patch.chars": event.chars, "agentbench.patch.files": event.files,
+                    "agentbench.patch.at_limit": event.at_limit})))
+            case ErrorEvent():  # an error that ended the attempt (or a scorer crash): an exception on the root
+                attrs = {"exception.message": self.text(event.error, 1000), "agentbench.error.which": event.which,
+                         "agentbench.error.source": event.source or None, "agentbench.error.reason": event.reason}
+                if self.info.content and event.traceback:
+                    attrs["exception.stacktrace"] = self.text(event.traceback)
+                root.events.append(SpanEventSpec("exception", t, _clean(attrs)))
 
     def verdict(self, record: AttemptRecord) -> dict[str, Any]:
         """The attempt's verdict as the GenAI evaluation event: its status as the label, the score's value."""

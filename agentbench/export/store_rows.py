@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from agentbench.protocols import AttemptRecord
-from agentbench.store import RunStore
+from agentbench.store import RunStore, read_record
 
 EVENT_FIELDS = ("prompt_tokens", "completion_tokens", "latency_s", "command", "exit_code", "kind", "cancelled",
                 "error", "tool", "source")
@@ -55,7 +55,7 @@ def tries(store: RunStore) -> list[TryRow]:
     for _, task_id, epoch, n, *_ in rows:
         newest[(task_id, epoch)] = max(n, newest.get((task_id, epoch), n))
     return [TryRow(id=i, task_id=task_id, epoch=epoch, try_=n, status=status, t_start=t0, t_end=t1,
-                   latest=newest[(task_id, epoch)] == n, record=AttemptRecord.model_validate_json(record))
+                   latest=newest[(task_id, epoch)] == n, record=read_record(record))
             for i, task_id, epoch, n, status, t0, t1, record in rows]
 
 

@@ -176,6 +176,43 @@ def pass_k(pass_at_k: dict[Any, float], pass_hat_k: dict[Any, float]) -> str | N
     return _svg(draw, "plot-passk")
 
 
+def confidence_sequence(steps: list[tuple[int, float, float, float]], margin: float = 0.0, level: float = 0.95,
+                        decision: str | None = None) -> str | None:
+    """A duel's confidence sequence over its task pairs: (n, estimate, lower, upper) of B − A in completion
+    rate, drawn in points: the running mean, the CS as a band, 0 and ±margin, and the decision at the last
+    pair. None without a pair."""
+    if not steps:
+        return None
+    ns = [s[0] for s in steps]
+    est, low, up = ([s[i] * 100 for s in steps] for i in (1, 2, 3))
+
+    def draw(fig: Any) -> None:
+        from matplotlib.ticker import MaxNLocator
+
+        ax = fig.add_subplot()
+        ax.fill_between(ns, low, up, step="post" if len(ns) > 1 else None, color="#0969da", alpha=0.18, linewidth=0,
+                        label=f"{level:.0%} confidence sequence")
+        ax.step(ns, low, where="post", color="#0969da", linewidth=0.8)
+        ax.step(ns, up, where="post", color="#0969da", linewidth=0.8)
+        ax.plot(ns, est, color="#1f2328", linewidth=1.2, marker="o" if len(ns) < 40 else None, markersize=2.5,
+                label="B − A so far")
+        ax.axhline(0, color="#cf222e", linewidth=0.9)
+        if margin > 0:
+            for y, label in ((margin * 100, f"±{margin * 100:g} pts (margin)"), (-margin * 100, None)):
+                ax.axhline(y, color="#bf8700", linewidth=0.8, linestyle="--", label=label)
+        if decision:
+            ax.annotate(decision, (ns[-1], est[-1]), xytext=(4, 4), textcoords="offset points", fontsize=8)
+        ax.set_ylim(-102, 102)
+        ax.set_xlim(0.5, max(ns[-1], 2) + 0.5)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.set_xlabel("task pairs")
+        ax.set_ylabel("B − A, completion (pts)")
+        ax.set_title("Duel: the confidence sequence over tasks", loc="left")
+        ax.legend(fontsize=8, frameon=False, loc="lower right")
+
+    return _svg(draw, "plot-duel")
+
+
 def render_plots(summary: dict[str, Any], attempts: list[AttemptRecord]) -> dict[str, str]:
     """Every plot that has data, as {name: svg}, in display order."""
     plots = {

@@ -11,8 +11,10 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from agentbench.protocols import AttemptRecord, Event
+from agentbench.events import ErrorEvent, Event, ModelCall, NodeEnd, NodeStart, Retry, SandboxExec, ScoreEvent
+from agentbench.protocols import AttemptRecord
 from agentbench.report.tables import clipped, one_line
+from agentbench.tracing.tree import NodeSpan, event_of, span_tree
 
 STATUS_STYLE = {"solved": "green", "failed": "white", "limit": "yellow", "error": "red"}
 SHRINKABLE = ("task", "answer", "expected / error")  # per-task table columns that narrow to fit the console
@@ -143,46 +145,51 @@ def _line(*parts: str | tuple[str, str] | Text) -> Text:
     return Text.assemble(*parts)
 
 
+CANCELLED = " · CANCELLED (cut off by a limit)"
+
+
 def render_event(e: Event, full: bool) -> Any:
     """One event as a renderable. Everything from the run (model text, commands, output, payloads, node
     names) goes in as plain Text, so `[/]` or `[red]` in it prints as written."""
-    p = e.payload
     dur = f"{e.t_end - e.t_start:.3f}s"
     where = Text(f"{_clock(e.t_start)} #{e.seq} {e.node or ''}", style="dim")
-    cancelled = " · CANCELLED (cut off by a limit)" if p.get("cancelled") else ""
-    if e.type == "model_call":
-        reply = _content((p.get("reply") or {}).get("content", ""))
-        body: list[Any] = [Text(reply if full else reply[:1200])]
-        if (p.get("reply") or {}).get("tool_calls"):
-            body.append(Text(f"tool calls: {p['reply']['tool_calls']}", style="cyan"))
-        if full:
-            prompt = "\n".join(f"[{m.get('role')}] {_content(m.get('content'))}" for m in p.get("messages") or [])
-            body.insert(0, Panel(Text(prompt), title="prompt", border_style="dim"))
-        tokens = f"{p.get('prompt_tokens')}+{p.get('completion_tokens')}"
-        title = _line(where, f" model · {tokens} tokens · {dur}{cancelled}")
-        return Panel(Group(*body), title=title, title_align="left", border_style="yellow" if cancelled else "blue")
-    if e.type == "sandbox_exec":
-        out = str(p.get("stdout") or "") + (("\n[stderr]\n" + str(p["stderr"])) if p.get("stderr") else "")
-        flags = " · truncated" if p.get("truncated") else ""
-        flags += " · TIMED OUT" if p.get("timed_out") else ""
-        title = _line(where, f" sandbox · exit {p.get('exit_code')} · {dur}{flags}{cancelled}")
-        return Panel(Group(Text("$ " + str(p.get("command")), style="bold"), Text(out if full else out[:1500])),
-                     title=title, title_align="left", border_style="green" if p.get("exit_code") == 0 else "red")
-    if e.type in ("node_start", "node_end"):
-        suffix = f" ({dur})" if e.type == "node_end" else ""
-        return _line(where, " ", (e.type.replace("_", " "), "magenta"), suffix + cancelled,
-                     (f" {p['error']}", "red") if p.get("error") else "")
-    if e.type == "score":
-        return _line(where, " ", ("score", "bold"), f" passed={p.get('passed')} details={p.get('details')}")
-    if e.type in ("error", "retry"):
-        shown = {k: v for k, v in p.items() if k != "traceback"}
-        if not full and isinstance(shown.get("error"), str) and LOG_TAIL.search(shown["error"]):
-            shown["error"] = last_line(shown["error"]) + " (the log's tail: above)"  # the attempt panel has it
-        line = _line(where, " ", (e.type, "red"), f" {shown}")
-        if p.get("traceback") and full:
-            return Group(line, Text(str(p["traceback"]), style="dim"))
-        return line
-    return _line(where, f" {e.type} {p}")
+    match e:
+        case ModelCall():
+            cancelled = CANCELLED if e.cancelled else ""
+            reply = e.reply or {}
+            content = _content(reply.get("content", ""))
+            body: list[Any] = [Text(content if full else content[:1200])]
+            if reply.get("tool_calls"):
+                body.append(Text(f"tool calls: {reply['tool_calls']}", style="cyan"))
+            if full:
+                prompt = "\n".join(f"[{m.get('role')}] {_content(m.get('content'))}" for m in e.messages)
+                body.insert(0, Panel(Text(prompt), title="prompt", border_style="dim"))
+            title = _line(where, f" model · {e.prompt_tokens}+{e.completion_tokens} tokens · {dur}{cancelled}")
+            return Panel(Group(*body), title=title, title_align="left",
+                         border_style="yellow" if cancelled else "blue")
+        case SandboxExec():
+            cancelled = CANCELLED if e.cancelled else ""
+            out = e.stdout + (("\n[stderr]\n" + e.stderr) if e.stderr else "")
+            flags = (" · truncated" if e.truncated else "") + (" · TIMED OUT" if e.timed_out else "")
+            title = _line(where, f" sandbox · exit {e.exit_code} · {dur}{flags}{cancelled}")
+            return Panel(Group(Text("$ " + e.command, style="bold"), Text(out if full else out[:1500])),
+                         title=title, title_align="left", border_style="green" if e.exit_code == 0 else "red")
+        case NodeStart():
+            return _line(where, " ", ("node start", "magenta"))
+        case NodeEnd():
+            return _line(where, " ", ("node end", "magenta"), f" ({dur})" + (CANCELLED if e.cancelled else ""),
+                         (f" {e.error}", "red") if e.error else "")
+        case ScoreEvent():
+            return _line(where, " ", ("score", "bold"), f" passed={e.passed} details={e.details}")
+        case ErrorEvent() | Retry():
+            shown = {k: v for k, v in e.payload.items() if k != "traceback"}  # as recorded, less the traceback
+            if not full and isinstance(e, ErrorEvent) and LOG_TAIL.search(e.error):
+                shown["error"] = last_line(e.error) + " (the log's tail: above)"  # the attempt panel has it
+            line = _line(where, " ", (e.type, "red"), f" {shown}")
+            if isinstance(e, ErrorEvent) and e.traceback and full:
+                return Group(line, Text(e.traceback, style="dim"))
+            return line
+    return _line(where, f" {e.type} {e.payload}")
 
 
 def print_trace(record: AttemptRecord, events: list[Event], console: Console, full: bool = False) -> None:
@@ -201,7 +208,7 @@ def print_trace(record: AttemptRecord, events: list[Event], console: Console, fu
     if tail:  # a graded environment fault: the end of the log that showed it
         head.append("\n" + tail, style="red")
     console.print(Panel(head, title="attempt"))
-    for event in events:
-        if event.type == "node_start" and not full:
+    for step, _ in span_tree(events).walk():  # a node's events after its start, whatever their order in the store
+        if isinstance(step, NodeSpan) and not full:
             continue
-        console.print(render_event(event, full))
+        console.print(render_event(event_of(step), full))

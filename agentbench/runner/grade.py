@@ -25,12 +25,12 @@ from agentbench.config.loader import ConfigError, load_experiment, validate
 from agentbench.config.schema import ExperimentConfig
 from agentbench.protocols import AttemptRecord, Outcome, Sandbox, SandboxProvider, Task
 from agentbench.runner.executors.base import ExecContext, Item
-from agentbench.runner.executors.deps import KindScorer
 from agentbench.runner.executors.local import LocalExecutor
+from agentbench.scoring.dispatch import KindScorer
 from agentbench.suites.errors import SuiteError
 from agentbench.suites.filters import filter_tasks
 from agentbench.suites.predictions import Predictions, SuiteMatch, match_suite, read_predictions
-from agentbench.suites.registry import load_suite
+from agentbench.suites.loader import load_suite
 
 GRAPH = "predictions"  # graphs/predictions.py
 PARAM = "predictions"  # its graph_params key: the file graded (graphs/predictions.py PARAM)

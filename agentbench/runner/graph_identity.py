@@ -4,7 +4,8 @@ flag of that source when it lies in a git work tree, and the run's graph_params.
 
 What is hashed (`source_files`, read after the graph loaded, so every import resolves as it did):
 
-- ours by name (`planning`): every .py file of the graphs/ package folder;
+- ours by name (`planning`): every .py file of the folder ours are installed from (`agentbench.graphs`: the
+  repository's graphs/ folder in a checkout, its copy in an installed wheel);
 - `package.module:fn`: every .py file under the top-level package's folder (a top-level plain module: as
   a file, below);
 - `path/file.py:fn` in a package folder (one with `__init__.py`): every .py file under the top-level
@@ -99,7 +100,8 @@ def source_files(graph: GraphRef) -> tuple[Path, list[Path]]:
             root = _top_package(graph.path.parent)
             return root, _py_files(root)
         return graph.path, script_files(graph.path)
-    spec = importlib.util.find_spec(graph.module.partition(".")[0])  # loaded already: resolves as the import did
+    package = graph.module.rpartition(".")[0] if graph.kind == "builtin" else graph.module.partition(".")[0]
+    spec = importlib.util.find_spec(package)  # loaded already: resolves as the import did
     if spec is None:
         raise GraphLoadError(f"graph {graph.ref!r}: module {graph.module!r} not found")
     if spec.submodule_search_locations:

@@ -1,5 +1,5 @@
-"""Resolve a graph reference to its factory: `planning` (ours, in graphs/), `path/to/file.py:build_graph`,
-or `package.module:build_graph`. Ours load through the same contract as a user's.
+"""Resolve a graph reference to its factory: `planning` (ours), `path/to/file.py:build_graph`, or
+`package.module:build_graph`. Ours load through the same contract as a user's.
 
 The import path is set the way Python sets it for a script and for `python -m`:
 
@@ -10,8 +10,9 @@ The import path is set the way Python sets it for a script and for `python -m`:
   name this folder also has (two agents, each with its own `common.py`) is forgotten first.
 - `package.module:fn` loads like `python -m package.module` run in the current folder: the current folder
   (and the run's base folder) go first on `sys.path`, and stay.
-- a bare name (`planning`) is ours, `graphs.<name>`, imported as installed; nothing is added to the path,
-  so a user's folder named `graphs` cannot shadow ours.
+- a bare name (`planning`) is ours, `agentbench.graphs.<name>` (BUILTIN_PACKAGE: the repository's top-level
+  graphs/ folder, installed inside the agentbench package — a link in the checkout, a copy in the wheel),
+  imported as installed; nothing is added to the path, so a user's folder named `graphs` cannot shadow ours.
 
 Every failure is one GraphLoadError naming the reference, the file and (for an import) the missing module.
 """
@@ -32,6 +33,7 @@ from typing import Literal
 from agentbench.protocols import GraphFactory
 
 OURS = ("planning", "coding", "react", "oracle", "null", "predictions")
+BUILTIN_PACKAGE = "agentbench.graphs"  # where ours are installed (the repository's graphs/ folder)
 _NAME = r"[A-Za-z_][A-Za-z0-9_]*"
 _FOLDERS: list[Path] = []  # graph files' folders this process put on sys.path (for _forget_shadowed)
 
@@ -54,7 +56,7 @@ class GraphRef:
     def label(self) -> str:
         """Short name: ours by name, a file by its stem, a module by its dotted name (`:fn` when not
         `build_graph`)."""
-        base = {"file": self.path.stem if self.path else "", "builtin": self.module.removeprefix("graphs."),
+        base = {"file": self.path.stem if self.path else "", "builtin": self.module.removeprefix(f"{BUILTIN_PACKAGE}."),
                 "module": self.module}[self.kind]
         return base if self.attr == "build_graph" else f"{base}:{self.attr}"
 
@@ -74,7 +76,7 @@ def parse_ref(ref: str, base_dir: Path | None = None) -> GraphRef:
             raise GraphLoadError(f"graph {ref!r}: file {path} not found")
         return GraphRef(ref, "file", "", attr, path.resolve())
     if re.fullmatch(_NAME, module_ref):
-        return GraphRef(ref, "builtin", f"graphs.{module_ref}", attr)
+        return GraphRef(ref, "builtin", f"{BUILTIN_PACKAGE}.{module_ref}", attr)
     if not re.fullmatch(rf"{_NAME}(\.{_NAME})*", module_ref):
         raise GraphLoadError(f"graph {ref!r}: expected one of ours ({', '.join(OURS)}), path/to/file.py:build_graph "
                              "or package.module:build_graph")

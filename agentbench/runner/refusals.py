@@ -1,5 +1,5 @@
 """Answers of a model endpoint that no retry and no later attempt can change, recognised from the error the
-model client raised (pure). The attempt's attribution (`episode.attribute`) gives them their own reason, and the
+model client raised (pure). The attempt's attribution (`attribution.attribute`) gives them their own reason, and the
 run stops on the first one (`executors.base.ExecContext.stored`) instead of spending every attempt on it."""
 
 from __future__ import annotations

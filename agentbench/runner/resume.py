@@ -6,14 +6,16 @@ tasks it loads with them (`suite_changes`). It also stores the graph's identity 
 runner/graph_identity.py); a resume compares the source hashes (`graph_changes`). Pure apart from reading
 attachments to hash them.
 
-The to-do list of a run or a resume (`todo_items`) is the (task, epoch) pairs not yet finished; tasks x
-epochs is bounded first (`attempts_problem`, MAX_ATTEMPTS), so no config can fill memory with it.
+The to-do list of a run or a resume (`todo_items`) is the (task, epoch) pairs not yet finished (of some
+tasks only, for a call that runs part of the run: `Runner(only=...)`); tasks x epochs is bounded first
+(`attempts_problem`, MAX_ATTEMPTS), so no config can fill memory with it.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Collection
 from pathlib import Path
 
 from agentbench.config.schema import MAX_ATTEMPTS
@@ -31,21 +33,27 @@ def attempts_problem(n_tasks: int, epochs: int, limit: int = MAX_ATTEMPTS) -> st
             "suite.levels), or split the run")
 
 
-def todo_items(tasks: list[Task], epochs: int, done: set[tuple[str, int]]) -> list[tuple[Task, int]]:
+def todo_items(tasks: list[Task], epochs: int, done: set[tuple[str, int]],
+               only: Collection[str] | None = None) -> list[tuple[Task, int]]:
     """The (task, epoch) pairs not in `done`, epoch by epoch in suite order (every task's first attempt
-    before any task's second)."""
-    return [(t, e) for e in range(epochs) for t in tasks if (t.id, e) not in done]
+    before any task's second); with `only`, of those task ids alone (a duel runs a run's tasks one by one)."""
+    return [(t, e) for e in range(epochs) for t in tasks
+            if (t.id, e) not in done and (only is None or t.id in only)]
 
 
 def task_hash(task: Task) -> str:
     """What a task asks and how it is judged, hashed: its fields, with attachments by name and content
-    rather than by where the suite lies (a moved checkout is the same suite) and a repo by its commits."""
-    data = task.model_dump(mode="json")
+    rather than by where the suite lies (a moved checkout is the same suite) and a SWE-bench repo by its
+    commits (not its `source`). A task without `swe` hashes as it did before Task.swe (#23): the swe-only
+    fields Task had then enter as such a task had them, so a run started then resumes."""
+    data = task.model_dump(mode="json", exclude={"swe"})
     data["inputs"]["files"] = [{"name": p.name, "sha256": hashlib.sha256(p.read_bytes()).hexdigest()
                                 if p.is_file() else None} for p in map(Path, task.inputs.files)]
-    data["inputs"].pop("repo", None)
-    if isinstance(data["sandbox"].get("recipe"), dict):
-        data["sandbox"]["recipe"].pop("source", None)
+    if task.swe is None:
+        data["inputs"]["base_commit"], data["sandbox"]["recipe"] = None, None
+        data["expected"].update(fail_to_pass=[], pass_to_pass=[])
+    else:
+        data["swe"] = task.swe.model_dump(mode="json", exclude={"source"})
     return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 

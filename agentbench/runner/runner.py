@@ -1,6 +1,7 @@
 """The runner: the one place that wires config, suite, model endpoint, sandbox, graph, scorer, tracer
-and store together, then runs every (task, epoch) not yet finished through the executor `run.executor`
-names (runner/executors/: here, or on a Ray cluster), writing every try that comes back (`_stored`)."""
+and store together, then runs every (task, epoch) not yet finished (of the tasks `only` names, when given:
+a duel runs its arms task by task in one run folder each) through the executor `run.executor` names
+(runner/executors/: here, or on a Ray cluster), writing every try that comes back (`_stored`)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import os
 import platform
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection
 from contextlib import asynccontextmanager
 from importlib import metadata as importlib_metadata
 from pathlib import Path
@@ -26,8 +27,7 @@ from agentbench.redact import Redactor, masked_fields
 from agentbench.runner.episode import AttemptResult
 from agentbench.runner.executors import make_executor
 from agentbench.runner.executors.base import ExecContext, Executor
-from agentbench.runner.executors.deps import (KindScorer, RunError, check_environments,  # noqa: F401 - re-exported
-                                              make_sandbox_provider)
+from agentbench.runner.errors import RunError
 from agentbench.runner.executors.local import ENGINE_WAIT_ENV, ENGINE_WAIT_S
 from agentbench.runner.graph_identity import GraphIdentity, graph_identity
 from agentbench.runner.graph_loader import load_graph_factory
@@ -38,7 +38,7 @@ from agentbench.sandbox.base import run_shielded
 from agentbench.store import RunStore
 from agentbench.suites.errors import unsafe_id_reason
 from agentbench.suites.filters import filter_tasks
-from agentbench.suites.registry import load_suite
+from agentbench.suites.loader import load_suite
 
 
 def first_leaf(group: BaseExceptionGroup) -> BaseException:
@@ -96,8 +96,10 @@ class Runner:
                  base_dir: Path | None = None, allow_changed_suite: bool = False, allow_changed_graph: bool = False,
                  engine_wait_s: float | None = None, sinks: list[AttemptSink] | None = None,
                  executor: Executor | None = None,
-                 endpoint: Endpoint | Callable[[], Awaitable[Endpoint]] | None = None) -> None:
+                 endpoint: Endpoint | Callable[[], Awaitable[Endpoint]] | None = None,
+                 only: Collection[str] | None = None) -> None:
         self.cfg = cfg
+        self.only = None if only is None else frozenset(only)  # this call runs these tasks only (a duel's one task)
         self.shared_endpoint = endpoint  # an open endpoint, or an async getter of one: its owner opens and closes it
         self.executor = executor or make_executor(cfg.run.executor)  # where attempts run (run.executor)
         self.sinks: list[AttemptSink] = list(sinks or [])  # told of every stored try (tracing.otlp_endpoint adds one)
@@ -135,8 +137,8 @@ class Runner:
             store.close()
             changed = config_diff(stored, resolved)
             shown = "; ".join(f"{key}: {old!r} (stored) → {new!r}" for key, (old, new) in list(changed.items())[:6])
-            raise RunError(f"{self.run_dir} holds a run with a different config ({shown}"
-                           f"{'; ...' if len(changed) > 6 else ''}); resume it without changes (set those keys back, "
+            raise RunError(f"{self.run_dir}: the experiment differs from the stored config ({shown}"
+                           f"{'; ...' if len(changed) > 6 else ''}); resume without changes (set those keys back, "
                            "e.g. with --set) or choose another --out")
         suite = suite_meta(cfg.suite.name, suite_dir, tasks)
         if stored is not None:
@@ -222,9 +224,9 @@ class Runner:
 
             self.sinks.append(live_sink(self.cfg, store, note=self.progress.note))
         done = store.finished_keys()
-        todo = todo_items(tasks, self.cfg.run.epochs, done)
-        total = len(tasks) * self.cfg.run.epochs
-        if done:
+        todo = todo_items(tasks, self.cfg.run.epochs, done, self.only)
+        total = (len(tasks) if self.only is None else sum(t.id in self.only for t in tasks)) * self.cfg.run.epochs
+        if done and (self.only is None or total > len(todo)):
             self.progress.note(f"resuming {self.run_dir}: {total - len(todo)} of {total} attempts finished, "
                                f"{len(todo)} to run")
         self.progress.start(total, total - len(todo))
@@ -238,7 +240,7 @@ class Runner:
                     async with self._endpoint() as endpoint:
                         self.endpoint = endpoint
                         self.progress.note(f"model server: ready ({time.time() - t0:.0f}s)" if self.shared_endpoint
-                                           is None else "model server: shared with the sweep's other cells")
+                                           is None else "model server: shared with other runs (sweep cells, duel runs)")
                         try:
                             await self._preflight(endpoint)
                             await self._run_with(endpoint, todo, factory, store)

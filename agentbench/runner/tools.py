@@ -16,6 +16,7 @@ import time
 from contextlib import contextmanager
 from typing import Iterator
 
+from agentbench.events import ExecKind
 from agentbench.protocols import ExecResult, FileTooLargeError, Sandbox, SandboxError
 from agentbench.tracing.tracer import Tracer
 
@@ -39,8 +40,9 @@ class SandboxTools:
         self._tracer = tracer
         self._timeout = command_timeout_s
 
-    def _cancelled(self, cmd: str, t0: float, kind: str) -> None:
-        self._tracer.record_exec(cmd, t0, -1, time.time() - t0, "", "", False, False, kind=kind, cancelled=True)
+    def _cancelled(self, cmd: str, t0: float, kind: ExecKind) -> None:
+        self._tracer.record_exec(cmd, ExecResult(exit_code=-1, duration_s=time.time() - t0), t0, kind=kind,
+                                 cancelled=True)
 
     async def bash(self, cmd: str, timeout: float | None = None) -> ExecResult:
         t0 = time.time()
@@ -50,8 +52,7 @@ class SandboxTools:
         except asyncio.CancelledError:
             self._cancelled(cmd, t0, "bash")
             raise
-        self._tracer.record_exec(cmd, t0, result.exit_code, result.duration_s, result.stdout, result.stderr,
-                                 result.truncated, result.timed_out)
+        self._tracer.record_exec(cmd, result, t0)
         return result
 
     async def read_file(self, path: str) -> str:
@@ -62,8 +63,8 @@ class SandboxTools:
         except asyncio.CancelledError:
             self._cancelled(f"read_file {path}", t0, "read_file")
             raise
-        self._tracer.record_exec(f"read_file {path}", t0, 0, time.time() - t0, f"{len(data)} bytes", "",
-                                 False, False, kind="read_file")
+        self._tracer.record_exec(f"read_file {path}", ExecResult(exit_code=0, duration_s=time.time() - t0,
+                                                                 stdout=f"{len(data)} bytes"), t0, kind="read_file")
         return data.decode("utf-8", errors="replace")
 
     async def write_file(self, path: str, content: str) -> None:
@@ -75,5 +76,6 @@ class SandboxTools:
         except asyncio.CancelledError:
             self._cancelled(f"write_file {path}", t0, "write_file")
             raise
-        self._tracer.record_exec(f"write_file {path}", t0, 0, time.time() - t0, f"{len(content)} chars", "",
-                                 False, False, kind="write_file")
+        self._tracer.record_exec(f"write_file {path}", ExecResult(exit_code=0, duration_s=time.time() - t0,
+                                                                  stdout=f"{len(content)} chars"), t0,
+                                 kind="write_file")

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import errno
-import json
 import os
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -25,6 +24,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any, AsyncIterator, Callable
 
 from agentbench.protocols import ExecResult, FileTooLargeError, Sandbox, SandboxError, Task
+from agentbench.swe_spec import SweSpec
 from agentbench.sandbox.base import TIMEOUT_EXIT_CODE, request_timeout, run_shielded
 from agentbench.sandbox.docker_config import (TMP, DockerSandboxConfig, agent_ids, host_config, parse_size, rooms,
                                               tar_of, tmpfs_volume)
@@ -33,8 +33,8 @@ from agentbench.sandbox.docker_wire import (Answer, Channel, Frame, file_failure
                                             run_request, split_frames, write_request)
 from agentbench.sandbox.images import ImageBuildError
 from agentbench.sandbox.network import BRIDGE, grading_network_enabled, machine_has_network
-from agentbench.sandbox.registry import ImagePullError
-from agentbench.sandbox.swe_images import TESTBED_ENV
+from agentbench.sandbox.official_images import ImagePullError
+from agentbench.sandbox.swe_tags import TESTBED_ENV
 
 __all__ = ["Answer", "DockerSandbox", "DockerSandboxConfig", "DockerSandboxProvider", "LABEL", "SERVER_COMMAND",
            "parse_answer", "prune", "run_request", "split_frames"]
@@ -172,20 +172,21 @@ class DockerSandbox(Sandbox):
 
 
 class DockerSandboxProvider:
-    """`resolve_image(recipe_name) -> tag` builds the image on first use (agentbench.sandbox.images)."""
+    """`resolve_image(recipe_name) -> tag` builds the image on first use (agentbench.sandbox.images);
+    `resolve_env(swe) -> tag` builds (or pulls) a SWE-bench instance's environment (sandbox.swe_images)."""
 
     name = "docker"
     isolates = True  # conformance runs its isolation checks against it
 
     def __init__(self, client: Any, config: DockerSandboxConfig, resolve_image: Callable[[str], str],
                  labels: dict[str, str] | None = None,
-                 resolve_env: Callable[[dict[str, Any]], str] | None = None) -> None:
+                 resolve_env: Callable[[SweSpec], str] | None = None) -> None:
         self._client = client
         self._config = config
         self._resolve_image = resolve_image
         self._resolve_env = resolve_env
         self._labels = {LABEL: "1", **(labels or {})}
-        self._images: dict[str, str] = {}
+        self._images: dict[tuple[str, str], str] = {}  # (`recipe`, name) or (`swe`, the SweSpec's JSON) -> tag
         agent_ids(config.user)  # a clear error now, not at the first attempt
         self._content = ContentCache(client.api, self._labels)
         # Containers are removed off the attempt's critical path (the next attempt starts meanwhile);
@@ -203,28 +204,28 @@ class DockerSandboxProvider:
             prune(self._client, extra)
         failed: dict[str, str] = {}
         for task in {t.id: t for t in tasks}.values():
-            if task.sandbox.recipe is None:
+            if task.swe is None:
                 self._image(task)  # our own recipes: a failure is the installation's, it stops the run
                 continue
             try:
                 self._image(task)
             except (ImageBuildError, ImagePullError, OSError, RuntimeError) as exc:
                 failed[task.id] = str(exc)
-        if any(t.sandbox.recipe is not None for t in tasks):
+        if any(t.swe is not None for t in tasks):
             self.grading_has_network()  # `auto` probes here (a thread), not in the event loop at the first grading
         return failed
 
     def _image(self, task: Task) -> str:
-        recipe = task.sandbox.recipe
-        key = task.sandbox.image if recipe is None else json.dumps(recipe, sort_keys=True)
+        swe = task.swe
+        key = ("recipe", task.sandbox.image) if swe is None else ("swe", swe.model_dump_json())
         if key not in self._images:
-            if recipe is None:
+            if swe is None:
                 self._images[key] = self._resolve_image(task.sandbox.image)
             elif self._resolve_env is None:
                 raise SandboxError(f"task {task.id} needs a built environment ({task.sandbox.image}) and this "
                                    f"docker provider has no environment builder")
             else:
-                self._images[key] = self._resolve_env(recipe)
+                self._images[key] = self._resolve_env(swe)
         return self._images[key]
 
     def _writable(self, task: Task, image: str, workdir: str) -> list[tuple[str, Content]]:
@@ -237,7 +238,7 @@ class DockerSandboxProvider:
         uid, gid = agent_ids(cfg.user)
         found = self._content.get(image, workdir)
         volumes = [(workdir, found or Content(None, 0, 0, uid, gid, 0o755))]
-        extra = [*cfg.writable_paths, *([TESTBED_ENV] if task.sandbox.recipe is not None else [])]
+        extra = [*cfg.writable_paths, *([TESTBED_ENV] if task.swe is not None else [])]
         for path in dict.fromkeys(p.rstrip("/") for p in extra):
             if path != workdir.rstrip("/") and (content := self._content.get(image, path)) is not None:
                 volumes.append((path, content))

@@ -55,6 +55,12 @@ def engine_client(timeout: float = 3) -> docker.DockerClient | None:
     return client
 
 
+def engine_answers() -> bool:
+    """Whether this machine's Docker engine answers (within 2 s)."""
+    client = engine_client(timeout=2)
+    return client is not None and (client.close() or True)
+
+
 def _find_dockerd() -> str | None:
     found = shutil.which("dockerd")
     if found:

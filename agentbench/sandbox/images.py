@@ -291,13 +291,6 @@ def build_context_image(client: docker.DockerClient, name: str, tag: str, contex
     return tag
 
 
-def build_all(client: docker.DockerClient, names: Iterable[str] | None = None, log: Log = print,
-              recipes_dir: Path | str | None = None) -> dict[str, str]:
-    """ensure_image for each name (default: every recipe); returns {name: tag}."""
-    selected = list(names) if names is not None else recipe_names(recipes_dir)
-    return {n: ensure_image(client, n, log=log, recipes_dir=recipes_dir) for n in selected}
-
-
 def list_images(client: docker.DockerClient, recipes_dir: Path | str | None = None) -> list[ImageInfo]:
     """Every image labelled as ours (one row per tag), marking which tags match the recipes on disk."""
     current: dict[str, str] = {}

@@ -211,7 +211,7 @@ class LocalSandboxProvider:
     def prepare(self, tasks: list[Task]) -> dict[str, str]:
         """Nothing to build: the local sandbox runs on this host as it is. Environments built per task
         (SWE-bench repos with their dependencies) exist only as Docker images."""
-        built = sorted({t.id for t in tasks if t.sandbox.recipe is not None})
+        built = sorted({t.id for t in tasks if t.swe is not None})
         if built:
             raise SandboxError(f"{len(built)} task(s) need a built environment (e.g. {built[0]}): "
                                f"use the docker sandbox backend")

@@ -1,5 +1,6 @@
 """SWE-bench environment images: an environment layer per (repo, environment setup commit, recipe) and an
-instance layer per base commit on top, built locally; or the row's official image, pulled.
+instance layer per base commit on top, built locally; or the row's official image, pulled. Everything is
+read from the task's `SweSpec` (agentbench/swe_spec.py: the row, the repo's source, the recipe `env`).
 
 Layout (what an official SWE-bench `eval_script` expects): the repo at /testbed, and
 `source /opt/miniconda3/bin/activate; conda activate testbed` working. With Debian's python3 (the
@@ -33,12 +34,12 @@ before) resets to the base commit.
 
 Repos enter a build as a shallow clone of just the commit the layer needs, made on the host from the
 mirror (a bundle, a full bare repo or a shallow bare repo), or fetched from the git URL inside the build.
+
+Tags: swe_tags.py (digests of typed keys, unchanged since swe-env-v4).
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 import shlex
 import shutil
@@ -47,46 +48,18 @@ import tempfile
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict
 
 from agentbench.sandbox.images import ImageBuildError, Log, build_context_image, ensure_rootfs, image_exists
 from agentbench.sandbox.swe_scm import ScmVersion, describe, scm_version, uses_setuptools_scm
 from agentbench.sandbox.swe_shims import ACTIVATE_SHIM, RECORD_ENV, python_wrapper
+from agentbench.sandbox.swe_tags import (ENVS, TESTBED_ENV, OfficialLayerKey, PythonSource, digest, env_tag,
+                                         instance_tag, is_local)
+from agentbench.swe_spec import SweSpec
 from agentbench.swebench_layout import DEBIAN_PYTHON
 
-ENV_REPOSITORY = "agentbench/swe-env"
-INSTANCE_REPOSITORY = "agentbench/swe-inst"
-OFFICIAL_REPOSITORY = "agentbench/swe-official"
-RECIPE_VERSION = "swe-env-v4"
 BUILD_CA = "/opt/agentbench-build-ca.crt"
-ENVS = "/opt/miniconda3/envs"
-#: The environment the eval script reinstalls the repo into: a Docker sandbox keeps it writable.
-TESTBED_ENV = f"{ENVS}/testbed"
-PythonSource = Literal["debian", "conda", "uv"]
 ImageMode = Literal["auto", "pull", "build"]
-
-
-class EnvRecipe(BaseModel):
-    """The environment a task needs; built from `Task.sandbox.recipe` (suites/swebench.py)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    kind: str = "swe-env"
-    repo: str
-    source: str = Field(description="a git bundle, a bare repo (full or shallow), or a git URL")
-    commit: str = Field(description="the environment setup commit: dependencies install from it")
-    base_commit: str | None = Field(None, description="the task's base commit (the instance layer)")
-    version: str | None = Field(None, description="the row's version: the fallback for the repo's own version")
-    python: str | None = None
-    debian: str | None = None
-    image: str | None = Field(None, description="the row's official prebuilt image (pulled, never built)")
-    apt_packages: list[str] = Field(default_factory=list)
-    packages: list[str] = Field(default_factory=list)
-    requirements: list[str] = Field(default_factory=list)
-    environment_yml: str | None = None
-    pip_packages: list[str] = Field(default_factory=list)
-    pre_install: list[str] = Field(default_factory=list)
-    install: list[str] = Field(default_factory=list)
 
 
 class EnvSettings(BaseModel):
@@ -103,27 +76,23 @@ class EnvSettings(BaseModel):
 class EnvUnbuildable(ImageBuildError):
     """No way to build this environment with these settings (known before any build starts)."""
 
-    def __init__(self, recipe: EnvRecipe, reason: str) -> None:
-        super().__init__(f"swe-env {recipe.repo}", "-", reason)
+    def __init__(self, swe: SweSpec, reason: str) -> None:
+        super().__init__(f"swe-env {swe.repo}", "-", reason)
 
 
-def unbuildable_reason(recipe: EnvRecipe, settings: EnvSettings) -> str | None:
-    """Why this recipe cannot be built with these settings, in one line; None when it can."""
+def unbuildable_reason(swe: SweSpec, settings: EnvSettings) -> str | None:
+    """Why this instance's recipe cannot be built with these settings, in one line; None when it can."""
     if settings.python_source != "debian":
         return None
     known = ", ".join(f"{r} {v}" for r, v in DEBIAN_PYTHON.items())
-    if recipe.debian is None:
-        return (f"Python {recipe.python} is in no Debian release agentbench builds from ({known}): set "
+    if swe.env.release() is None:
+        return (f"Python {swe.env.python} is in no Debian release agentbench builds from ({known}): set "
                 f"sandbox.swe_python: conda or uv (they download the interpreter: needs internet), or use the "
                 f"row's official image (sandbox.swe_images: pull)")
-    if recipe.environment_yml:
-        return (f"the recipe installs a conda environment file ({recipe.environment_yml}): set "
+    if swe.env.environment_yml:
+        return (f"the recipe installs a conda environment file ({swe.env.environment_yml}): set "
                 f"sandbox.swe_python: conda (needs internet), or use the row's official image")
     return None
-
-
-def _is_local(source: str) -> bool:
-    return "://" not in source and not source.startswith("git@")
 
 
 def host_ca_bundle() -> Path | None:
@@ -164,20 +133,20 @@ def _trust() -> str:
     return f"PIP_CERT={BUILD_CA} GIT_SSL_CAINFO={BUILD_CA} SSL_CERT_FILE={BUILD_CA}"
 
 
-def _python_version(recipe: EnvRecipe) -> str:
-    return recipe.python or DEBIAN_PYTHON.get(recipe.debian or "bookworm", "3.11")
+def _python_version(swe: SweSpec) -> str:
+    return swe.env.python or DEBIAN_PYTHON.get(swe.env.release() or "bookworm", "3.11")
 
 
-def _interpreter(recipe: EnvRecipe, settings: EnvSettings) -> list[str]:
+def _interpreter(swe: SweSpec, settings: EnvSettings) -> list[str]:
     """Dockerfile lines that leave an environment at /opt/miniconda3/envs/testbed behind `conda activate`."""
-    version = _python_version(recipe)
+    version = _python_version(swe)
     if settings.python_source == "conda":
         url = shlex.quote(settings.conda_installer_url)
         lines = [f"RUN {_trust()} python3 -c \"import sys, urllib.request as u; u.urlretrieve(sys.argv[1], "
                  f"'/tmp/miniconda.sh')\" {url} && bash /tmp/miniconda.sh -b -u -p /opt/miniconda3 && "
                  f"rm /tmp/miniconda.sh"]
-        if recipe.environment_yml:
-            yml = shlex.quote(f"/testbed/{recipe.environment_yml}")
+        if swe.env.environment_yml:
+            yml = shlex.quote(f"/testbed/{swe.env.environment_yml}")
             return lines + [f"RUN {_trust()} /opt/miniconda3/bin/conda env create -q -n testbed -f {yml} && "
                             f"/opt/miniconda3/bin/conda install -q -y -n testbed python={version}"]
         return lines + [f"RUN {_trust()} /opt/miniconda3/bin/conda create -q -y -n testbed python={version}"]
@@ -192,10 +161,11 @@ def _interpreter(recipe: EnvRecipe, settings: EnvSettings) -> list[str]:
                       for name in ("python", "python3"))]
 
 
-def env_dockerfile(recipe: EnvRecipe, settings: EnvSettings, local: bool) -> str:
+def env_dockerfile(swe: SweSpec, settings: EnvSettings, local: bool) -> str:
     activate = f". /opt/miniconda3/bin/activate && conda activate testbed && export {_trust()}"
+    env = swe.env
     apt = " ".join(sorted({"bash", "coreutils", "git", "python3", "python3-venv", "python3-pip", "patch", "procps",
-                           "ca-certificates", *recipe.apt_packages}))
+                           "ca-certificates", *env.apt_packages}))
     pip = f"{activate} && python -m pip install -q"
     lines = [
         "ARG BASE", "FROM ${BASE}", "USER root",
@@ -210,43 +180,42 @@ def env_dockerfile(recipe: EnvRecipe, settings: EnvSettings, local: bool) -> str
         "USER 1000:1000",  # everything below is the agent's own: no chown layer doubling the image
         "ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1 PYTHONUNBUFFERED=1 LANG=C.UTF-8 HOME=/home/agent",
         "RUN git init -q /testbed",
-        *_fetch(recipe, recipe.commit, local),
-        *_interpreter(recipe, settings),
+        *_fetch(swe.source, swe.environment_setup_commit, local),
+        *_interpreter(swe, settings),
         f"RUN {pip} --upgrade pip setuptools wheel",
     ]
-    if recipe.packages:
-        lines.append(f"RUN {pip} {' '.join(shlex.quote(p) for p in recipe.packages)}")
-    if recipe.requirements:  # the first that exists, flattened as the official harness reads it
-        paths = " ".join(shlex.quote(r) for r in recipe.requirements)
+    if env.packages:
+        lines.append(f"RUN {pip} {' '.join(shlex.quote(p) for p in env.packages)}")
+    if env.requirements:  # the first that exists, flattened as the official harness reads it
+        paths = " ".join(shlex.quote(r) for r in env.requirements)
         lines += ["COPY requirements_flatten.py /opt/agentbench-requirements.py",
                   f"RUN cd /testbed && python3 /opt/agentbench-requirements.py /tmp/agentbench-reqs.txt {paths} && "
                   f"if [ -f /tmp/agentbench-reqs.txt ]; then {pip} -r /tmp/agentbench-reqs.txt && "
                   f"rm /tmp/agentbench-reqs.txt; fi"]
-    if recipe.pip_packages:
-        lines.append(f"RUN {pip} {' '.join(shlex.quote(p) for p in recipe.pip_packages)}")
+    if env.pip_packages:
+        lines.append(f"RUN {pip} {' '.join(shlex.quote(p) for p in env.pip_packages)}")
     return "\n".join(lines) + "\n"
 
 
-def _fetch(recipe: EnvRecipe, commit: str, local: bool) -> list[str]:
+def _fetch(source: str, commit: str, local: bool) -> list[str]:
     """Dockerfile lines that bring `commit` (depth 1) into /testbed and check it out: from `commit.git` in
     the context (staged on the host from the mirror), or fetched from the URL."""
     sha = shlex.quote(commit)
     fetch = (f"COPY --chown=1000:1000 commit.git /tmp/commit.git\nRUN cd /testbed && git fetch -q --depth 1 "
              f"file:///tmp/commit.git {sha} && rm -rf /tmp/commit.git" if local else
-             f"RUN {_trust()} cd /testbed && git fetch -q --depth 1 {shlex.quote(recipe.source)} {sha}")
+             f"RUN {_trust()} cd /testbed && git fetch -q --depth 1 {shlex.quote(source)} {sha}")
     return [fetch, f"RUN cd /testbed && git -c advice.detachedHead=false checkout -q -f {sha}"]
 
 
-def instance_dockerfile(recipe: EnvRecipe, local: bool, version: ScmVersion | None = None) -> str:
+def instance_dockerfile(swe: SweSpec, local: bool, version: ScmVersion | None = None) -> str:
     activate = f". /opt/miniconda3/bin/activate && conda activate testbed && export {_trust()}"
-    lines = ["ARG BASE", "FROM ${BASE}", "USER 1000:1000",
-             *_fetch(recipe, recipe.base_commit or recipe.commit, local)]
+    lines = ["ARG BASE", "FROM ${BASE}", "USER 1000:1000", *_fetch(swe.source, swe.base_commit, local)]
     if version is not None:  # the depth-1 copy has no tags: setuptools_scm would say 0.1.dev1
         lines.append(f"ENV SETUPTOOLS_SCM_PRETEND_VERSION={shlex.quote(version.version)}")
-    if recipe.pre_install:  # as root (the official ones install Debian packages, edit setup files)
-        lines += ["USER root", *(f"RUN cd /testbed && {command}" for command in recipe.pre_install),
+    if swe.env.pre_install:  # as root (the official ones install Debian packages, edit setup files)
+        lines += ["USER root", *(f"RUN cd /testbed && {command}" for command in swe.env.pre_install),
                   "RUN chown -R 1000:1000 /testbed", "USER 1000:1000"]
-    lines += [f"RUN {activate} && cd /testbed && {command}" for command in recipe.install]
+    lines += [f"RUN {activate} && cd /testbed && {command}" for command in swe.env.install]
     lines += [f"RUN cd /testbed && {RECORD_ENV}",
               "USER root", f"RUN rm -f {BUILD_CA}",
               # attempts run without network: pip must not wait for an index, nor fetch build dependencies
@@ -255,42 +224,15 @@ def instance_dockerfile(recipe: EnvRecipe, local: bool, version: ScmVersion | No
     return "\n".join(lines) + "\n"
 
 
-def _source_identity(source: str) -> str:
-    """Where the repo comes from does not change the image (the commits pin the content); only local
-    versus URL does (how it enters the build)."""
-    return "local" if _is_local(source) else source
-
-
-def _hash(payload: dict[str, Any]) -> str:
-    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:12]
-
-
-def env_tag(recipe: EnvRecipe, settings: EnvSettings, rootfs_tag: str) -> str:
-    fields = recipe.model_dump(exclude={"source", "base_commit", "image", "pre_install", "install", "version"})
-    flatten = Path(__file__).with_name("requirements_flatten.py").read_text()
-    return f"{ENV_REPOSITORY}:" + _hash({"v": RECIPE_VERSION, "rootfs": rootfs_tag, "shim": ACTIVATE_SHIM,
-                                          "wrapper": python_wrapper(TESTBED_ENV, "python"),
-                                          "flatten": flatten,
-                                          "python_source": settings.python_source, **fields,
-                                          "source": _source_identity(recipe.source)})
-
-
-def instance_tag(recipe: EnvRecipe, env: str, version: ScmVersion | None = None) -> str:
-    return f"{INSTANCE_REPOSITORY}:" + _hash({"v": RECIPE_VERSION, "env": env, "base": recipe.base_commit,
-                                               "pre_install": recipe.pre_install, "install": recipe.install,
-                                               "scm_version": version.model_dump() if version else None})
-
-
-def pretend_version(recipe: EnvRecipe) -> ScmVersion | None:
+def pretend_version(swe: SweSpec) -> ScmVersion | None:
     """The version the instance layer gives setuptools_scm (swe_scm.py): from the tags of a full bare
     mirror, else from the row's version (a bundle, a shallow mirror, a URL); None for a repo that a bare
     mirror shows not to use setuptools_scm."""
-    commit = recipe.base_commit or recipe.commit
-    path = Path(recipe.source)
-    mirror = _is_local(recipe.source) and path.is_dir()
-    if mirror and uses_setuptools_scm(path, commit) is False:
+    path = Path(swe.source)
+    mirror = is_local(swe.source) and path.is_dir()
+    if mirror and uses_setuptools_scm(path, swe.base_commit) is False:
         return None
-    return scm_version(describe(path, commit) if mirror else None, recipe.version)
+    return scm_version(describe(path, swe.base_commit) if mirror else None, swe.version)
 
 
 def official_dockerfile() -> str:
@@ -310,7 +252,7 @@ def official_dockerfile() -> str:
 def adapt_official(client: Any, image: str, log: Log = print) -> str:
     """The official image as agentbench runs it (official_dockerfile), built once per image id."""
     image_id = client.images.get(image).id
-    tag = f"{OFFICIAL_REPOSITORY}:" + _hash({"v": RECIPE_VERSION, "id": image_id, "df": official_dockerfile()})
+    tag = f"{OFFICIAL_REPOSITORY}:{digest(OfficialLayerKey(id=image_id, df=official_dockerfile()))}"
     if image_exists(client, tag):
         return tag
     with tempfile.TemporaryDirectory(prefix="agentbench-swe-") as tmp:
@@ -329,47 +271,44 @@ def _context(tmp: Path, name: str) -> Path:
     return context
 
 
-def ensure_env_image(client: Any, recipe_data: dict[str, Any], settings: EnvSettings | None = None,
-                     log: Log = print) -> str:
-    """The image an attempt of this task runs in: the row's official image (per `settings.images`), else
+def ensure_env_image(client: Any, swe: SweSpec, settings: EnvSettings | None = None, log: Log = print) -> str:
+    """The image an attempt of this instance runs in: the row's official image (per `settings.images`), else
     the instance layer on the environment layer, each built when missing. Raises EnvUnbuildable (no way to
     build it here, known before building), ImageBuildError (with the build log's tail) or ImagePullError."""
-    from agentbench.sandbox.registry import resolve_official_image
+    from agentbench.sandbox.official_images import resolve_official_image
 
     settings = settings or EnvSettings()
-    recipe = EnvRecipe.model_validate(recipe_data)
-    official = resolve_official_image(client, recipe.image, settings.images, settings.registry, log)
+    official = resolve_official_image(client, swe.image, settings.images, settings.registry, log)
     if official is not None:
         return adapt_official(client, official, log)
-    reason = unbuildable_reason(recipe, settings)
+    reason = unbuildable_reason(swe, settings)
     if reason is not None:
-        raise EnvUnbuildable(recipe, reason)
-    rootfs = ensure_rootfs(client, recipe.debian or "bookworm", log=log)
-    env = env_tag(recipe, settings, rootfs)
-    version = pretend_version(recipe)
-    inst = instance_tag(recipe, env, version)
+        raise EnvUnbuildable(swe, reason)
+    rootfs = ensure_rootfs(client, swe.env.release() or "bookworm", log=log)
+    env = env_tag(swe, settings, rootfs)
+    version = pretend_version(swe)
+    inst = instance_tag(swe, env, version)
     if image_exists(client, inst):
         return inst
-    local = _is_local(recipe.source)
-    label = f"{recipe.repo}@{recipe.commit[:10]}"
+    local = is_local(swe.source)
     with tempfile.TemporaryDirectory(prefix="agentbench-swe-") as tmp:
         if not image_exists(client, env):
             context = _context(Path(tmp), "swe-env")
             if local:
-                stage_repo(recipe.source, recipe.commit, context / "commit.git", bare=True)
-            (context / "Dockerfile").write_text(env_dockerfile(recipe, settings, local))
+                stage_repo(swe.source, swe.environment_setup_commit, context / "commit.git", bare=True)
+            (context / "Dockerfile").write_text(env_dockerfile(swe, settings, local))
             (context / "activate").write_text(ACTIVATE_SHIM)
-            (context / "python-wrapper").write_text(python_wrapper(TESTBED_ENV, f"python{_python_version(recipe)}"))
+            (context / "python-wrapper").write_text(python_wrapper(TESTBED_ENV, f"python{_python_version(swe)}"))
             (context / "python-wrapper").chmod(0o755)
             shutil.copyfile(Path(__file__).with_name("requirements_flatten.py"), context / "requirements_flatten.py")
-            build_context_image(client, f"swe-env {label}", env, context, rootfs,
-                                labels={"agentbench.swe.repo": recipe.repo}, log=log)
+            build_context_image(client, f"swe-env {swe.repo}@{swe.environment_setup_commit[:10]}", env, context,
+                                rootfs, labels={"agentbench.swe.repo": swe.repo}, log=log)
         context = _context(Path(tmp), "swe-inst")
         if local:
-            stage_repo(recipe.source, recipe.base_commit or recipe.commit, context / "commit.git", bare=True)
-        (context / "Dockerfile").write_text(instance_dockerfile(recipe, local, version))
-        labels = {"agentbench.swe.repo": recipe.repo,
+            stage_repo(swe.source, swe.base_commit, context / "commit.git", bare=True)
+        (context / "Dockerfile").write_text(instance_dockerfile(swe, local, version))
+        labels = {"agentbench.swe.repo": swe.repo,
                   **({"agentbench.swe.scm_version": version.version,
                       "agentbench.swe.scm_version_from": version.source} if version else {})}
-        return build_context_image(client, f"swe-inst {recipe.repo}@{(recipe.base_commit or recipe.commit)[:10]}",
-                                   inst, context, env, labels=labels, log=log)
+        return build_context_image(client, f"swe-inst {swe.repo}@{swe.base_commit[:10]}", inst, context, env,
+                                   labels=labels, log=log)

@@ -6,18 +6,21 @@
    script puts the test patch's files back before applying the test patch, as the official one does).
 2. Grading opens a fresh sandbox (same image, same reset to ENV_REF), applies the patch with the official chain
    (`git apply --verbose`, then `--reject`, then `patch --batch --fuzz=5 -p1 -i`, each on a clean tree),
-   then runs `make_eval_script(task)` (see `swebench_eval`).
+   then runs the eval script of the instance's test spec (`make_test_spec(task.swe)`, swebench_spec.py:
+   made once per task and kept).
 3. The log is parsed by swebench's own log parsers and graded by its `get_eval_report` (FULL / PARTIAL /
    NO from `get_resolution_status`), with the row's `eval_type`. A patch that does not apply is `failed`;
-   an engine fault raises (the attempt becomes `error`).
-4. An unresolved run is checked for environment faults (`classify_eval_log`). An `environment` fault sets
-   `details["env_error"]`; an `ambiguous` one is settled by `check_environment`, the tests run without the
-   model's patch: a broken environment sets `env_error`, a sound one makes it the patch's failure
-   (`details["failure_reason"] = "patch_broke_tests: ..."`). `Score.env_error` carries the reason
-   (`details["env_error_reason"]`, kept with `details["env_error"]` for reports); the attempt then becomes
-   `error`. The end of the log that decided it is kept with the attempt: `details["env_log_tail"]`
-   (`last N lines of the test log[ without a patch]:` then the lines, as an image build error shows its
-   build log's tail); `EnvCheck.explained()` is the same for the check made before any attempt.
+   an engine fault raises (the attempt becomes `error`). One run's result is an `EvalRun` (typed): the
+   scorer decides on its fields, and `EvalRun.score()` writes `Score.details` once, for reports.
+4. An unresolved run is checked for environment faults (`classify_eval_log`, `EvalRun.fault`). An
+   `environment` fault is an environment error; an `ambiguous` one is settled by `check_environment`, the
+   tests run without the model's patch: a broken environment is an environment error, a sound one makes
+   it the patch's failure (`details["failure_reason"] = "patch_broke_tests: ..."`). `Score.env_error`
+   carries the reason (the scorer's one way to say it; the attempt then becomes `error`); reports read
+   `details["env_error"]` / `["env_error_reason"]`, written from it. The end of the log that decided it is
+   kept with the attempt: `details["env_log_tail"]` (`last N lines of the test log[ without a patch]:`
+   then the lines, as an image build error shows its build log's tail); `EnvCheck.explained()` is the same
+   for the check made before any attempt.
 5. Grading sandboxes may have the network the agent's never has: a provider with `open_grading` (the
    Docker one, `sandbox.grading_network`) opens them; `details["grading_network"]` records whether the
    grading sandbox had a network.
@@ -30,20 +33,20 @@ from __future__ import annotations
 import asyncio
 import re
 import shlex
-import tempfile
 from contextlib import AbstractAsyncContextManager
 from typing import Any, Protocol, runtime_checkable
 
 from pydantic import BaseModel, Field
 
 from agentbench.protocols import FileTooLargeError, Outcome, Sandbox, SandboxProvider, Score, Task
-from agentbench.scoring.swebench_eval import (TIMED_OUT, EnvFault, classify_eval_log, log_tail, make_eval_script,
-                                              stored_log, tail_block)
+from agentbench.scoring.swebench_eval import TIMED_OUT, EnvFault, classify_eval_log, log_tail, stored_log, tail_block
+from agentbench.scoring.swebench_spec import SweTestSpec, graded, make_test_spec, resolution_report, status_map
+from agentbench.swe_spec import SweSpec
 from agentbench.swebench_layout import ENV_REF, TESTBED, patch_files
 
-__all__ = ["APPLY_COMMANDS", "EnvCheck", "EnvFault", "GradingSandboxes", "SweBenchScorer", "Validation", "apply_patch",
-           "classify_eval_log", "collect_patch", "judge_environment", "make_eval_script", "resolution_report",
-           "split_diff", "status_map", "validate_instance"]
+__all__ = ["APPLY_COMMANDS", "EnvCheck", "EnvFault", "EvalRun", "GradingSandboxes", "SweBenchScorer", "SweTestSpec",
+           "Validation", "apply_patch", "classify_eval_log", "collect_patch", "judge_environment", "make_test_spec",
+           "resolution_report", "split_diff", "status_map", "swe_of", "validate_instance"]
 
 APPLY_COMMANDS = ("git apply --verbose", "git apply --verbose --reject", "patch --batch --fuzz=5 -p1 -i")
 CLEAN_TREE = "git checkout -- . ; git clean -fdq"
@@ -67,11 +70,19 @@ def split_diff(diff: str) -> list[tuple[str, str]]:
     return out
 
 
+def swe_of(task: Task) -> SweSpec:
+    """The task's SweSpec; ValueError for a task that is not a SWE-bench instance."""
+    if task.swe is None:
+        raise ValueError(f"task {task.id} is not a SWE-bench instance (it has no `swe` spec)")
+    return task.swe
+
+
 async def collect_patch(sandbox: Sandbox, task: Task) -> str:
     """The attempt's patch: every change in the repo since the sandbox's reset (ENV_REF, the state the
     build left; the base commit in an image without it), new files included, caches excluded; nothing else
     is taken out. Grading applies it on the same state."""
-    base = f"$(git rev-parse -q --verify {ENV_REF} || echo {shlex.quote(task.inputs.base_commit or 'HEAD')})"
+    fallback = task.swe.base_commit if task.swe is not None else "HEAD"  # HEAD: a repo that is no SWE-bench row's
+    base = f"$(git rev-parse -q --verify {ENV_REF} || echo {shlex.quote(fallback)})"
     out = "/tmp/agentbench-diff.patch"
     result = await sandbox.exec(
         f"git add -A . && git -c core.fileMode=false diff --cached --no-color --text {base} -- . "
@@ -90,46 +101,6 @@ async def apply_patch(sandbox: Sandbox, patch: str) -> str | None:
         if (await sandbox.exec(f"{command} {PATCH_PATH}", cwd=TESTBED, timeout=120)).exit_code == 0:
             return command
     return None
-
-
-def _test_spec(task: Task) -> Any:
-    from swebench.types import TestSpec
-
-    meta = task.metadata
-    return TestSpec(instance_id=task.id, image="", eval_script_list=[], repo=meta.get("repo", ""),
-                    version=str(meta.get("version", "")), FAIL_TO_PASS=task.expected.fail_to_pass,
-                    PASS_TO_PASS=task.expected.pass_to_pass, log_parser=meta.get("log_parser") or "parse_log_pytest",
-                    eval_type=meta.get("eval_type") or "pass_and_fail")
-
-
-def _graded(task: Task, log: str, patch: str | None, report: bool = True) -> tuple[dict[str, str], dict[str, Any]]:
-    """(get_logs_eval's status map, get_eval_report's report for `patch` plus `resolution`; {} without
-    `report`), from one temporary copy of the log (the official functions read files)."""
-    from swebench.harness.grading import get_eval_report, get_logs_eval, get_resolution_status
-
-    spec = _test_spec(task)
-    with tempfile.NamedTemporaryFile("w", suffix=".log", encoding="utf-8") as fh:
-        fh.write(log)
-        fh.flush()
-        status = get_logs_eval(spec, fh.name)[0]
-        if not report:
-            return status, {}
-        prediction = {"instance_id": task.id, "model_name_or_path": "agentbench", "model_patch": patch}
-        graded = get_eval_report(spec, prediction, fh.name, include_tests_status=True)[task.id]
-    tests = graded.get("tests_status")
-    graded["resolution"] = get_resolution_status(tests) if tests else "RESOLVED_NO"
-    return status, graded
-
-
-def status_map(task: Task, log: str) -> dict[str, str]:
-    """The test statuses swebench's get_logs_eval reads from the log ({} when the run is not valid)."""
-    return _graded(task, log, None, report=False)[0]
-
-
-def resolution_report(task: Task, patch: str | None, log: str) -> dict[str, Any]:
-    """swebench's get_eval_report over the log (the row's log parser and eval_type), plus `resolution`
-    (get_resolution_status: RESOLVED_FULL / PARTIAL / NO)."""
-    return _graded(task, log, patch)[1]
 
 
 async def read_eval_log(sandbox: Sandbox) -> tuple[str, int]:
@@ -173,14 +144,6 @@ class GradingSandboxes(Protocol):
         ...
 
 
-def _unapplied(reason: str, patch_is_none: bool) -> Score:
-    report = {"patch_is_None": patch_is_none, "patch_exists": not patch_is_none, "patch_successfully_applied": False,
-              "resolved": False, "resolution": "RESOLVED_NO"}
-    return Score(passed=False, details={"report": report, "applied_with": None, "test_log": "" if patch_is_none
-                                        else ">>>>> Patch Apply Failed", "tests_ran": 0, "env_fault": None,
-                                        "env_error": False, "failure_reason": reason})
-
-
 class EnvCheck(BaseModel):
     """Whether the task's environment runs its tests (the eval script without the model's patch)."""
 
@@ -200,20 +163,63 @@ class EnvCheck(BaseModel):
         return why + ("\n" + self.log_tail if self.log_tail else "")
 
 
-def judge_environment(bare: Score, gold: Score | None = None) -> EnvCheck:
+class EvalRun(BaseModel):
+    """One grading run (the eval script after the patch; or the patch that never got that far): the scorer's
+    own result, which its decisions read. `score()` is the Score it stores."""
+
+    resolved: bool = False
+    value: float = 0.0
+    report: dict[str, Any] = Field(description="swebench's get_eval_report fields plus `resolution`")
+    applied_with: str | None = Field(None, description="the apply command that worked; `no patch` for a bare run")
+    test_log: str = Field("", description="the log as stored (stored_log, then MAX_LOG_CHARS)")
+    tests_ran: int = Field(0, description="the status map's size")
+    fault: EnvFault | None = Field(None, description="an unresolved run's environment fault")
+    fault_log_tail: str = Field("", description="with a fault: the end of the log (tail_block)")
+    grading_network: bool | None = Field(None, description="whether the grading sandbox had a network; None: "
+                                                           "the tests did not run")
+    log_left_out: int = 0
+    failure_reason: str | None = Field(None, description="`empty_patch`, `patch_does_not_apply`")
+
+    @classmethod
+    def unapplied(cls, reason: str, patch_is_none: bool) -> EvalRun:
+        report = {"patch_is_None": patch_is_none, "patch_exists": not patch_is_none,
+                  "patch_successfully_applied": False, "resolved": False, "resolution": "RESOLVED_NO"}
+        return cls(report=report, test_log="" if patch_is_none else ">>>>> Patch Apply Failed", failure_reason=reason)
+
+    def score(self, env_error: str | None = None, check: EnvCheck | None = None) -> Score:
+        """The Score, its details written here once: `env_error` (why the environment failed: the attempt
+        becomes `error`), `check` (the run without a patch that settled an ambiguous fault)."""
+        details: dict[str, Any] = {"report": self.report, "applied_with": self.applied_with, "test_log": self.test_log,
+                                   "tests_ran": self.tests_ran, "env_fault": self.fault.model_dump() if self.fault
+                                   else None, "env_error": env_error is not None}
+        if self.grading_network is not None:
+            details.update(grading_network=self.grading_network, eval_log_left_out=self.log_left_out)
+        if self.fault is not None and (check is None or not check.ok):
+            details["env_log_tail"] = check.log_tail if check is not None else self.fault_log_tail
+        if env_error is not None:
+            details["env_error_reason"] = env_error
+        if check is not None:
+            details["env_check"] = check.model_dump(exclude={"log_tail"})  # the tail: env_log_tail, when it counts
+        failure = self.failure_reason
+        if check is not None and check.ok and self.fault is not None:
+            failure = f"patch_broke_tests: {self.fault.reason}"
+        if failure is not None:
+            details["failure_reason"] = failure
+        return Score(passed=self.resolved, value=self.value, details=details, env_error=env_error)
+
+
+def judge_environment(bare: EvalRun, gold: EvalRun | None = None) -> EnvCheck:
     """The verdict on a run without the model's patch (`bare`): sound iff it shows no fault. An ambiguous
     fault there is a broken environment, unless the gold patch resolves the task in the same environment
     (`gold`): then the fault is the FAIL_TO_PASS tests failing as they should (say, a test module importing
     the function the fix adds fails at collection)."""
-    fault = bare.details.get("env_fault")
-    ran = int(bare.details.get("tests_ran", 0))
-    if not fault:
-        return EnvCheck(ok=True, tests_ran=ran)
-    what = f"{fault['reason']}: {fault['detail']}"
-    if fault["tier"] == "ambiguous" and gold is not None and gold.passed:
-        return EnvCheck(ok=True, tests_ran=ran, detail=f"without a patch {what}; the gold patch resolves")
-    return EnvCheck(ok=False, reason=fault["reason"], tests_ran=ran, detail=what,
-                    log_tail=str(bare.details.get("env_log_tail") or ""))
+    fault = bare.fault
+    if fault is None:
+        return EnvCheck(ok=True, tests_ran=bare.tests_ran)
+    what = f"{fault.reason}: {fault.detail}"
+    if fault.tier == "ambiguous" and gold is not None and gold.resolved:
+        return EnvCheck(ok=True, tests_ran=bare.tests_ran, detail=f"without a patch {what}; the gold patch resolves")
+    return EnvCheck(ok=False, reason=fault.reason, tests_ran=bare.tests_ran, detail=what, log_tail=bare.fault_log_tail)
 
 
 class SweBenchScorer:
@@ -222,8 +228,16 @@ class SweBenchScorer:
     def __init__(self, provider: SandboxProvider, eval_timeout_s: float = 1800.0) -> None:
         self._provider = provider
         self._eval_timeout_s = eval_timeout_s
+        self._specs: dict[str, SweTestSpec] = {}
         self._env_checks: dict[str, EnvCheck] = {}
         self._env_locks: dict[str, asyncio.Lock] = {}
+
+    def test_spec(self, task: Task) -> SweTestSpec:
+        """The task's test spec, made at its first grading and kept."""
+        spec = self._specs.get(task.id)
+        if spec is None:
+            spec = self._specs[task.id] = make_test_spec(swe_of(task))
+        return spec
 
     async def collect(self, task: Task, sandbox: Sandbox) -> Outcome:
         """The attempt's outcome in the sandbox: the repo's diff against the base commit (`collect_patch`)."""
@@ -232,54 +246,39 @@ class SweBenchScorer:
     async def score(self, task: Task, outcome: Outcome) -> Score:
         patch = outcome.patch if outcome.patch and outcome.patch.strip() else None
         if patch is None:  # nothing to grade: the official report's patch_is_None
-            return _unapplied("empty_patch", patch_is_none=True)
-        score = await self.evaluate(task, patch)
-        fault = score.details.get("env_fault")
-        if not fault:
-            return score
-        details = dict(score.details)
-        if fault["tier"] == "environment":
-            details.update(env_error=True, env_error_reason=fault["reason"])
-        else:
-            env = await self.check_environment(task)
-            details["env_check"] = env.model_dump(exclude={"log_tail"})  # the tail: env_log_tail, when it counts
-            if env.ok:
-                details["failure_reason"] = f"patch_broke_tests: {fault['reason']}"
-                details.pop("env_log_tail", None)  # the patch's failure: its test log says the rest
-            else:  # what decided it is the run without the patch
-                details.update(env_error=True, env_error_reason=env.reason, env_log_tail=env.log_tail)
-        env_error = (details.get("env_error_reason") or "unknown") if details.get("env_error") else None
-        return score.model_copy(update={"details": details, "env_error": env_error})
+            return EvalRun.unapplied("empty_patch", patch_is_none=True).score()
+        run = await self.evaluate(task, patch)
+        if run.fault is None:
+            return run.score()
+        if run.fault.tier == "environment":
+            return run.score(env_error=run.fault.reason)
+        env = await self.check_environment(task)  # ambiguous: what decides is the run without the patch
+        return run.score(env_error=None if env.ok else env.reason or "unknown", check=env)
 
-    async def evaluate(self, task: Task, patch: str | None) -> Score:
-        """Apply `patch` (None: run the tests on the base commit as it is), run the eval script, grade.
-        Details: `report`, `applied_with`, `test_log`, `tests_ran` (the status map's size), `env_fault`
-        (an unresolved run's EnvFault, dumped, or None), with a fault `env_log_tail` (the log's end),
-        `grading_network` and `env_error` (False: `score` decides)."""
+    async def evaluate(self, task: Task, patch: str | None) -> EvalRun:
+        """Apply `patch` (None: run the tests on the environment as it is), run the eval script, grade."""
+        spec = self.test_spec(task)
         async with self._open(task) as sandbox:
             applied_with = "no patch"
             if patch is not None:
                 applied_with = await apply_patch(sandbox, patch)
                 if applied_with is None:
-                    return _unapplied("patch_does_not_apply", patch_is_none=False)
-            await sandbox.write_file(EVAL_PATH, make_eval_script(task).encode())
+                    return EvalRun.unapplied("patch_does_not_apply", patch_is_none=False)
+            await sandbox.write_file(EVAL_PATH, spec.eval_script.encode())
             run = await sandbox.exec(f"bash {EVAL_PATH} > {LOG_PATH} 2>&1", cwd=TESTBED, timeout=self._eval_timeout_s)
             log, left_out = await read_eval_log(sandbox)
             if run.timed_out:  # agentbench's marker, then the official harness's words
                 log += f"\n{TIMED_OUT}\nTimeout error: {int(self._eval_timeout_s)} seconds exceeded.\n"
-        statuses, report = _graded(task, log, patch if patch is not None else "")
+        statuses, report = graded(spec, log, patch if patch is not None else "")
         resolved = bool(report["resolved"])
         fault = None if resolved else classify_eval_log(log, statuses)
         f2p = report.get("tests_status", {}).get("FAIL_TO_PASS", {})
         total = len(f2p.get("success", [])) + len(f2p.get("failure", []))
-        value = len(f2p.get("success", [])) / total if total else float(resolved)
-        details = {"report": report, "applied_with": applied_with, "test_log": _clip(log),
-                   "tests_ran": len(statuses), "env_fault": fault.model_dump() if fault else None,
-                   "env_error": False, "grading_network": self.grading_network(), "eval_log_left_out": left_out}
-        if fault is not None:
-            what = "test log" if patch is not None else "test log without a patch"
-            details["env_log_tail"] = tail_block(log_tail(log), what).lstrip("\n")
-        return Score(passed=resolved, value=value, details=details)
+        what = "test log" if patch is not None else "test log without a patch"
+        return EvalRun(resolved=resolved, value=len(f2p.get("success", [])) / total if total else float(resolved),
+                       report=report, applied_with=applied_with, test_log=_clip(log), tests_ran=len(statuses),
+                       fault=fault, fault_log_tail=tail_block(log_tail(log), what).lstrip("\n") if fault else "",
+                       grading_network=self.grading_network(), log_left_out=left_out)
 
     def _open(self, task: Task) -> AbstractAsyncContextManager[Sandbox]:
         """A fresh grading sandbox: the provider's grading one where it has one, else its plain one."""
@@ -299,21 +298,20 @@ class SweBenchScorer:
         fresh sandbox (and, only to settle an ambiguous fault there, with the gold patch). Once per task."""
         async with self._env_locks.setdefault(task.id, asyncio.Lock()):
             if task.id not in self._env_checks:
-                bare = await self.evaluate(task, None)
-                fault, gold_patch = bare.details.get("env_fault"), task.metadata.get("patch")
-                gold = await self.evaluate(task, gold_patch) if (fault and fault["tier"] == "ambiguous"
-                                                                 and gold_patch) else None
+                bare, gold_patch = await self.evaluate(task, None), swe_of(task).patch
+                settle = bare.fault is not None and bare.fault.tier == "ambiguous" and gold_patch
+                gold = await self.evaluate(task, gold_patch) if settle else None
                 self._env_checks[task.id] = judge_environment(bare, gold)
             return self._env_checks[task.id]
 
-    def remember_environment(self, task: Task, bare: Score, gold: Score | None) -> EnvCheck:
+    def remember_environment(self, task: Task, bare: EvalRun, gold: EvalRun | None) -> EnvCheck:
         """check_environment's verdict from runs already made (validation makes both); cached the same way."""
         check = self._env_checks[task.id] = judge_environment(bare, gold)
         return check
 
     async def test_patch_applies(self, task: Task) -> bool:
         async with self._open(task) as sandbox:
-            await sandbox.write_file(PATCH_PATH, task.metadata.get("test_patch", "").encode())
+            await sandbox.write_file(PATCH_PATH, swe_of(task).test_patch.encode())
             return (await sandbox.exec(f"git apply --check {PATCH_PATH}", cwd=TESTBED, timeout=120)).exit_code == 0
 
 
@@ -334,16 +332,15 @@ class Validation(BaseModel):
 
 async def validate_instance(scorer: SweBenchScorer, task: Task) -> Validation:
     applies = await scorer.test_patch_applies(task)
-    gold = await scorer.evaluate(task, task.metadata.get("patch") or "")
+    gold = await scorer.evaluate(task, swe_of(task).patch)
     empty = await scorer.evaluate(task, None)
     env = scorer.remember_environment(task, empty, gold)
     detail = ""
     if not env.ok:
         detail = f"environment broken: {env.detail}"[:2000]
-    elif not gold.passed:
-        status = gold.details.get("report", {}).get("tests_status", {})
-        detail = f"gold patch: {gold.details['report'].get('resolution')} {status}"[:2000]
-    elif empty.passed:
+    elif not gold.resolved:
+        detail = f"gold patch: {gold.report.get('resolution')} {gold.report.get('tests_status', {})}"[:2000]
+    elif empty.resolved:
         detail = "the tests pass without any patch: FAIL_TO_PASS is wrong"
-    return Validation(instance_id=task.id, test_patch_applies=applies, gold_resolves=gold.passed,
-                      empty_fails=not empty.passed, env_ok=env.ok, detail=detail)
+    return Validation(instance_id=task.id, test_patch_applies=applies, gold_resolves=gold.resolved,
+                      empty_fails=not empty.resolved, env_ok=env.ok, detail=detail)

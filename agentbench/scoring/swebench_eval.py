@@ -1,8 +1,5 @@
-"""The pure half of SWE-bench grading: the eval script, and reading its log for environment faults.
-
-`make_eval_script(task)` is the script the official harness runs: the row's own `eval_script` (SWE-bench
-5.x) prepared as swebench 5.0.2's `make_test_spec` prepares it, or one made from the suite's recipe in
-the shape of the official builder (`make_eval_script_list_py`), wrapped the same way.
+"""The pure half of SWE-bench grading: reading an eval log for environment faults, and what of it is kept.
+(The eval script itself is made by the instance's test spec: swebench_spec.py.)
 
 `classify_eval_log(log, status_map)` tells a run whose tests could not run properly (an `EnvFault`) from
 one whose tests ran: `environment` faults cannot plausibly come from the patch; `ambiguous` ones can come
@@ -23,14 +20,9 @@ from typing import Literal
 
 from pydantic import BaseModel
 
-from agentbench.protocols import Task
-from agentbench.swebench_layout import TESTBED, patch_files
-
-HEREDOC = "EOF_114329324912"  # the delimiter the official eval scripts use for the test patch
 START = ">>>>> Start Test Output"
 END = ">>>>> End Test Output"
 TIMED_OUT = ">>>>> Tests Timed Out"  # what the scorer appends to the log of a run that timed out
-ENV = "testbed"
 _PASSING = frozenset({"PASSED", "XFAIL"})
 _DETAIL_CHARS = 300
 DUMP_MAX_LINES = 2_000
@@ -40,62 +32,6 @@ TAIL_LINES = 60
 TAIL_BYTES = 8_000
 """At most this many bytes of them (the newest kept); a line is cut to TAIL_LINE_CHARS."""
 TAIL_LINE_CHARS = 500
-
-
-def test_patch_files(test_patch: str) -> tuple[list[str], list[str]]:
-    """(files the test patch modifies or deletes, files it creates), as the official builder splits them:
-    the first are reset with `git checkout BASE`, the second with `rm -f`."""
-    from swebench.utils import get_modified_files
-    from unidiff import PatchSet
-
-    from unidiff.errors import UnidiffParseError
-
-    if not test_patch.strip():
-        return [], []
-    try:
-        new = [f.target_file.removeprefix("b/") for f in PatchSet(test_patch) if f.source_file == "/dev/null"]
-        return get_modified_files(test_patch), new
-    except (UnidiffParseError, ValueError, IndexError):  # not a diff (the loader refuses such rows): reset what it names
-        return patch_files(test_patch), []
-
-
-def reset_commands(base_commit: str, test_patch: str) -> list[str]:
-    """Put the test patch's files back as they are at the base commit (the model's changes to them go)."""
-    modified, new = test_patch_files(test_patch)
-    return ([f"git checkout {base_commit} {' '.join(modified)}"] if modified else []) + \
-           ([f"rm -f {' '.join(new)}"] if new else [])
-
-
-def official_script(lines: list[str]) -> str:
-    """A command list as swebench 5.0.2 runs it: the test command's exit code recorded after the end marker
-    (`record_test_exit_code`), under `#!/bin/bash` / `set -uxo pipefail` (its `TestSpec.eval_script`)."""
-    from swebench.harness.utils import record_test_exit_code
-
-    return "\n".join(["#!/bin/bash", "set -uxo pipefail", *record_test_exit_code(lines)]) + "\n"
-
-
-def make_eval_script(task: Task) -> str:
-    """The eval script of `task`: the row's own, or the official shape made from the suite's recipe."""
-    from swebench.harness.utils import parse_eval_script
-
-    meta = task.metadata
-    if meta.get("eval_script"):  # what 5.0.2's make_test_spec does with a row's eval_script
-        return official_script(parse_eval_script(str(meta["eval_script"])))
-    base = meta.get("base_commit") or task.inputs.base_commit or "HEAD"
-    test_patch = meta.get("test_patch") or ""
-    reset = reset_commands(base, test_patch)
-    activate = ["source /opt/miniconda3/bin/activate", f"conda activate {ENV}"]
-    lines = [*activate, f"cd {TESTBED}", *(meta.get("eval_commands") or []),
-             f"git config --global --add safe.directory {TESTBED}", f"cd {TESTBED}",
-             "git status", "git show", f"git -c core.fileMode=false diff {base}",
-             *activate, *(meta.get("install") or []),
-             *reset,
-             f"git apply -v - <<'{HEREDOC}'\n{test_patch}\n{HEREDOC}",
-             f": '{START}'",
-             " ".join([meta.get("test_cmd") or "pytest -rA", *(meta.get("test_directives") or [])]),
-             f": '{END}'",
-             *reset]
-    return official_script(lines)
 
 
 class EnvFault(BaseModel):

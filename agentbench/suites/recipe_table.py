@@ -10,7 +10,9 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from agentbench.suites.swe_recipes import DEBIAN_PYTHON, EnvSpec, Specs, builtin_specs
+from agentbench.suites.swe_recipes import Specs, builtin_specs
+from agentbench.swe_spec import EnvSpec
+from agentbench.swebench_layout import DEBIAN_PYTHON
 
 CONDA = "needs sandbox.swe_python: conda"
 _URL = re.compile(r"\b(?:https?|ftp)://([^/\s\"'@]+@)?([^/\s\"':]+)")

@@ -1,4 +1,5 @@
-"""SWE-bench install recipes: the schema of one (repo, version) entry and the built-in table.
+"""SWE-bench install recipes: the built-in table of `EnvSpec` entries (the schema of one (repo, version),
+defined in agentbench/swe_spec.py beside the SweSpec that carries it).
 
 The built-in table is package data: one YAML file per repository under `swebench_recipes/`, each
 mapping `version -> EnvSpec`, each file naming where its facts come from. A suite's own `specs.yaml`
@@ -9,69 +10,15 @@ from __future__ import annotations
 
 from functools import lru_cache
 from importlib import resources
-from typing import Any, Literal
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import ValidationError
 
 from agentbench.safe_parse import ParseError, yaml_text
 from agentbench.suites.errors import SuiteError
-from agentbench.swebench_layout import DEBIAN_PYTHON
+from agentbench.swe_spec import EnvSpec
 
-DebianRelease = Literal["bullseye", "bookworm", "trixie"]
 RECIPES_PACKAGE = "agentbench.suites.swebench_recipes"
-
-
-class EnvSpec(BaseModel):
-    """How to build and test one (repo, version)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    python: str | None = Field(None, pattern=r"^3\.\d+$",
-                               description="the interpreter version (default: the Debian release's python3)")
-    debian: DebianRelease | None = Field(None, description="the base release; default: the one whose python3 "
-                                                           "is `python`, else bookworm")
-    apt_packages: list[str] = Field(default_factory=list, description="Debian packages, installed as root")
-    packages: list[str] = Field(default_factory=list,
-                                description="the environment's first packages (the official table installs them "
-                                            "with conda; here with pip, before pip_packages)")
-    requirements: list[str] = Field(default_factory=list,
-                                    description="requirement files in the repo, each installed with pip -r")
-    environment_yml: str | None = Field(None, description="a conda environment file in the repo; it builds only "
-                                                          "with sandbox.swe_python: conda")
-    pip_packages: list[str] = Field(default_factory=list, description="pip requirements with their pins")
-    pre_install: list[str] = Field(default_factory=list,
-                                   description="as root in /testbed at build time, before the installs")
-    install: list[str] = Field(default_factory=list, description="in /testbed with the venv active, at build time")
-    eval_commands: list[str] = Field(default_factory=list,
-                                     description="run by the eval script before the tests (exports, locale)")
-    test_cmd: str = "pytest -rA"
-    test_directives_from: Literal["test_patch", "all"] = "test_patch"
-    log_parser: str = "parse_log_pytest"
-    source: str = Field("", description="where these facts come from")
-    notes: str = Field("", description="where and why this entry departs from its source")
-
-    @field_validator("python", mode="before")
-    @classmethod
-    def _python_text(cls, value: Any) -> Any:
-        return str(value) if isinstance(value, (int, float)) else value
-
-    @field_validator("install", "pre_install", "eval_commands", "packages", "requirements", mode="before")
-    @classmethod
-    def _one_or_many(cls, value: Any) -> Any:
-        return [value] if isinstance(value, str) else value
-
-    def release(self) -> DebianRelease | None:
-        """The Debian release to build from: `debian` if set, else the one whose python3 is `python`;
-        None when no release ships that Python (another interpreter source is needed)."""
-        if self.debian is not None:
-            return self.debian
-        if self.python is None:
-            return "bookworm"
-        for release, version in DEBIAN_PYTHON.items():
-            if version == self.python:
-                return release  # type: ignore[return-value]
-        return None
-
 
 Specs = dict[str, dict[str, EnvSpec]]
 

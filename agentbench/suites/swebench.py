@@ -6,6 +6,8 @@ instance_id, base_commit, patch, test_patch, problem_statement, hints_text, crea
 FAIL_TO_PASS, PASS_TO_PASS, environment_setup_commit; the test lists may be JSON strings, as in the
 Hugging Face datasets) and, when present, SWE-bench 5.x's `image`, `eval_script` and `log_parser`.
 
+Each row becomes a Task whose `swe` (agentbench/swe_spec.py `SweSpec`) holds the row's facts, the repo's
+source and the install recipe; nothing of it is copied into `metadata` or the sandbox section.
 Repos resolve from a mirror folder (`owner__name.bundle`, or a bare repo `owner__name[.git]`) or, with no
 mirror entry, a git URL (`https://github.com/owner/name.git`; offline users depend on mirrors).
 The install recipe of a (repo, version) comes from the suite's `specs.yaml` (a per-repo, per-version
@@ -24,11 +26,12 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from agentbench.protocols import Task, TaskExpected, TaskInputs, TaskSandbox
+from agentbench.protocols import Task, TaskSandbox
 from agentbench.safe_parse import ParseError, json_text, lines, read_text, yaml_text
 from agentbench.suites.errors import SuiteError, unsafe_id_reason
-from agentbench.swebench_layout import ENV_REF, TESTBED, patch_files, patch_problem
-from agentbench.suites.swe_recipes import EnvSpec, Specs, find_spec, parse_specs
+from agentbench.suites.swe_recipes import Specs, find_spec, parse_specs
+from agentbench.swe_spec import EnvSpec, SweSpec
+from agentbench.swebench_layout import ENV_REF, TESTBED, patch_problem
 
 CLASSIC_FIELDS = ("repo", "instance_id", "base_commit", "patch", "test_patch", "problem_statement", "hints_text",
                   "created_at", "version", "FAIL_TO_PASS", "PASS_TO_PASS", "environment_setup_commit")
@@ -188,22 +191,6 @@ def resolve_repo(repo: str, mirror: Path | None) -> str:
     return f"https://github.com/{repo}.git"
 
 
-# File kinds SWE-bench does not pass to the test command as directives (its NON_TEST_EXTS).
-_NON_TEST_EXTS = (".json", ".png", "csv", ".txt", ".md", ".jpg", ".jpeg", ".pkl", ".yml", ".yaml", ".toml")
-# Repos graded fail-only by the official harness (their parsers record only failures).
-FAIL_ONLY_REPOS = frozenset({"chartjs/Chart.js", "processing/p5.js", "markedjs/marked", "bpmn-io/bpmn-js",
-                             "openlayers/openlayers", "eslint/eslint"})
-
-
-def test_directives(repo: str, test_patch: str) -> list[str]:
-    """What the official harness appends to the test command: the test patch's files, less data files;
-    for django, as dotted module names relative to tests/."""
-    paths = [p for p in patch_files(test_patch) if not any(p.endswith(ext) for ext in _NON_TEST_EXTS)]
-    if repo == "django/django":
-        paths = [p.removesuffix(".py").removeprefix("tests/").replace("/", ".") for p in paths]
-    return paths
-
-
 def reset_to_env(base_commit: str) -> list[str]:
     """A sandbox's reset: check out ENV_REF (the build's state) when the image has it, else the base
     commit; then remove untracked files (ignored ones, the build's outputs, stay)."""
@@ -213,31 +200,19 @@ def reset_to_env(base_commit: str) -> list[str]:
 
 
 def task_from_row(row: SweRow, spec: EnvSpec | None, repo_source: str, where: str) -> Task:
+    """The row as a Task carrying its SweSpec (the row's facts, `repo_source`, the recipe `spec`)."""
     if spec is None and not row.eval_script:
         raise SuiteError(f"{where}: no install recipe for {row.repo} version {row.version!r}: it is not in "
                          f"agentbench's built-in table, the suite's specs.yaml has no entry, and the row has no "
                          f"eval_script; add it to specs.yaml")
-    spec = spec or EnvSpec()
-    recipe = {"kind": "swe-env", "repo": row.repo, "source": repo_source, "commit": row.environment_setup_commit,
-              "base_commit": row.base_commit, "version": row.version, "python": spec.python, "debian": spec.release(), "image": row.image,
-              **spec.model_dump(include={"apt_packages", "packages", "requirements", "environment_yml",
-                                         "pip_packages", "pre_install", "install"})}
-    extra = row.model_extra or {}
-    eval_type = str(extra.get("eval_type") or ("fail_only" if row.repo in FAIL_ONLY_REPOS else "pass_and_fail"))
-    return Task(
-        id=row.instance_id, kind="swe", prompt=row.problem_statement,
-        inputs=TaskInputs(repo=repo_source, base_commit=row.base_commit),
-        expected=TaskExpected(fail_to_pass=row.FAIL_TO_PASS, pass_to_pass=row.PASS_TO_PASS),
-        sandbox=TaskSandbox(image="swe-env", workdir=TESTBED, recipe=recipe,
-                            setup=reset_to_env(row.base_commit)),
-        metadata={"repo": row.repo, "version": row.version, "patch": row.patch, "test_patch": row.test_patch,
-                  "hints_text": row.hints_text, "created_at": row.created_at, "base_commit": row.base_commit,
-                  "environment_setup_commit": row.environment_setup_commit, "eval_script": row.eval_script,
-                  "eval_type": eval_type, "log_parser": row.log_parser or spec.log_parser,
-                  "test_cmd": spec.test_cmd, "install": spec.install, "eval_commands": spec.eval_commands,
-                  "test_directives": (test_directives(row.repo, row.test_patch)
-                                      if spec.test_directives_from == "test_patch" else []),
-                  "image": row.image})
+    eval_type = (row.model_extra or {}).get("eval_type")
+    swe = SweSpec(instance_id=row.instance_id, repo=row.repo, version=row.version, base_commit=row.base_commit,
+                  environment_setup_commit=row.environment_setup_commit, patch=row.patch, test_patch=row.test_patch,
+                  FAIL_TO_PASS=row.FAIL_TO_PASS, PASS_TO_PASS=row.PASS_TO_PASS, hints_text=row.hints_text,
+                  created_at=row.created_at, source=repo_source, image=row.image, eval_script=row.eval_script,
+                  log_parser=row.log_parser, eval_type=str(eval_type) if eval_type else None, env=spec or EnvSpec())
+    return Task(id=row.instance_id, kind="swe", prompt=row.problem_statement, swe=swe,
+                sandbox=TaskSandbox(image="swe-env", workdir=TESTBED, setup=reset_to_env(row.base_commit)))
 
 
 def load_swebench(suite_dir: Path, repo_mirror: Path | None = None) -> list[Task]:

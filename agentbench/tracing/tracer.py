@@ -1,5 +1,6 @@
 """One attempt's trace: a LangChain callback handler that turns graph nodes, model calls and tool
-calls into typed `Event`s, plus `record()` for sandbox commands and retries. It also enforces the step
+calls into typed events (agentbench/events.py), plus `record_exec()` for sandbox commands and `record()`
+(any type, by its type string) for retries and the runner's own events. It also enforces the step
 and token budgets for every graph, whichever chat model it calls (callbacks reach any chat model run
 inside the graph): the model call past `max_steps` calls, or one that would start once `max_tokens` are
 spent, raises LimitExceeded before any request is sent.
@@ -32,7 +33,9 @@ from langchain_core.messages import BaseMessage
 from langchain_core.outputs import LLMResult
 
 from agentbench.commands import is_test_command
-from agentbench.protocols import AttemptTotals, Event, EventType, LimitExceeded, Usage
+from agentbench.events import (CLASSES, ErrorEvent, Event, EventT, EventType, ExecKind, ModelCall, NodeEnd,
+                               NodeStart, SandboxExec, ToolCall, build)
+from agentbench.protocols import AttemptTotals, ExecResult, LimitExceeded, Usage
 
 
 # (trace id, span id) of the model call running in this context: set when a call starts, cleared when it
@@ -119,27 +122,34 @@ class Tracer(BaseCallbackHandler):
         self.model_faults: list[BaseException] = []  # exceptions that ended a model call
 
     # -- recording -------------------------------------------------------------------------
-    def record(self, type_: EventType, t_start: float, t_end: float | None = None, **payload: Any) -> Event:
-        # Built without re-validation: the fields are ours and typed here (this is the per-step hot path).
-        if type_ == "attempt_start":
-            payload.setdefault("trace_id", self.trace_id)
-        event = Event.model_construct(seq=len(self.events), type=type_, t_start=t_start,
-                                      t_end=t_end if t_end is not None else t_start, node=self.current_node,
-                                      payload=payload)
+    def add(self, cls: type[EventT], t_start: float, t_end: float | None = None, **fields: Any) -> EventT:
+        """Append a `cls` event in the current node (unvalidated: the fields are ours and typed where they
+        are made; this is the per-step hot path). A field `cls` does not have raises TypeError."""
+        event = build(cls, len(self.events), t_start, t_start if t_end is None else t_end, self.current_node,
+                      fields)
         self.events.append(event)
         return event
 
-    def record_exec(self, cmd: str, t_start: float, exit_code: int, duration_s: float, stdout: str, stderr: str,
-                    truncated: bool, timed_out: bool, kind: str = "bash", cancelled: bool = False) -> None:
-        """One sandbox call; `cancelled`: cut off by a limit, its time to the cancellation still counted."""
-        self.totals.tool_calls += 1
-        self.totals.sandbox_time_s += duration_s
-        if self.totals.first_test_step is None and kind == "bash" and is_test_command(cmd):
-            self.totals.first_test_step = self.totals.model_calls
+    def record(self, type_: EventType, t_start: float, t_end: float | None = None, **fields: Any) -> Event:
+        """An event of type `type_` (its class from the type string), e.g. `record("retry", t, attempt=1,
+        reason="HTTP 500", wait_s=0.5)`; `attempt_start` gets this attempt's `trace_id`."""
+        if type_ == "attempt_start":
+            fields.setdefault("trace_id", self.trace_id)
+        return self.add(CLASSES[type_], t_start, t_end, **fields)
+
+    def record_exec(self, cmd: str, result: ExecResult, t_start: float, *, kind: ExecKind = "bash",
+                    cancelled: bool = False) -> SandboxExec:
+        """One sandbox call and its result; `cancelled`: cut off by a limit, its time to the cancellation
+        (`result.duration_s`) still counted."""
+        totals, duration = self.totals, result.duration_s
+        totals.tool_calls += 1
+        totals.sandbox_time_s += duration
+        if totals.first_test_step is None and kind == "bash" and is_test_command(cmd):
+            totals.first_test_step = totals.model_calls
         extra = {"cancelled": True} if cancelled else {}
-        self.record("sandbox_exec", t_start, t_start + duration_s, kind=kind, command=cmd, exit_code=exit_code,
-                    duration_s=duration_s, stdout=stdout, stderr=stderr, truncated=truncated, timed_out=timed_out,
-                    **extra)
+        return self.add(SandboxExec, t_start, t_start + duration, kind=kind, command=cmd,
+                        exit_code=result.exit_code, duration_s=duration, stdout=result.stdout, stderr=result.stderr,
+                        truncated=result.truncated, timed_out=result.timed_out, **extra)
 
     # -- graph nodes -------------------------------------------------------------------------
     def on_chain_start(self, serialized: dict[str, Any] | None, inputs: Any, *, run_id: UUID,
@@ -148,7 +158,7 @@ class Tracer(BaseCallbackHandler):
         if node is not None and kwargs.get("name") == node:
             self.current_node = node
             self._open[run_id] = (self._clock(), node)
-            self.record("node_start", self._open[run_id][0])
+            self.add(NodeStart, self._open[run_id][0])
 
     def _end_node(self, run_id: UUID, error: BaseException | None) -> None:
         opened = self._open.pop(run_id, None)
@@ -158,10 +168,11 @@ class Tracer(BaseCallbackHandler):
         self.current_node = node
         self.totals.supersteps += 1
         if isinstance(error, asyncio.CancelledError):  # cut off by a limit (the time budget)
-            payload: dict[str, Any] = {"cancelled": True}
+            self.add(NodeEnd, t0, self._clock(), cancelled=True)
+        elif error is not None:
+            self.add(NodeEnd, t0, self._clock(), error=f"{type(error).__name__}: {error}")
         else:
-            payload = {"error": f"{type(error).__name__}: {error}"} if error else {}
-        self.record("node_end", t0, self._clock(), **payload)
+            self.add(NodeEnd, t0, self._clock())
 
     def on_chain_end(self, outputs: Any, *, run_id: UUID, **kwargs: Any) -> None:
         self._end_node(run_id, None)
@@ -200,9 +211,9 @@ class Tracer(BaseCallbackHandler):
         self.totals.model_time_s += t1 - t0
         gen = response.generations[0][0] if response.generations and response.generations[0] else None
         reply = message_dict(gen.message) if gen is not None and hasattr(gen, "message") else {"content": getattr(gen, "text", "")}
-        self.record("model_call", t0, t1, messages=messages, reply=reply, prompt_tokens=usage.prompt_tokens,
-                    completion_tokens=usage.completion_tokens, latency_s=t1 - t0, span_id=span_id,
-                    finish_reason=finish_reason(gen))
+        self.add(ModelCall, t0, t1, messages=messages, reply=reply, prompt_tokens=usage.prompt_tokens,
+                 completion_tokens=usage.completion_tokens, latency_s=t1 - t0, span_id=span_id,
+                 finish_reason=finish_reason(gen))
 
     def on_llm_error(self, error: BaseException, *, run_id: UUID, **kwargs: Any) -> None:
         opened = self._open_models.pop(run_id, None)
@@ -216,11 +227,11 @@ class Tracer(BaseCallbackHandler):
             self._cancelled_call(t0, t1, messages, span_id)
             return
         self.model_faults.append(error)
-        self.record("error", t0, t1, source="model", error=f"{type(error).__name__}: {error}", span_id=span_id)
+        self.add(ErrorEvent, t0, t1, source="model", error=f"{type(error).__name__}: {error}", span_id=span_id)
 
     def _cancelled_call(self, t0: float, t1: float, messages: Any, span_id: str) -> None:
-        self.record("model_call", t0, t1, messages=messages, reply=None, prompt_tokens=0, completion_tokens=0,
-                    latency_s=t1 - t0, cancelled=True, span_id=span_id)
+        self.add(ModelCall, t0, t1, messages=messages, reply=None, prompt_tokens=0, completion_tokens=0,
+                 latency_s=t1 - t0, cancelled=True, span_id=span_id)
 
     def close_open(self, t: float | None = None) -> int:
         """End what a cancellation left open at `t` (default now): model calls become `model_call` events
@@ -234,11 +245,11 @@ class Tracer(BaseCallbackHandler):
             self.totals.model_time_s += max(0.0, t - t0)
             self._cancelled_call(t0, t, messages, span_id)
         for _, (t0, info) in sorted(self._open_tools.items(), key=lambda item: item[1][0]):
-            self.record("tool_call", t0, t, cancelled=True, **info)
+            self.add(ToolCall, t0, t, cancelled=True, **info)
         self._open_tools.clear()
         for _, (t0, node) in sorted(self._open.items(), key=lambda item: item[1][0], reverse=True):
             self.current_node = node
-            self.record("node_end", t0, t, cancelled=True)
+            self.add(NodeEnd, t0, t, cancelled=True)
         self._open.clear()
         return len(models)
 
@@ -249,8 +260,8 @@ class Tracer(BaseCallbackHandler):
 
     def on_tool_end(self, output: Any, *, run_id: UUID, **kwargs: Any) -> None:
         t0, info = self._open_tools.pop(run_id, (self._clock(), {}))
-        self.record("tool_call", t0, self._clock(), output=str(output)[:4000], **info)
+        self.add(ToolCall, t0, self._clock(), output=str(output)[:4000], **info)
 
     def on_tool_error(self, error: BaseException, *, run_id: UUID, **kwargs: Any) -> None:
         t0, info = self._open_tools.pop(run_id, (self._clock(), {}))
-        self.record("tool_call", t0, self._clock(), error=f"{type(error).__name__}: {error}", **info)
+        self.add(ToolCall, t0, self._clock(), error=f"{type(error).__name__}: {error}", **info)

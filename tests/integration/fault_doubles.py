@@ -107,7 +107,7 @@ class FaultStub(OpenAIStub):
 
 
 def gaia_answers() -> dict[str, str]:
-    from agentbench.suites.registry import load_suite
+    from agentbench.suites.loader import load_suite
 
     _, tasks = load_suite("gaia-mini")
     return {t.prompt: t.expected.answer for t in tasks}

@@ -23,7 +23,7 @@ from agentbench.runner.episode import AttemptDeps, run_attempt
 from agentbench.scoring.gaia import GaiaScorer
 from agentbench.scoring.swebench import LOG_PATH, collect_patch, read_eval_log
 from agentbench.testing.chat import scripted
-from graphs import coding
+from agentbench.graphs import coding
 
 from .conftest import run_cli
 from tests.unit.test_input_bounds import test_cli_alias_bomb_file_exits_2_naming_the_file as \

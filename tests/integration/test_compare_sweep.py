@@ -13,7 +13,7 @@ import pytest
 
 from agentbench.store import RunStore
 from agentbench.suites.filters import filter_tasks
-from agentbench.suites.registry import load_suite
+from agentbench.suites.loader import load_suite
 
 from .conftest import ROOT, run_cli
 

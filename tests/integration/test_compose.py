@@ -49,7 +49,7 @@ def test_compose_builds_the_agentbench_image_from_the_local_rootfs():
     print(f"make compose-build: {time.monotonic() - t0:.0f} s")
     rootfs = image_tag("rootfs")
     assert f"FROM {rootfs}" in proc.stdout or rootfs in proc.stdout + proc.stderr
-    probe = ("import agentbench; from agentbench.suites.registry import available_suites; "
+    probe = ("import agentbench; from agentbench.suites.loader import available_suites; "
              "from agentbench.sandbox.images import recipe_names; from agentbench.suites.swe_recipes import "
              "builtin_specs; print(agentbench.__file__, available_suites(), recipe_names(), len(builtin_specs()))")
     run = subprocess.run(["docker", "run", "--rm", "-w", "/tmp", "--entrypoint", "python", image, "-c", probe],

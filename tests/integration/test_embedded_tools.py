@@ -11,7 +11,7 @@ from langchain_core.utils.function_calling import convert_to_openai_tool
 from langchain_openai import ChatOpenAI
 
 from agentbench.store import RunStore
-from graphs.react import make_tools
+from agentbench.graphs.react import make_tools
 
 from .conftest import ROOT, run_cli
 

@@ -12,7 +12,7 @@ import pytest
 from inspect_ai.log import read_eval_log
 
 from agentbench.store import RunStore
-from agentbench.suites.registry import load_suite
+from agentbench.suites.loader import load_suite
 
 from .conftest import ROOT, run_cli
 

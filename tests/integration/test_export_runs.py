@@ -23,7 +23,7 @@ from inspect_ai.log import list_eval_logs, read_eval_log, read_eval_log_sample_s
 
 from agentbench.export.parquet import attempts_schema, events_schema
 from agentbench.store import RunStore
-from agentbench.suites.registry import load_suite
+from agentbench.suites.loader import load_suite
 
 from .conftest import ROOT, run_cli
 

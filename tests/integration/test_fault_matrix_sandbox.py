@@ -13,7 +13,7 @@ import pytest
 from agentbench.config.schema import SandboxConfig
 from agentbench.protocols import Limits, Task, TaskExpected
 from agentbench.runner.episode import AttemptDeps, run_attempt
-from agentbench.runner.runner import RunError, make_sandbox_provider
+from agentbench.sandbox.provider import SandboxUnavailable, make_sandbox_provider
 from agentbench.sandbox.base import TIMEOUT_EXIT_CODE, TRUNCATION_MARKER_RE
 from agentbench.sandbox.conformance import CHECKS, conformance_task, format_results, run_conformance
 from agentbench.sandbox.docker import DockerSandboxConfig, DockerSandboxProvider
@@ -242,12 +242,12 @@ async def test_open_files_are_capped(row):
 
 def test_auto_without_an_engine_is_a_clear_error(monkeypatch):
     monkeypatch.setenv("DOCKER_HOST", "unix:///nonexistent/agentbench.sock")
-    with pytest.raises(RunError, match=r"no Docker engine answers.*sandbox\.backend: local.*NOT isolate"):
+    with pytest.raises(SandboxUnavailable, match=r"no Docker engine answers.*sandbox\.backend: local.*NOT isolate"):
         make_sandbox_provider(SandboxConfig(), log=lambda line: None)
 
 
 def test_tmpfs_rooms_past_memory_are_refused_before_the_run(docker_client):
-    with pytest.raises(RunError, match=r"disk_limit \(512m\) \+ sandbox\.tmp_size \(256m\).*memory \(512m\)"):
+    with pytest.raises(SandboxUnavailable, match=r"disk_limit \(512m\) \+ sandbox\.tmp_size \(256m\).*memory \(512m\)"):
         make_sandbox_provider(SandboxConfig(memory="512m"), log=lambda line: None)
 
 

@@ -194,7 +194,7 @@ def test_declares_it_does_not_isolate_and_says_so_through_the_runners_line(monke
     """Named explicitly (`sandbox.backend: local`), the runner's provider says once per run, as a warning
     line, that it does not isolate; conformance skips its isolation checks (`isolates = False`)."""
     from agentbench.config.schema import SandboxConfig
-    from agentbench.runner.runner import make_sandbox_provider
+    from agentbench.sandbox.provider import make_sandbox_provider
 
     monkeypatch.setattr(local, "_warned", False)
     lines: list[str] = []
@@ -212,11 +212,11 @@ def test_auto_never_falls_back_to_local(monkeypatch: pytest.MonkeyPatch) -> None
     """`auto` (the default) means Docker: no engine answering is a clear error naming how to start one and
     the non-isolating way out, never a silent local sandbox."""
     from agentbench.config.schema import SandboxConfig
-    from agentbench.runner.runner import RunError, make_sandbox_provider
+    from agentbench.sandbox.provider import SandboxUnavailable, make_sandbox_provider
 
     monkeypatch.setenv("DOCKER_HOST", "unix:///nonexistent/agentbench-test.sock")
     for backend in ("auto", "docker"):
-        with pytest.raises(RunError) as raised:
+        with pytest.raises(SandboxUnavailable) as raised:
             make_sandbox_provider(SandboxConfig(backend=backend), log=lambda line: None)
         message = str(raised.value)
         assert f"sandbox.backend: {backend}" in message and "no Docker engine answers" in message

@@ -8,9 +8,10 @@ from __future__ import annotations
 import pytest
 
 from agentbench.config.loader import load_experiment
-from agentbench.runner.runner import Runner, RunError
+from agentbench.runner.errors import RunError
+from agentbench.runner.runner import Runner
 from agentbench.store import RunStore
-from agentbench.suites.registry import load_suite
+from agentbench.suites.loader import load_suite
 from agentbench.testing.openai_stub import OpenAIStub
 
 from .conftest import ROOT

@@ -217,11 +217,11 @@ def test_a_collector_down_then_up_during_a_run(tmp_path):
 def test_an_unreachable_collector_costs_the_run_nothing(tmp_path):
     store = RunStore.in_dir(tmp_path)
     store.set_meta("config", {"name": "x", "graph": "null"})
-    from agentbench.protocols import AttemptRecord, Event
+    from agentbench.events import AttemptEnd, AttemptStart
+    from agentbench.protocols import AttemptRecord
 
     record = AttemptRecord(task_id="t", epoch=0, status="failed")
-    events = [Event(seq=0, type="attempt_start", t_start=1.0, t_end=1.0),
-              Event(seq=1, type="attempt_end", t_start=2.0, t_end=2.0, payload={"status": "failed"})]
+    events = [AttemptStart(seq=0, t_start=1.0, t_end=1.0), AttemptEnd(seq=1, t_start=2.0, t_end=2.0, status="failed")]
     attempt_id = store.add_attempt(record, events, 1.0, 2.0)
     notes: list[str] = []
     sink = LiveOtlpSink(store.path, f"http://127.0.0.1:{free_port()}", store.redactor.text, notes.append,

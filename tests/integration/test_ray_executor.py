@@ -200,7 +200,7 @@ def test_nodes_share_images_through_the_named_registry(cluster, tmp_path, docker
 
     from agentbench.runner.executors.ray_worker import pull_tags, push_tags
     from agentbench.sandbox.images import ensure_image, image_exists, image_tag
-    from agentbench.testing.registry import loopback_registry, registry_log
+    from agentbench.testing.loopback_registry import loopback_registry, registry_log
 
     with loopback_registry(tmp_path / "registry") as registry:
         out = tmp_path / "run"

@@ -14,8 +14,8 @@ import pytest
 from docker.errors import APIError, ImageNotFound
 
 from agentbench.sandbox.images import ensure_image, image_exists
-from agentbench.sandbox.registry import ImagePullError, ImagePushError, push_image, qualified, resolve_official_image
-from agentbench.testing.registry import free_port, loopback_registry, registry_log
+from agentbench.sandbox.official_images import ImagePullError, ImagePushError, push_image, qualified, resolve_official_image
+from agentbench.testing.loopback_registry import free_port, loopback_registry, registry_log
 
 pytestmark = pytest.mark.integration
 

@@ -15,10 +15,11 @@ from pathlib import Path
 
 import pytest
 
-from agentbench.protocols import AttemptRecord, AttemptTotals, Event, Score
+from agentbench.events import AttemptStart, Patch, ScoreEvent
+from agentbench.protocols import AttemptRecord, AttemptTotals, Score
 from agentbench.report.html import write_html_report
 from agentbench.store import RunStore
-from agentbench.suites.registry import load_suite
+from agentbench.suites.loader import load_suite
 from agentbench.testing.openai_stub import OpenAIStub, ThreadedStub
 
 from .conftest import ROOT, run_cli
@@ -194,10 +195,9 @@ def swe_store(run_dir: Path) -> RunStore:
     store = RunStore.in_dir(run_dir)
     store.set_meta("run_id", "swe")
     t = 1_800_000_000.0
-    events = [Event(seq=0, type="attempt_start", t_start=t, t_end=t),
-              Event(seq=1, type="patch", t_start=t + 1, t_end=t + 1.2, payload={"chars": len(patch), "files": 1}),
-              Event(seq=2, type="score", t_start=t + 1.2, t_end=t + 3, payload={"passed": False, "value": 0.0,
-                                                                                 "details": details})]
+    events = [AttemptStart(seq=0, t_start=t, t_end=t),
+              Patch(seq=1, t_start=t + 1, t_end=t + 1.2, chars=len(patch), files=1),
+              ScoreEvent(seq=2, t_start=t + 1.2, t_end=t + 3, passed=False, value=0.0, details=details)]
     store.add_attempt(AttemptRecord(task_id="pkg__pkg-1", epoch=0, status="failed", patch=patch,
                                     score=Score(passed=False, details=details),
                                     totals=AttemptTotals(wall_clock_s=3.0)), events, t, t + 3)

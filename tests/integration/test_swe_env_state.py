@@ -14,9 +14,9 @@ import pytest
 import yaml
 
 from agentbench.config.schema import SandboxConfig
-from agentbench.runner.executors.deps import make_sandbox_provider
+from agentbench.sandbox.provider import make_sandbox_provider
 from agentbench.scoring.swebench import SweBenchScorer, collect_patch, validate_instance
-from agentbench.suites.registry import load_suite
+from agentbench.suites.loader import load_suite
 
 from .conftest import ROOT
 
@@ -51,7 +51,7 @@ async def _in_sandbox(provider, task, *commands: str) -> list[str]:
 
 def test_the_reset_restores_the_build_state_not_the_base_commit(task_and_provider):
     task, provider = task_and_provider
-    base = task.inputs.base_commit
+    base = task.swe.base_commit
     tail, made, parent, status = asyncio.run(_in_sandbox(
         provider, task, "tail -n 1 pyproject.toml", "cat agentbench-build-made.txt",
         "git rev-parse refs/agentbench/env^", "git status --porcelain"))
@@ -79,7 +79,7 @@ def test_an_image_without_the_ref_resets_to_the_base_commit(task_and_provider):
     setup = " && ".join(task.sandbox.setup)
     head, tail = asyncio.run(_in_sandbox(provider, task, f"git update-ref -d refs/agentbench/env && {setup} && "
                                                          "git rev-parse HEAD", "tail -n 1 pyproject.toml"))
-    assert head == task.inputs.base_commit and tail != MARKER
+    assert head == task.swe.base_commit and tail != MARKER
 
 
 def test_setuptools_scm_version_and_a_venv_python_that_survives_a_link(task_and_provider):

@@ -208,16 +208,16 @@ def test_stage_repo_takes_one_commit_from_a_full_mirror_and_from_a_bundle(tmp_pa
 def test_an_official_image_from_a_registry_runs_the_row(tmp_path, docker_client):
     """The pull path end to end: the row's environment pushed to a real registry on loopback under the
     row's official `image` name, removed here, then a run with `swe_images: pull` pulls it and resolves."""
-    from agentbench.sandbox.registry import push_image, qualified
+    from agentbench.sandbox.official_images import push_image, qualified
     from agentbench.sandbox.swe_images import EnvSettings, ensure_env_image
-    from agentbench.suites.registry import load_suite
-    from agentbench.testing.registry import loopback_registry
+    from agentbench.suites.loader import load_suite
+    from agentbench.testing.loopback_registry import loopback_registry
 
     _, tasks = load_suite("swe-lite")
     task = next(t for t in tasks if t.id == "sympy__sympy-13480")
-    built = ensure_env_image(docker_client, task.sandbox.recipe, EnvSettings(images="build"), log=lambda _: None)
+    built = ensure_env_image(docker_client, task.swe, EnvSettings(images="build"), log=lambda _: None)
     with loopback_registry(tmp_path / "registry") as registry:
-        official = task.metadata["image"]
+        official = task.swe.image
         pulled = qualified(official, registry)
         push_image(docker_client, built, registry, official)
         docker_client.images.remove(pulled, force=True)

@@ -12,7 +12,8 @@ import json
 import pytest
 
 from agentbench.config.loader import load_experiment
-from agentbench.runner.runner import Runner, RunError
+from agentbench.runner.errors import RunError
+from agentbench.runner.runner import Runner
 from agentbench.store import RunStore
 from agentbench.testing.openai_stub import OpenAIStub
 

@@ -13,7 +13,7 @@ import pytest
 from agentbench.config.loader import load_experiment
 from agentbench.runner.runner import Runner
 from agentbench.store import RunStore
-from agentbench.suites.registry import load_suite
+from agentbench.suites.loader import load_suite
 from agentbench.testing.openai_stub import OpenAIStub, StubReply, tool_call
 
 from .conftest import ROOT

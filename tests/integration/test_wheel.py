@@ -1,5 +1,6 @@
 """agentbench installs as a wheel: the bundled suites (tasks/) and sandbox recipes (sandboxes/) ship inside
-it as package data and are found there, from a folder outside the source tree.
+it as package data and are found there, from a folder outside the source tree; our graphs (graphs/) are the
+package agentbench.graphs, and nothing but `agentbench` lies at the top of site-packages.
 
 The wheel is built from a copy of the checkout (pip builds in the tree it is given), installed with
 --no-deps into a fresh virtual environment whose dependencies come from this interpreter's site-packages
@@ -15,9 +16,12 @@ import sys
 import sysconfig
 import time
 import venv
+import zipfile
 from pathlib import Path
 
 import pytest
+
+from agentbench.runner.graph_loader import OURS
 
 from .conftest import ROOT
 
@@ -30,7 +34,7 @@ PROBE = """
 import json, agentbench
 from agentbench._bundled import bundled_dir
 from agentbench.sandbox.images import RECIPES_DIR, recipe_hash, recipe_names
-from agentbench.suites.registry import available_suites, default_tasks_root, load_suite
+from agentbench.suites.loader import available_suites, default_tasks_root, load_suite
 from agentbench.suites.swe_recipes import builtin_specs
 from agentbench.models.tool_calls import SMOLLM2_TEMPLATE
 print(json.dumps({
@@ -44,18 +48,36 @@ print(json.dumps({
 }))
 """
 
+GRAPHS_PROBE = """
+import json
+import agentbench.graphs.coding as coding
+from agentbench.runner.graph_identity import graph_identity
+from agentbench.runner.graph_loader import OURS, load_graph_factory
+print(json.dumps({**{name: load_graph_factory(name).__module__ for name in OURS},
+                  "file": coding.__file__, "source": graph_identity("coding", None, {}).source}))
+"""
+
 
 @pytest.fixture(scope="module")
-def installed(tmp_path_factory) -> Path:
-    """A fresh venv with the wheel built from this checkout installed (returns the venv folder)."""
+def wheel(tmp_path_factory) -> Path:
+    """The wheel built from a copy of this checkout."""
     tmp = tmp_path_factory.mktemp("wheel")
-    src, dist, env = tmp / "src", tmp / "dist", tmp / "venv"
+    src, dist = tmp / "src", tmp / "dist"
     shutil.copytree(ROOT, src, symlinks=True, ignore=_NOT_SOURCE)
     t0 = time.monotonic()
     subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "-w", str(dist), str(src)],
                    check=True, timeout=600, cwd=tmp)
-    t_wheel = time.monotonic() - t0
-    (wheel,) = dist.glob("agentbench-*.whl")
+    (built,) = dist.glob("agentbench-*.whl")
+    print(f"wheel {built.stat().st_size / 1e6:.1f} MB built in {time.monotonic() - t0:.1f} s")
+    return built
+
+
+@pytest.fixture(scope="module")
+def installed(wheel: Path) -> Path:
+    """A fresh venv with the wheel built from this checkout installed (returns the venv folder)."""
+    tmp = wheel.parent.parent
+    env = tmp / "venv"
+    t0 = time.monotonic()
     venv.EnvBuilder(with_pip=False).create(env)
     python = env / "bin" / "python"
     purelib = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
@@ -64,8 +86,7 @@ def installed(tmp_path_factory) -> Path:
     (Path(purelib) / "test-deps.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
     subprocess.run([sys.executable, "-m", "pip", "--python", str(python), "install", "--no-deps", "--quiet",
                     str(wheel)], check=True, timeout=600, cwd=tmp)
-    print(f"wheel {wheel.stat().st_size / 1e6:.1f} MB built in {t_wheel:.1f} s, installed in "
-          f"{time.monotonic() - t0 - t_wheel:.1f} s")
+    print(f"wheel installed in {time.monotonic() - t0:.1f} s")
     return env
 
 
@@ -97,6 +118,22 @@ def test_the_installed_wheel_finds_its_suites_and_recipes(installed):
     assert found["hashes"] == {n: recipe_hash(n) for n in found["hashes"]}
 
 
+def test_the_wheel_puts_only_agentbench_at_the_top_of_site_packages(wheel):
+    with zipfile.ZipFile(wheel) as archive:
+        names = archive.namelist()
+    tops = {name.split("/")[0] for name in names}
+    assert tops == {"agentbench", "agentbench-0.1.0.dist-info"}, tops  # no generic `graphs` package
+    ours = {name.removeprefix("agentbench/graphs/") for name in names if name.startswith("agentbench/graphs/")}
+    assert {f"{name}.py" for name in OURS} <= ours, ours  # our graphs ship inside agentbench
+
+
+def test_the_installed_wheel_loads_our_graphs_from_itself(installed):
+    probe = GRAPHS_PROBE
+    found = json.loads(_outside(installed, str(installed / "bin" / "python"), "-c", probe).stdout)
+    assert {name: found[name] for name in OURS} == {name: f"agentbench.graphs.{name}" for name in OURS}
+    assert found["file"].startswith(str(installed)) and found["source"].startswith(str(installed)), found
+
+
 def test_the_installed_command_lists_the_bundled_suites(installed):
     for suite in ("gaia-mini", "swe-mini", "swe-lite"):
         out = _outside(installed, str(installed / "bin" / "agentbench"), "tasks", suite).stdout
@@ -109,7 +146,7 @@ def test_tasks_env_still_overrides_the_bundled_suites(installed, tmp_path):
     suite.mkdir(parents=True)
     (suite / "suite.yaml").write_text("name: mine\nformat: gaia\n")
     probe = ("import os, json; os.environ['AGENTBENCH_TASKS'] = os.environ['T'];"
-             "from agentbench.suites.registry import available_suites; print(json.dumps(available_suites()))")
+             "from agentbench.suites.loader import available_suites; print(json.dumps(available_suites()))")
     clean = {**os.environ, "T": str(tmp_path / "tasks")}
     clean.pop("PYTHONPATH", None)
     proc = subprocess.run([str(installed / "bin" / "python"), "-c", probe], cwd=tmp_path, env=clean,

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from agentbench.protocols import AttemptRecord, AttemptTotals, Event, Score, Usage
+from agentbench.events import CLASSES, Event
+from agentbench.protocols import AttemptRecord, AttemptTotals, Score, Usage
 from agentbench.redact import Redactor
 from agentbench.store import RunStore
 
@@ -29,8 +30,8 @@ class Events:
         self.events: list[Event] = []
         self.t = t
 
-    def add(self, type_: str, node: str | None = None, dt: float = 0.5, **payload) -> Event:
-        e = Event(seq=len(self.events), type=type_, t_start=self.t, t_end=self.t + dt, node=node, payload=payload)
+    def add(self, type_: str, node: str | None = None, dt: float = 0.5, **fields) -> Event:
+        e = CLASSES[type_](seq=len(self.events), t_start=self.t, t_end=self.t + dt, node=node, **fields)
         self.events.append(e)
         self.t += dt
         return e

@@ -3,7 +3,7 @@
 import pytest
 
 from agentbench.protocols import ExecResult
-from graphs.actions import FORMAT_HELP, PROTOCOL_PROMPT, parse_action, format_observation
+from agentbench.graphs.actions import FORMAT_HELP, PROTOCOL_PROMPT, parse_action, format_observation
 
 F = "```"
 

@@ -3,11 +3,11 @@ Test-run detection lives in agentbench.commands (tests/unit/test_commands.py).""
 
 import pytest
 
+from agentbench.graphs.coding import FEW_SHOT, SYSTEM_PROMPT
+from agentbench.graphs.coding_actions import (FORMAT_HELP, Hunk, HunkApplyError, HunkFormatError, apply_hunks,
+                                              closest_region, format_observation, parse_coding_action,
+                                              parse_edit_hunks)
 from agentbench.protocols import ExecResult
-from graphs.coding import FEW_SHOT, SYSTEM_PROMPT
-from graphs.coding_actions import (FORMAT_HELP, Hunk, HunkApplyError, HunkFormatError, apply_hunks,
-                                   closest_region, format_observation, parse_coding_action,
-                                   parse_edit_hunks)
 
 F = "```"
 HUNK = "<<<<<<< SEARCH\n    return a + b\n=======\n    return a * b\n>>>>>>> REPLACE"

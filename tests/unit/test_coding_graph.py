@@ -9,8 +9,8 @@ from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
 from langgraph.graph.state import CompiledStateGraph
 
 from agentbench.protocols import AgentContext, ExecResult, LimitExceeded, Limits, Task
-from graphs import coding
-from graphs.coding import DROPPED_NOTE, FEW_SHOT, SYSTEM_PROMPT, fit_history
+from agentbench.graphs import coding
+from agentbench.graphs.coding import DROPPED_NOTE, FEW_SHOT, SYSTEM_PROMPT, fit_history
 from agentbench.testing.chat import FakeTools, forever, last_text, run_graph, scripted
 
 F = "```"

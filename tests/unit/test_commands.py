@@ -1,9 +1,9 @@
-"""agentbench.commands.is_test_command: the one test-run classifier (tracer, metrics and the coding graph)."""
+"""agentbench.commands.is_test_command: the one test-run classifier (the tracer's first_test_step, the coding graph)."""
 
 import pytest
 
-from agentbench import metrics
 from agentbench.commands import is_test_command
+from agentbench.protocols import ExecResult
 from agentbench.tracing.tracer import Tracer
 
 
@@ -47,12 +47,11 @@ def test_not_test_runs(cmd: str) -> None:
     assert not is_test_command(cmd)
 
 
-def test_metrics_and_the_tracer_use_the_same_classifier() -> None:
-    assert metrics.is_test_command is is_test_command
+def test_the_tracer_counts_the_first_test_run_with_the_classifier() -> None:
     tracer = Tracer()
     tracer.totals.model_calls = 3
     for cmd in ("grep pytest setup.cfg", "pip install pytest", "cat tox.ini"):  # counted before: no more
-        tracer.record_exec(cmd, 0.0, 0, 0.1, "", "", False, False)
+        tracer.record_exec(cmd, ExecResult(exit_code=0, duration_s=0.1), 0.0)
     assert tracer.totals.first_test_step is None
-    tracer.record_exec("cd /testbed && python -m pytest -q", 0.0, 0, 0.1, "", "", False, False)
+    tracer.record_exec("cd /testbed && python -m pytest -q", ExecResult(exit_code=0, duration_s=0.1), 0.0)
     assert tracer.totals.first_test_step == 3

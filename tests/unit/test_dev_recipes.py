@@ -8,7 +8,9 @@ from __future__ import annotations
 import pytest
 
 from agentbench.suites.recipe_table import offline_status
-from agentbench.suites.swe_recipes import EnvSpec, builtin_specs, find_spec
+from agentbench.scoring.swebench_spec import make_test_spec
+from agentbench.suites.swe_recipes import builtin_specs, find_spec
+from agentbench.swe_spec import EnvSpec
 from agentbench.suites.swebench import SweRow, task_from_row
 
 # SWE-bench Lite, dev split: its 17 (repo, version) pairs.
@@ -127,8 +129,8 @@ def test_a_dev_row_loads_with_its_recipe():
                  problem_statement="p", version="0.6", FAIL_TO_PASS=[], PASS_TO_PASS=[],
                  environment_setup_commit="b" * 40)
     task = task_from_row(row, find_spec(row.repo, row.version), "/mirrors/x.git", "rows.jsonl")
-    recipe = task.sandbox.recipe
-    assert recipe["python"] == "3.9" and recipe["debian"] == "bullseye"
-    assert recipe["requirements"] == ["requirements_dev.txt"] and recipe["install"] == ["python -m pip install -e ."]
-    assert task.metadata["log_parser"] == "parse_log_sqlfluff" and task.metadata["test_directives"] == [
-        "test/x_test.py"]
+    env = task.swe.env
+    assert env.python == "3.9" and env.release() == "bullseye"
+    assert env.requirements == ["requirements_dev.txt"] and env.install == ["python -m pip install -e ."]
+    spec = make_test_spec(task.swe)
+    assert spec.log_parser == "parse_log_sqlfluff" and spec.test_directives == ["test/x_test.py"]

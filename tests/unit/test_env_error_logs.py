@@ -24,14 +24,14 @@ from rich.console import Console
 from agentbench.cli import validation_table
 from agentbench.protocols import AttemptRecord, Outcome, Score
 from agentbench.report.terminal import last_line, print_trace
-from agentbench.runner.executors.deps import check_environments
 from agentbench.sandbox.network import grading_network_enabled, reaches
-from agentbench.sandbox.registry import RegistryReach, registry_unreachable, resolve_official_image
+from agentbench.sandbox.official_images import RegistryReach, registry_unreachable, resolve_official_image
+from agentbench.scoring.env_checks import check_environments
 from agentbench.scoring.swebench import EnvCheck, SweBenchScorer, Validation, status_map
 from agentbench.scoring.swebench_eval import (DUMP_MAX_LINES, START, TAIL_BYTES, TAIL_LINES, log_tail, stored_log,
                                               tail_block)
 from tests.unit.test_swebench_grading import (BASE, FAILING, MODEL, NOT_FOUND, NUMPY_MISSING, PASSING, FakeProvider,
-                                              logs, make_task, run_log)
+                                              logs, make_task, run_log, spec_of)
 
 # --- the stored log: git show / git diff dumps cut -----------------------------------------------------------
 
@@ -83,7 +83,7 @@ def test_the_default_keeps_dump_max_lines_and_the_test_output_whole():
     stored = stored_log(log)
     assert f"[... agentbench: {500 + SHOW_HEADER:,} more lines of this `git show`" in stored
     assert stored.split(START, 1)[1] == log.split(START, 1)[1]
-    assert status_map(make_task(), stored) == status_map(make_task(), log)
+    assert status_map(spec_of(), stored) == status_map(spec_of(), log)
 
 
 def test_a_short_log_is_stored_as_it_is():

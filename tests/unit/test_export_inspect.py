@@ -14,6 +14,7 @@ import zipfile
 import pytest
 from inspect_ai.log import list_eval_logs, read_eval_log, read_eval_log_sample_summaries
 
+from agentbench.events import ModelCall
 from agentbench.export.inspect_conversation import conversation, final, prompt_of
 from agentbench.export.inspect_log import build_log, eval_id, log_file_name, results, write_inspect_log
 from agentbench.export.inspect_map import NO_PROMPT, chat_messages, model_name
@@ -22,6 +23,10 @@ from agentbench.protocols import AttemptRecord
 from agentbench.redact import MASK
 
 from .export_store import PROMPT, SECRET, SHOT_Q, make_store, open_export_store
+
+
+def model_calls(fields: list[dict]) -> list[ModelCall]:
+    return [ModelCall(seq=i, t_start=float(i), t_end=i + 1.0, **f) for i, f in enumerate(fields)]
 
 
 def _h(text):
@@ -37,7 +42,7 @@ def test_a_growing_chat_is_pooled_once_and_repeats_are_kept():
     calls = [{"messages": [sys_, _h("task")], "reply": _ai("ls")},
              {"messages": [sys_, _h("task"), _ai("ls"), _h("out")], "reply": _ai("ls")},
              {"messages": [sys_, _h("task"), _ai("ls"), _h("out"), _ai("ls"), _h("out")], "reply": _ai("done")}]
-    conv = conversation(calls)
+    conv = conversation(model_calls(calls))
     assert [m["content"] for m in conv.messages] == ["S", "task", "ls", "out", "ls", "out", "done"]
     assert conv.prompts == [[0, 1], [0, 1, 2, 3], [0, 1, 2, 3, 4, 5]]
     assert conv.replies == [2, 4, 6]
@@ -49,26 +54,26 @@ def test_a_new_system_prompt_and_a_trimmed_history_lose_nothing():
              {"messages": [{"role": "system", "content": "act"}, _h("task")], "reply": _ai("ls")},
              {"messages": [{"role": "system", "content": "act"}, _h("[dropped] task"), _ai("ls")], "reply": None,
               "cancelled": True}]
-    conv = conversation(calls)
+    conv = conversation(model_calls(calls))
     assert [m["content"] for m in conv.messages] == ["plan", "task", "1. look", "act", "ls", "[dropped] task"]
     assert conv.replies == [2, 4, None]
     assert [conv.messages[i]["content"] for i in final(conv)] == ["act", "[dropped] task", "ls"]  # no reply: cut off
 
 
 def test_the_prompt_is_the_last_user_message_of_the_first_call():
-    conv = conversation([{"messages": [{"role": "system", "content": "S"}, _h(SHOT_Q), _ai("x"), _h(PROMPT)],
-                          "reply": _ai("y")}])
+    conv = conversation(model_calls([{"messages": [{"role": "system", "content": "S"}, _h(SHOT_Q), _ai("x"),
+                                                   _h(PROMPT)], "reply": _ai("y")}]))
     assert prompt_of(conv) == PROMPT
     assert prompt_of(conversation([])) is None
 
 
 def test_tool_messages_answer_the_calls_before_them():
-    conv = conversation([
+    conv = conversation(model_calls([
         {"messages": [_h("go")], "reply": _ai("", tool_calls=[{"name": "bash", "args": {"command": "ls"}},
                                                               {"name": "python", "args": {"code": "1"}}])},
         {"messages": [_h("go"), _ai("", tool_calls=[{"name": "bash", "args": {"command": "ls"}},
                                                     {"name": "python", "args": {"code": "1"}}]),
-                      {"role": "tool", "content": "a"}, {"role": "tool", "content": "1"}], "reply": _ai("done")}])
+                      {"role": "tool", "content": "a"}, {"role": "tool", "content": "1"}], "reply": _ai("done")}]))
     chat = chat_messages(conv, "openai/tiny", str, lambda v: v)
     assert [m.role for m in chat] == ["user", "assistant", "tool", "tool", "assistant"]
     calls = chat[1].tool_calls

@@ -33,17 +33,21 @@ from pydantic import BaseModel
 from agentbench.config import loader as config_loader
 from agentbench.config.loader import ConfigError, dump_config, load_experiment, parse_override
 from agentbench.config.schema import ExperimentConfig
-from agentbench.protocols import AttemptRecord, Event, Task, TaskInputs
+from agentbench.commands import is_test_command
+from agentbench.graphs.actions import Action, parse_action
+from agentbench.graphs.coding_actions import (CodingAction, Hunk, HunkApplyError, HunkFormatError, apply_hunks,
+                                              parse_coding_action, parse_edit_hunks)
+from agentbench.events import Event, ModelCall
+from agentbench.protocols import AttemptRecord, Task
 from agentbench.scoring.swebench import split_diff
-from agentbench.scoring.swebench_eval import EnvFault, classify_eval_log, make_eval_script
+from agentbench.scoring.swebench_eval import EnvFault, classify_eval_log
+from agentbench.scoring.swebench_spec import get_test_directives, make_test_spec
 from agentbench.store import RunStore
 from agentbench.suites.errors import SuiteError
 from agentbench.suites.gaia import load_gaia
-from agentbench.suites import swebench as swe_suite
-from agentbench.suites.swebench import load_swebench, parse_rows, patch_files
-from graphs.actions import Action, parse_action
-from graphs.coding_actions import (CodingAction, Hunk, HunkApplyError, HunkFormatError, apply_hunks,
-                                   is_test_command, parse_coding_action, parse_edit_hunks)
+from agentbench.suites.swebench import load_swebench, parse_rows
+from agentbench.swe_spec import SweSpec
+from agentbench.swebench_layout import patch_files
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -925,7 +929,7 @@ def test_swebench_row_with_raw_unicode_line_separator_loads(char):
         row = {**SWE_ROWS[0], "hints_text": f"a{char}b"}
         (suite / "rows.jsonl").write_text(json.dumps(row, ensure_ascii=False) + "\n", encoding="utf-8")
         result = _load_swe(suite)
-        assert isinstance(result, list) and result[0].metadata["hints_text"] == row["hints_text"], result
+        assert isinstance(result, list) and result[0].swe.hints_text == row["hints_text"], result
 
 
 # =====================================================================================================
@@ -1131,37 +1135,36 @@ def test_diff_helpers_never_raise_on_random_text(text, repo):
     start = re.search(r"(?m)^diff --git ", text)
     assert "".join(s for _, s in sections) == (text[start.start():] if start else "")
     assert all(isinstance(p, str) for p in patch_files(text))
-    directives = swe_suite.test_directives(repo, text)
+    directives = get_test_directives(repo, text)
     assert all(isinstance(d, str) for d in directives)
 
 
-def _swe_task(test_patch: str, eval_script: str | None = None) -> Task:
-    return Task(id="acme__widget-1", kind="swe", prompt="p", inputs=TaskInputs(base_commit="a" * 40),
-                metadata={"repo": "acme/widget", "base_commit": "a" * 40, "test_patch": test_patch,
-                          "eval_script": eval_script, "test_cmd": "pytest -rA",
-                          "test_directives": swe_suite.test_directives("acme/widget", test_patch),
-                          "eval_commands": [], "install": []})
+def _eval_script(test_patch: str, eval_script: str | None = None) -> str:
+    swe = SweSpec(instance_id="acme__widget-1", repo="acme/widget", version="1.0", base_commit="a" * 40,
+                  environment_setup_commit="a" * 40, patch="", test_patch=test_patch, source="/mirror",
+                  eval_script=eval_script)
+    return make_test_spec(swe).eval_script
 
 
 @fuzz(100)
 @given(well_formed_diff())
 def test_eval_script_of_a_well_formed_test_patch(diff_paths):
     diff, _ = diff_paths
-    script = make_eval_script(_swe_task(diff))
+    script = _eval_script(diff)
     assert script.startswith("#!/bin/bash\n") and diff in script
 
 
 @fuzz(100)
 @given(TEXT | RANDOM_PATCH)
 def test_eval_script_from_a_rows_own_eval_script_never_raises(text):
-    assert make_eval_script(_swe_task("", eval_script=text or "x")).startswith("#!/bin/bash\n")
+    assert _eval_script("", eval_script=text or "x").startswith("#!/bin/bash\n")
 
 
 @fuzz(100)
 @example(text="@@ -1 +1 @@\n")
 @given(RANDOM_PATCH)
 def test_eval_script_of_a_random_test_patch_never_raises(text):
-    assert make_eval_script(_swe_task(text)).startswith("#!/bin/bash\n")
+    assert _eval_script(text).startswith("#!/bin/bash\n")
 
 
 LOG_LINES = st.sampled_from([
@@ -1202,17 +1205,16 @@ def _circular() -> dict:
 
 def _bad_events() -> list[tuple[str, list[Event] | None, AttemptRecord | None]]:
     """(what, events, record) for attempts whose write fails after the attempt row was inserted."""
-    good = Event(seq=0, type="model_call", t_start=0.0, t_end=1.0, payload={"ok": 1})
-    def with_payload(payload: dict) -> list[Event]:
-        return [good, Event.model_construct(seq=1, type="sandbox_exec", t_start=1.0, t_end=2.0, node=None,
-                                            payload=payload)]
+    good = ModelCall(seq=0, t_start=0.0, t_end=1.0, prompt_tokens=1)
+    def with_reply(reply: dict) -> list[Event]:  # unvalidated, as the tracer builds them
+        return [good, ModelCall.model_construct(seq=1, t_start=1.0, t_end=2.0, reply=reply)]
     return [
-        ("circular payload", with_payload({"loop": _circular()}), None),
-        ("non-string key", with_payload({"nested": {(1, 2): "tuple key"}}), None),
-        ("int past 4300 digits", with_payload({"n": 10 ** 5000}), None),
-        ("interrupted str()", with_payload({"obj": _Unprintable()}), None),
+        ("circular payload", with_reply({"loop": _circular()}), None),
+        ("non-string key", with_reply({"nested": {(1, 2): "tuple key"}}), None),
+        ("int past 4300 digits", with_reply({"n": 10 ** 5000}), None),
+        ("interrupted str()", with_reply({"obj": _Unprintable()}), None),
         ("duplicate seq", [good, good], None),
-        ("seq past sqlite int64", [Event(seq=2 ** 70, type="model_call", t_start=0, t_end=1)], None),
+        ("seq past sqlite int64", [ModelCall(seq=2 ** 70, t_start=0, t_end=1)], None),
         ("record not serialisable", [good], AttemptRecord.model_construct(
             task_id="t2", epoch=0, status="solved", answer=None, patch=None, score=None, error=None,
             totals=AttemptRecord.model_fields["totals"].default_factory(), metadata={"x": object()})),
@@ -1225,7 +1227,7 @@ def _bad_events() -> list[tuple[str, list[Event] | None, AttemptRecord | None]]:
 def test_a_failed_attempt_write_keeps_the_finished_attempts(tmp_path):
     store = RunStore.in_dir(tmp_path)
     first = AttemptRecord(task_id="t1", epoch=0, status="solved", answer="42")
-    events = [Event(seq=i, type="model_call", t_start=float(i), t_end=i + 0.5, payload={"i": i}) for i in range(3)]
+    events = [ModelCall(seq=i, t_start=float(i), t_end=i + 0.5, prompt_tokens=i) for i in range(3)]
     first_id = store.add_attempt(first, events, 0.0, 1.0)
 
     failures = []
@@ -1239,13 +1241,13 @@ def test_a_failed_attempt_write_keeps_the_finished_attempts(tmp_path):
             failures.append((what, "no error"))
         # after each failure: nothing of the failed attempt, the finished one whole, the connection usable
         assert store.attempts() == [first], what
-        assert [e.payload for e in store.events(first_id)] == [{"i": 0}, {"i": 1}, {"i": 2}], what
+        assert [e.payload for e in store.events(first_id)] == [{"prompt_tokens": i} for i in range(3)], what
         assert store._db.execute("SELECT COUNT(*) FROM event WHERE attempt_id != ?", (first_id,)).fetchone() == (0,)
         assert not store._db.in_transaction, what
     assert all(outcome != "no error" for _, outcome in failures), failures
 
     second = AttemptRecord(task_id="t2", epoch=0, status="failed")
-    store.add_attempt(second, [Event(seq=0, type="model_call", t_start=0, t_end=1)], 1.0, 2.0)
+    store.add_attempt(second, [ModelCall(seq=0, t_start=0, t_end=1)], 1.0, 2.0)
     store.close()
 
     reopened = RunStore.in_dir(tmp_path)

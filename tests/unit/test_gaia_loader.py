@@ -11,7 +11,7 @@ from agentbench.protocols import Task
 from agentbench.suites.errors import SuiteError
 from agentbench.suites.filters import filter_tasks
 from agentbench.suites.gaia import load_gaia
-from agentbench.suites.registry import available_suites, load_suite, resolve_suite
+from agentbench.suites.loader import available_suites, load_suite, resolve_suite
 
 ROOT = Path(__file__).resolve().parents[2]
 BUNDLED = ROOT / "tasks" / "gaia-mini"

@@ -22,7 +22,8 @@ from agentbench.config.loader import load_experiment
 from agentbench.export.swebench import model_name
 from agentbench.runner.graph_identity import graph_identity
 from agentbench.runner.graph_loader import load_graph_factory
-from agentbench.runner.runner import Runner, RunError
+from agentbench.runner.errors import RunError
+from agentbench.runner.runner import Runner
 from agentbench.store import RunStore
 
 ROOT = Path(__file__).resolve().parents[2]

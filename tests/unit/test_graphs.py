@@ -11,8 +11,9 @@ from langchain_core.messages import AIMessage, HumanMessage, SystemMessage, Tool
 from langgraph.graph.state import CompiledStateGraph
 
 from agentbench.protocols import AgentContext, ExecResult, LimitExceeded, Limits, Task, TaskExpected
-from graphs import null, oracle, planning, react
-from graphs.actions import STEP_FILE
+from agentbench.swe_spec import SweSpec
+from agentbench.graphs import null, oracle, planning, react
+from agentbench.graphs.actions import STEP_FILE
 from agentbench.testing.chat import FakeTools, forever, last_text, run_graph, scripted
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -24,6 +25,12 @@ def make_ctx(model: Any = None, tools: FakeTools | None = None, max_steps: int =
     task = Task(id="t1", kind=kind, prompt="What is 6*7?", expected=TaskExpected(answer="42"))
     return AgentContext(model=model, tools=tools or FakeTools(), task=task, limits=Limits(max_steps=max_steps),
                         params=params)
+
+
+def gold(patch: str) -> SweSpec:
+    """A SWE-bench instance whose gold patch is `patch`."""
+    return SweSpec(instance_id="t1", repo="acme/widget", version="1.0", base_commit="a" * 40,
+                   environment_setup_commit="a" * 40, patch=patch, test_patch="", source="/mirror")
 
 
 async def run(graph: CompiledStateGraph, ctx: AgentContext) -> dict:
@@ -155,7 +162,7 @@ async def test_oracle_answers_the_reference_without_a_model():
 async def test_oracle_swe_applies_the_gold_patch():
     tools = FakeTools()
     ctx = make_ctx(None, tools, kind="swe")
-    ctx.task.metadata["patch"] = "diff --git a/x.py b/x.py\n"
+    ctx.task.swe = gold("diff --git a/x.py b/x.py\n")
     final = await run(oracle.build_graph(ctx), ctx)
     assert final.get("answer") is None
     assert tools.files[oracle.GOLD_PATH] == "diff --git a/x.py b/x.py\n"
@@ -166,7 +173,7 @@ async def test_oracle_swe_fails_loudly_when_the_gold_patch_does_not_apply():
     tools = FakeTools({f"git apply --verbose {oracle.GOLD_PATH} && rm -f {oracle.GOLD_PATH}":
                        ExecResult(exit_code=1, stderr="error: corrupt patch")})
     ctx = make_ctx(None, tools, kind="swe")
-    ctx.task.metadata["patch"] = "garbage"
+    ctx.task.swe = gold("garbage")
     with pytest.raises(RuntimeError, match="corrupt patch"):
         await run(oracle.build_graph(ctx), ctx)
 
@@ -209,7 +216,7 @@ async def test_example_graph_takes_a_direct_answer():
 
 
 async def test_planning_shows_the_worked_example_unless_disabled():
-    from graphs.actions import FEW_SHOT
+    from agentbench.graphs.actions import FEW_SHOT
 
     for few_shot, expected in ((True, len(FEW_SHOT)), (False, 0)):
         model = scripted("FINAL ANSWER: 42")

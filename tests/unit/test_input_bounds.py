@@ -35,7 +35,7 @@ from agentbench.runner.resume import attempts_problem, todo_items
 from agentbench.runner.runner import Runner
 from agentbench.safe_parse import MAX_ALIAS_NODES, MAX_DEPTH, ParseError, YamlBudgetError, expanded_size, yaml_text
 from agentbench.suites.errors import SuiteError
-from agentbench.suites.registry import load_suite
+from agentbench.suites.loader import load_suite
 from agentbench.suites.swe_recipes import builtin_specs
 from agentbench.suites.swebench import load_specs
 

@@ -12,7 +12,7 @@ from langgraph.graph import END, START, MessagesState, StateGraph
 from langgraph.prebuilt import create_react_agent
 
 from agentbench.protocols import LimitExceeded, Limits
-from agentbench.runner.episode import attribute
+from agentbench.runner.attribution import attribute
 from agentbench.testing import FakeTools, forever, make_context, run_graph, scripted
 
 

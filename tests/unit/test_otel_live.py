@@ -16,7 +16,8 @@ import pytest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 from agentbench.export.otel_live import LiveOtlpSink
-from agentbench.protocols import AttemptRecord, Event
+from agentbench.events import AttemptEnd, AttemptStart, Event
+from agentbench.protocols import AttemptRecord
 from agentbench.store import RunStore
 
 Answer = tuple[int, dict[str, str], bytes]
@@ -75,8 +76,7 @@ def store(tmp_path):
 
 def attempt(store: RunStore, task: str) -> tuple[int, AttemptRecord, list[Event]]:
     record = AttemptRecord(task_id=task, epoch=0, status="failed")
-    events = [Event(seq=0, type="attempt_start", t_start=1.0, t_end=1.0),
-              Event(seq=1, type="attempt_end", t_start=2.0, t_end=2.0, payload={"status": "failed"})]
+    events = [AttemptStart(seq=0, t_start=1.0, t_end=1.0), AttemptEnd(seq=1, t_start=2.0, t_end=2.0, status="failed")]
     return store.add_attempt(record, events, 1.0, 2.0), record, events
 
 

@@ -19,7 +19,7 @@ from agentbench.config.schema import ExperimentConfig, TracingConfig, otlp_trace
 from agentbench.export.otel import encode, readable_spans
 from agentbench.export.otel_spans import TryInfo, attempt_spans, derived_id, run_info
 from agentbench.models.embedded import vllm_server_spec, vllm_tracing
-from agentbench.protocols import AttemptRecord, AttemptTotals, Score, Usage
+from agentbench.protocols import AttemptRecord, AttemptTotals, ExecResult, Score, Usage
 from agentbench.redact import Redactor
 from agentbench.tracing.tracer import Tracer, trace_headers
 
@@ -74,10 +74,12 @@ def traced_attempt(status: str = "solved"):
     tracer.on_llm_error(ValueError("bad gateway"), run_id=call2)
     tracer.on_tool_start({"name": "shell"}, "ls", run_id=tool)
     clock.t += 0.1
-    tracer.record_exec(f"echo {SECRET} && ls", clock.t, 0, 0.5, f"out {SECRET}", "", False, False)
+    tracer.record_exec(f"echo {SECRET} && ls", ExecResult(exit_code=0, duration_s=0.5, stdout=f"out {SECRET}"),
+                       clock.t)
     clock.t += 1
     tracer.on_tool_end("listing", run_id=tool)
-    tracer.record_exec("pytest -q", clock.t, 1, 0.25, "1 failed", "trace", False, False)
+    tracer.record_exec("pytest -q", ExecResult(exit_code=1, duration_s=0.25, stdout="1 failed", stderr="trace"),
+                       clock.t)
     clock.t += 1
     tracer.on_chain_end({}, run_id=act)
     tracer.current_node = None
@@ -105,14 +107,14 @@ def test_the_tree_counts_and_recorded_ids():
     spans, events, tracer, drawn = spans_of()
     root = spans[0]
     assert root.name == "invoke_agent planning" and root.parent_id is None
-    assert root.trace_id == tracer.trace_id == events[0].payload["trace_id"]
+    assert root.trace_id == tracer.trace_id == events[0].trace_id
     assert {s.trace_id for s in spans} == {tracer.trace_id}
     nodes = by_name(spans, "plan") + by_name(spans, "act")
     assert [n.parent_id for n in nodes] == [root.span_id, root.span_id]
     chats, tools = by_name(spans, "chat smol"), [s for s in spans if s.name.startswith("execute_tool")]
     types = [e.type for e in events]
     assert len(chats) == types.count("model_call") + sum(1 for e in events if e.type == "error" and
-                                                         e.payload.get("span_id"))
+                                                         e.span_id)
     assert len(tools) == types.count("sandbox_exec") + types.count("tool_call") == 3
     assert len(spans) == 1 + types.count("node_start") + len(chats) + len(tools)
     # the chat spans carry the ids drawn when the calls started, the ones sent as traceparent
@@ -208,7 +210,7 @@ def test_ids_are_stable_and_derived_without_recorded_ones():
     again = attempt_spans(info, record, TryInfo(3, 0, 0.0, 1.0), events)
     assert [(s.trace_id, s.span_id, s.parent_id) for s in first] == [(s.trace_id, s.span_id, s.parent_id)
                                                                       for s in again]
-    bare = [e.model_copy(update={"payload": {k: v for k, v in e.payload.items() if k not in ("trace_id", "span_id")}})
+    bare = [e.model_copy(update={k: None for k in ("trace_id", "span_id") if k in type(e).model_fields})
             for e in events]  # a store from before ids were recorded
     old = attempt_spans(info, record, TryInfo(3, 0, 0.0, 1.0), bare)
     assert old[0].trace_id == derived_id(f"{META['run_uid']}/task-1/2/0", 32) != first[0].trace_id
@@ -258,13 +260,13 @@ def test_the_tracer_draws_ids_and_sends_them_only_inside_a_call():
     tracer = Tracer()
     assert len(tracer.trace_id) == 32 and Tracer().trace_id != tracer.trace_id
     start = tracer.record("attempt_start", 0.0, task_id="t", epoch=0)
-    assert start.payload["trace_id"] == tracer.trace_id
+    assert start.trace_id == tracer.trace_id
     run = uuid4()
     tracer.on_chat_model_start({}, [[HumanMessage("x")]], run_id=run)
     header = trace_headers()["traceparent"]
     tracer.on_llm_end(reply("y"), run_id=run)
     (call,) = [e for e in tracer.events if e.type == "model_call"]
-    assert header == f"00-{tracer.trace_id}-{call.payload['span_id']}-01" and call.payload["finish_reason"] == "stop"
+    assert header == f"00-{tracer.trace_id}-{call.span_id}-01" and call.finish_reason == "stop"
 
     async def two_calls_at_once():  # each asyncio task sees its own call's span
         async def one(text):
@@ -278,7 +280,7 @@ def test_the_tracer_draws_ids_and_sends_them_only_inside_a_call():
 
     seen = asyncio.run(two_calls_at_once())
     calls = [e for e in tracer.events if e.type == "model_call"][1:]
-    assert sorted(seen) == sorted(f"00-{tracer.trace_id}-{c.payload['span_id']}-01" for c in calls)
+    assert sorted(seen) == sorted(f"00-{tracer.trace_id}-{c.span_id}-01" for c in calls)
     assert len(set(seen)) == 2
 
 

@@ -16,9 +16,9 @@ from agentbench.protocols import AgentContext, AttemptRecord, Limits, Score, Tas
 from agentbench.runner.grade import GRAPH, PredictedScorer, harness_counts, plan_grade, run_name
 from agentbench.suites.predictions import (PredictionsError, Predictions, match_suite, missing_note,
                                            parse_predictions, read_predictions)
-from agentbench.suites.registry import load_suite
+from agentbench.suites.loader import load_suite
 from agentbench.testing.chat import FakeTools, run_graph
-from graphs import predictions as predictions_graph
+from agentbench.graphs import predictions as predictions_graph
 
 DIFF = "diff --git a/m.py b/m.py\n--- a/m.py\n+++ b/m.py\n@@ -1 +1 @@\n-a\n+b\n"
 MINI = [t.id for t in load_suite("swe-mini")[1]]
@@ -194,7 +194,7 @@ def test_harness_counts_follow_the_official_tallies(tmp_path):
                AttemptRecord(task_id=MINI[1], epoch=0, status="failed", score=why("empty_patch")),
                AttemptRecord(task_id=MINI[2], epoch=0, status="failed", score=why("patch_does_not_apply")),
                AttemptRecord(task_id=MINI[3], epoch=0, status="failed", score=Score(passed=False)),
-               AttemptRecord(task_id=MINI[4], epoch=0, status="error", error="environment: x")]
+               AttemptRecord(task_id=MINI[4], epoch=0, status="error", reason="environment", error="x")]
     assert harness_counts(plan, records) == {"total": 8, "submitted": 5, "incomplete": 3, "graded": 5, "resolved": 1,
                                              "unresolved": 3, "empty_patch": 1, "patch_does_not_apply": 1, "error": 1}
 

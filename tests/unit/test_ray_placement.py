@@ -103,7 +103,7 @@ def test_the_lost_try_is_an_error_with_reason_node_lost():
     assert (record.status, record.reason, record.epoch) == ("error", "node_lost", 3)
     assert record.metadata == {"level": 2, "node": "node-1"} and "ActorDiedError" in record.error
     assert [e.type for e in result.events] == ["attempt_start", "error", "attempt_end"]
-    assert result.events[1].payload["reason"] == "node_lost" and result.t_start == 100.0 <= result.t_end
+    assert result.events[1].reason == "node_lost" and result.t_start == 100.0 <= result.t_end
 
 
 def test_a_refused_key_stops_the_run_and_counts_pass_through():

@@ -13,7 +13,8 @@ import yaml
 
 from agentbench.config.loader import dump_config, load_experiment
 from agentbench.config.schema import ExperimentConfig, auto_concurrency
-from agentbench.protocols import AttemptRecord, Event
+from agentbench.events import ModelCall, ToolCall
+from agentbench.protocols import AttemptRecord
 from agentbench.redact import MASK, Redactor, config_secrets, masked_fields, secret_fields
 from agentbench.store import RunStore
 
@@ -190,15 +191,15 @@ def test_the_store_redacts_every_string_it_writes(tmp_path):
     store.set_meta("config", {"model": {"base_url": f"http://u:{k}@h/v1"}, "note": f"key {k}"})
     store.set_meta("model_identity", {"engine_args": ["--hf-token", k]})
     record = AttemptRecord(task_id="t1", epoch=0, status="error", answer=k, error=f"connect to http://u:{k}@h failed")
-    events = [Event(seq=0, type="model_call", t_start=0, t_end=1, node=f"n{k}",
-                    payload={"messages": [{"content": f"the key is {k}"}], "tokens": 5}),
-              Event(seq=1, type="tool_call", t_start=1, t_end=2, payload={"output": "sk-" + "Q1" * 15})]
+    events = [ModelCall(seq=0, t_start=0, t_end=1, node=f"n{k}", messages=[{"content": f"the key is {k}"}],
+                        prompt_tokens=5),
+              ToolCall(seq=1, t_start=1, t_end=2, output="sk-" + "Q1" * 15)]
     aid = store.add_attempt(record, events, 0.0, 2.0)
     back = store.attempts()[0]
     assert back.answer == MASK and back.error == "connect to http://***@h failed"
     got = list(store.events(aid))
-    assert got[0].node == "n***" and got[0].payload == {"messages": [{"content": "the key is ***"}], "tokens": 5}
-    assert got[1].payload == {"output": "sk-***"}
+    assert got[0].node == "n***" and got[0].messages == [{"content": "the key is ***"}] and got[0].prompt_tokens == 5
+    assert got[1].output == "sk-***"
     assert store.meta("config")["note"] == "key ***" and store.meta("model_identity")["engine_args"][1] == MASK
     store.close()
     db = sqlite3.connect(tmp_path / "run.sqlite")

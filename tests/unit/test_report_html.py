@@ -9,7 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from agentbench.protocols import AttemptRecord, AttemptTotals, Event, Score, Usage
+from agentbench.events import (AttemptEnd, AttemptStart, Event, ModelCall, NodeEnd, NodeStart, Patch, SandboxExec,
+                               ScoreEvent)
+from agentbench.protocols import AttemptRecord, AttemptTotals, Score, Usage
 from agentbench.report import html as report_html
 from agentbench.report import traces as report_traces
 from agentbench.report.plots import render_plots
@@ -22,9 +24,8 @@ T0 = 1_800_000_000.0
 
 
 def model_call(seq: int, t: float, messages: list[dict], reply: str, node: str = "act") -> Event:
-    return Event(seq=seq, type="model_call", t_start=t, t_end=t + 1.0, node=node,
-                 payload={"messages": messages, "reply": {"role": "ai", "content": reply},
-                          "prompt_tokens": 100, "completion_tokens": 20, "latency_s": 1.0})
+    return ModelCall(seq=seq, t_start=t, t_end=t + 1.0, node=node, messages=messages,
+                     reply={"role": "ai", "content": reply}, prompt_tokens=100, completion_tokens=20, latency_s=1.0)
 
 
 def qa_attempt(task_id: str, epoch: int, status: str) -> tuple[AttemptRecord, list[Event]]:
@@ -32,18 +33,17 @@ def qa_attempt(task_id: str, epoch: int, status: str) -> tuple[AttemptRecord, li
     system, task = {"role": "system", "content": "protocol"}, {"role": "human", "content": f"task {task_id}"}
     reply1, reply2 = f"I will look. {HOSTILE}\n```bash\nls\n```", f"FINAL ANSWER: 42 {URL_IN_DATA}"
     events = [
-        Event(seq=0, type="attempt_start", t_start=T0, t_end=T0),
-        Event(seq=1, type="node_start", t_start=T0 + 0.1, t_end=T0 + 0.1, node="act"),
+        AttemptStart(seq=0, t_start=T0, t_end=T0),
+        NodeStart(seq=1, t_start=T0 + 0.1, t_end=T0 + 0.1, node="act"),
         model_call(2, T0 + 0.1, [system, task], reply1),
-        Event(seq=3, type="node_end", t_start=T0 + 0.1, t_end=T0 + 1.2, node="act"),
-        Event(seq=4, type="node_start", t_start=T0 + 1.2, t_end=T0 + 1.2, node="observe"),
-        Event(seq=5, type="sandbox_exec", t_start=T0 + 1.3, t_end=T0 + 1.8, node="observe",
-              payload={"kind": "bash", "command": "ls", "exit_code": 0, "duration_s": 0.5, "stdout": HOSTILE,
-                       "stderr": "", "truncated": False, "timed_out": False}),
-        Event(seq=6, type="node_end", t_start=T0 + 1.2, t_end=T0 + 1.9, node="observe"),
+        NodeEnd(seq=3, t_start=T0 + 0.1, t_end=T0 + 1.2, node="act"),
+        NodeStart(seq=4, t_start=T0 + 1.2, t_end=T0 + 1.2, node="observe"),
+        SandboxExec(seq=5, t_start=T0 + 1.3, t_end=T0 + 1.8, node="observe", kind="bash", command="ls", exit_code=0,
+                    duration_s=0.5, stdout=HOSTILE, stderr="", truncated=False, timed_out=False),
+        NodeEnd(seq=6, t_start=T0 + 1.2, t_end=T0 + 1.9, node="observe"),
         model_call(7, T0 + 2.0, [system, task, {"role": "ai", "content": reply1},
                                  {"role": "human", "content": f"exit code: 0\nstdout:\n{HOSTILE}"}], reply2),
-        Event(seq=8, type="attempt_end", t_start=T0 + 3.5, t_end=T0 + 3.5, payload={"status": status}),
+        AttemptEnd(seq=8, t_start=T0 + 3.5, t_end=T0 + 3.5, status=status),
     ]
     score = None if status in ("limit", "error") else Score(
         passed=status == "solved", value=float(status == "solved"), details={"expected": "42", "answer": "42"})
@@ -64,10 +64,9 @@ PATCH = "diff --git a/m.py b/m.py\n--- a/m.py\n+++ b/m.py\n@@ -1 +1 @@\n-x = 1\n
 
 def swe_attempt() -> tuple[AttemptRecord, list[Event]]:
     details = {"report": SWE_REPORT, "applied_with": "git apply", "test_log": f"FAILED test_still_broken {HOSTILE}"}
-    events = [Event(seq=0, type="attempt_start", t_start=T0, t_end=T0),
-              Event(seq=1, type="patch", t_start=T0 + 1, t_end=T0 + 1.1, payload={"chars": len(PATCH), "files": 1}),
-              Event(seq=2, type="score", t_start=T0 + 1.1, t_end=T0 + 2,
-                    payload={"passed": False, "value": 0.0, "details": details})]
+    events = [AttemptStart(seq=0, t_start=T0, t_end=T0),
+              Patch(seq=1, t_start=T0 + 1, t_end=T0 + 1.1, chars=len(PATCH), files=1),
+              ScoreEvent(seq=2, t_start=T0 + 1.1, t_end=T0 + 2, passed=False, value=0.0, details=details)]
     record = AttemptRecord(task_id="repo__pkg-1", epoch=0, status="failed", patch=PATCH,
                            score=Score(passed=False, details=details),
                            totals=AttemptTotals(wall_clock_s=2.0, first_test_step=3, submit_step=5))
@@ -212,7 +211,7 @@ def test_trace_dedupes_prompts_and_can_rebuild_them(run):
     # the page's rebuild (report.js fullPrompt), in Python: prefix + previous reply + new messages
     previous_reply = {"role": "ai", "content": first["reply"]["content"]}
     rebuilt = first["p_new"][:second["p_from"]] + [previous_reply] + second["p_new"]
-    original = next(e for e in attempt.events if e.seq == calls[1][0]).payload["messages"]
+    original = next(e for e in attempt.events if e.seq == calls[1][0]).messages
     assert rebuilt == original
     assert [e[0] for e in trace["ev"]] == list(range(9))  # every event, in order
     exec_event = next(e for e in trace["ev"] if e[1] == "sandbox_exec")

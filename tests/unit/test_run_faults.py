@@ -20,9 +20,10 @@ from rich.console import Console
 
 from agentbench.config.loader import ConfigError, load_experiment
 from agentbench.models.client import RetryInfo, RetryPolicy, RetryTransport, retry_after_s
-from agentbench.protocols import AttemptRecord, Event, LimitExceeded, SandboxError, Task, TaskExpected
+from agentbench.events import CLASSES, Event, ModelCall
+from agentbench.protocols import AttemptRecord, LimitExceeded, SandboxError, Task, TaskExpected
 from agentbench.report.terminal import print_trace, render_event
-from agentbench.runner.episode import attribute, exception_chain
+from agentbench.runner.attribution import attribute, exception_chain
 from agentbench.runner.resume import describe_changes, suite_changes, suite_meta, task_hash
 from agentbench.models.endpoint import auth_message
 from agentbench.runner.runner import new_run_dir
@@ -128,14 +129,14 @@ def test_close_open_counts_a_cancelled_call_as_model_time():
     tracer.on_chat_model_start({}, [[HumanMessage("hi")]], run_id=call)
     tracer.on_tool_start({"name": "search"}, "q", run_id=tool)
     assert tracer.close_open(340.0) == 1
-    cut = [e for e in tracer.events if e.type == "model_call"]
-    assert len(cut) == 1 and cut[0].payload["cancelled"] is True
+    cut = [e for e in tracer.events if isinstance(e, ModelCall)]
+    assert len(cut) == 1 and cut[0].cancelled is True and cut[0].reply is None
     assert (cut[0].t_start, cut[0].t_end) == (101.0, 340.0)
-    assert cut[0].payload["prompt_tokens"] == cut[0].payload["completion_tokens"] == 0
-    assert cut[0].payload["messages"] == [{"role": "human", "content": "hi"}]
+    assert cut[0].prompt_tokens == cut[0].completion_tokens == 0
+    assert cut[0].messages == [{"role": "human", "content": "hi"}]
     assert tracer.totals.model_time_s == pytest.approx(239.0)
     assert tracer.totals.model_calls == 0  # steps count completed calls only
-    assert [e.type for e in tracer.events if e.payload.get("cancelled")] == ["model_call", "tool_call", "node_end"]
+    assert [e.type for e in tracer.events if getattr(e, "cancelled", False)] == ["model_call", "tool_call", "node_end"]
     # a late callback for the call already closed changes nothing
     tracer.on_llm_error(asyncio.CancelledError(), run_id=call)
     assert tracer.totals.model_time_s == pytest.approx(239.0) and len(tracer.events) == 4
@@ -154,7 +155,7 @@ def test_a_cancelled_error_callback_is_a_cancelled_call_and_a_fault_is_remembere
     clock.t = 104.0
     tracer.on_llm_error(fault, run_id=second)
     assert [e.type for e in tracer.events] == ["model_call", "error"]
-    assert tracer.events[0].payload["cancelled"] is True and tracer.model_faults == [fault]
+    assert tracer.events[0].cancelled is True and tracer.model_faults == [fault]
     assert tracer.totals.model_time_s == pytest.approx(4.0)
 
 
@@ -259,6 +260,11 @@ def test_suite_changes_name_ids_and_content():
     assert suite_changes(legacy, [qa("a"), qa("b", answer="0")]) == {"added": [], "removed": [], "changed": []}
 
 
+def test_a_task_without_a_swe_spec_hashes_as_before_task_swe():
+    """A run started before Task.swe (#23) resumes: its stored hash (made then) is what task_hash says now."""
+    assert task_hash(qa("a")) == "e763293bd8f09188"
+
+
 def test_task_hash_follows_attachment_content_not_location(tmp_path):
     one, two = tmp_path / "one", tmp_path / "two"
     for folder in (one, two):
@@ -282,8 +288,8 @@ def test_auth_message_names_the_endpoint_and_the_key_variable():
 MARKUP = "[/] [bold red]not a style[/bold red] [link=file:///etc]x[/link] [/nope]"
 
 
-def event(seq: int, type_: str, **payload) -> Event:
-    return Event(seq=seq, type=type_, t_start=1.0, t_end=2.0, node="act[/]", payload=payload)
+def event(seq: int, type_: str, **fields) -> Event:
+    return CLASSES[type_](seq=seq, t_start=1.0, t_end=2.0, node="act[/]", **fields)
 
 
 def test_show_escapes_everything_from_the_run():
@@ -324,7 +330,8 @@ def test_the_run_summary_table_prints_model_text_as_written():
 def test_an_executor_error_reaches_the_caller_as_raised_not_in_a_group(tmp_path):
     """The executor runs in the runner's task group: its RunError (no Docker engine here: the unit lane's
     DOCKER_HOST points nowhere) must come out as itself, so the CLI prints one `error:` line (exit 2)."""
-    from agentbench.runner.runner import Runner, RunError
+    from agentbench.runner.errors import RunError
+    from agentbench.runner.runner import Runner
 
     cfg = load_experiment(ROOT / "experiments" / "demo.yaml",
                           ["graph=oracle", "sandbox.backend=docker", "suite.limit=1", "name=no-engine"])

@@ -1,4 +1,7 @@
-from agentbench.protocols import AttemptRecord, AttemptTotals, Event, Usage
+import json
+
+from agentbench.events import AttemptStart, ErrorEvent, ModelCall, NodeEnd, SandboxExec
+from agentbench.protocols import AttemptRecord, AttemptTotals, Usage
 from agentbench.store import RunStore
 
 
@@ -8,7 +11,34 @@ def rec(task, epoch, status, tokens=10):
 
 
 def ev(seq, type_="model_call"):
-    return Event(seq=seq, type=type_, t_start=1.0 + seq, t_end=1.5 + seq, payload={"k": seq})
+    at = {"seq": seq, "t_start": 1.0 + seq, "t_end": 1.5 + seq}
+    if type_ == "model_call":
+        return ModelCall(**at, node="act", span_id=f"{seq:016x}")
+    return SandboxExec(**at, command=f"echo {seq}", exit_code=seq)
+
+
+def test_typed_events_round_trip_with_the_fields_they_were_given(tmp_path):
+    store = RunStore.in_dir(tmp_path)
+    events = [ev(0), ev(1, "sandbox_exec"), NodeEnd(seq=2, t_start=0.5, t_end=3.0, node="act", cancelled=True)]
+    aid = store.add_attempt(rec("a", 0, "solved"), events, 1.0, 3.0)
+    back = list(store.events(aid))
+    assert back == events and [type(e) for e in back] == [ModelCall, SandboxExec, NodeEnd]
+    assert back[1].command == "echo 1" and back[1].exit_code == 1 and back[2].cancelled is True
+    stored = [json.loads(p) for (p,) in store._db.execute("SELECT payload FROM event ORDER BY seq")]
+    assert stored == [{"span_id": "0000000000000000"}, {"command": "echo 1", "exit_code": 1}, {"cancelled": True}]
+
+
+def test_rows_of_older_versions_read_with_defaults_extras_and_the_renamed_worker(tmp_path):
+    store = RunStore.in_dir(tmp_path)
+    aid = store.add_attempt(rec("a", 0, "error"), [AttemptStart(seq=0, t_start=1.0, t_end=1.0)], 1.0, 2.0)
+    rows = [(1, "model_call", "act", '{"prompt_tokens": 3, "from_the_future": [1]}'),
+            (2, "error", None, '{"source": "infra", "reason": "node_lost", "error": "gone", "node": "10.0.0.7"}')]
+    store._db.executemany("INSERT INTO event VALUES (?, ?, ?, ?, 1.0, 2.0, ?)",
+                          [(aid, seq, type_, node, payload) for seq, type_, node, payload in rows])
+    start, call, lost = store.events(aid)
+    assert isinstance(call, ModelCall) and call.prompt_tokens == 3 and call.messages == [] and call.reply is None
+    assert call.payload == {"prompt_tokens": 3, "from_the_future": [1]}  # an unknown key is kept, not an error
+    assert isinstance(lost, ErrorEvent) and (lost.node, lost.worker, lost.source) == (None, "10.0.0.7", "infra")
 
 
 def test_attempts_and_events_round_trip(tmp_path):

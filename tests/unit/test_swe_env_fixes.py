@@ -11,12 +11,15 @@ from pathlib import Path
 
 import pytest
 
-from agentbench.sandbox.swe_images import (EnvRecipe, EnvSettings, env_dockerfile, instance_dockerfile, instance_tag,
+from agentbench.sandbox.swe_images import (EnvSettings, env_dockerfile, env_tag, instance_dockerfile, instance_tag,
                                            official_dockerfile, pretend_version)
 from agentbench.sandbox.swe_scm import (ScmVersion, describe, next_dev_version, scm_version, tag_version,
                                         uses_setuptools_scm, version_from_describe, version_from_row)
 from agentbench.sandbox.swe_shims import RECORD_ENV, python_wrapper
-from agentbench.suites.swebench import reset_to_env
+from agentbench.sandbox.swe_tags import OfficialLayerKey, digest
+from agentbench.suites.swe_recipes import find_spec
+from agentbench.suites.swebench import SweRow, reset_to_env, task_from_row
+from agentbench.swe_spec import EnvSpec, SweSpec
 from agentbench.swebench_layout import ENV_REF
 
 
@@ -97,8 +100,9 @@ def test_describe_reads_a_full_mirror_and_refuses_a_shallow_one(tagged, tmp_path
     assert describe(shallow, shas[3]) is None  # distances in a shallow repo would be wrong
 
 
-def recipe(source: str, base: str, **more) -> EnvRecipe:
-    return EnvRecipe(repo="acme/widget", source=source, commit=base, base_commit=base, version="1.2", **more)
+def recipe(source: str, base: str, **env) -> SweSpec:
+    return SweSpec(instance_id="acme__widget-1", repo="acme/widget", source=source, environment_setup_commit=base,
+                   base_commit=base, version="1.2", patch="", test_patch="", env=EnvSpec(**env))
 
 
 def test_pretend_version_from_a_mirror_then_from_the_row(tagged, tmp_path):
@@ -123,6 +127,33 @@ def test_pretend_version_from_a_mirror_then_from_the_row(tagged, tmp_path):
     r = recipe(str(bare), shas[2])
     assert instance_tag(r, "env", pretend_version(r)) != instance_tag(r, "env", ScmVersion(version="1.2.0",
                                                                                            source="row version"))
+
+
+# --- image tags -------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("repo,version,source,debian_env,conda_env,with_version,without", [
+    ("sqlfluff/sqlfluff", "0.6", "/m/x.git", "76b9ecb5177b", "36d653a9bcf8", "48d7d43afd7a", "853b6a3eca00"),
+    ("astropy/astropy", "4.3", "https://github.com/astropy/astropy.git", "aa71efcf733a", "5995f609d87b",
+     "6097cabc7d07", "132c9360f418"),
+])
+def test_image_tags_are_the_ones_built_before_the_typed_spec(repo, version, source, debian_env, conda_env,
+                                                              with_version, without):
+    """The same recipe names the same images as before Task.swe (#23; the values that code computed), so
+    images built then are reused. A change to the shim, the python wrapper or requirements_flatten.py changes
+    the environment tags on purpose: update the values here with it (and say so: every image rebuilds)."""
+    patch = "diff --git a/t/test_x.py b/t/test_x.py\n--- a/t/test_x.py\n+++ b/t/test_x.py\n@@ -1 +1 @@\n-a\n+b\n"
+    row = SweRow(repo=repo, instance_id="x-1", base_commit="a" * 40, patch="", test_patch=patch, problem_statement="p",
+                 version=version, FAIL_TO_PASS=[], PASS_TO_PASS=[], environment_setup_commit="b" * 40)
+    swe = task_from_row(row, find_spec(repo, version), source, "x").swe
+    env = env_tag(swe, EnvSettings(), "agentbench/rootfs:abc")
+    assert env == f"agentbench/swe-env:{debian_env}"
+    conda = EnvSettings(python_source="conda")
+    assert env_tag(swe, conda, "agentbench/rootfs:abc") == f"agentbench/swe-env:{conda_env}"
+    assert instance_tag(swe, env, ScmVersion(version="1.2", source="describe")) == f"agentbench/swe-inst:{with_version}"
+    assert instance_tag(swe, env, None) == f"agentbench/swe-inst:{without}"
+    moved = swe.model_copy(update={"source": "/elsewhere/x.bundle" if "://" not in source else source})
+    assert env_tag(moved, EnvSettings(), "agentbench/rootfs:abc") == env  # which mirror does not count
+    assert digest(OfficialLayerKey(id="sha256:" + "c" * 64, df=official_dockerfile())) == "9b646d22a3eb"
 
 
 # --- Dockerfiles ------------------------------------------------------------------------------------------
@@ -212,3 +243,27 @@ def test_the_reset_restores_the_recorded_build_and_falls_back_to_the_base_commit
     for command in reset_to_env(base):
         assert sh(repo, command).returncode == 0, command
     assert git(repo, "rev-parse", "HEAD") == base and (repo / "f.txt").read_text() == "2\n"
+
+
+# --- the Docker provider's image per task -------------------------------------------------------------------
+
+def test_the_docker_provider_resolves_each_environment_once_from_the_typed_spec():
+    """Each distinct SweSpec is built (or found) once, from the spec itself, never from a dict; tasks of our
+    own sandbox recipes go to `resolve_image` by name. No engine: the resolvers are fakes."""
+    from types import SimpleNamespace
+
+    from agentbench.protocols import Task, TaskSandbox
+    from agentbench.sandbox.docker import DockerSandboxProvider, DockerSandboxConfig
+
+    built: list[SweSpec] = []
+    named: list[str] = []
+    provider = DockerSandboxProvider(SimpleNamespace(api=None), DockerSandboxConfig(grading_network=False),
+                                     resolve_image=lambda name: named.append(name) or f"agentbench/{name}:1",
+                                     resolve_env=lambda swe: built.append(swe) or f"agentbench/swe-inst:{len(built)}")
+    one, two = recipe("/m.git", "a" * 40), recipe("/m.git", "c" * 40)
+    task = lambda i, swe: Task(id=i, kind="swe", prompt="p", swe=swe,  # noqa: E731
+                               sandbox=TaskSandbox(image="swe-env", workdir="/testbed"))
+    qa = Task(id="q", kind="qa", prompt="p", sandbox=TaskSandbox(image="python"))
+    assert provider.prepare([task("a", one), task("a2", one), task("b", two), qa, qa]) == {}
+    assert built == [one, two] and named == ["python"]
+    assert provider._image(task("b", two)) == "agentbench/swe-inst:2" and len(built) == 2

@@ -11,8 +11,9 @@ import pytest
 import yaml
 
 from agentbench.suites.recipe_table import markdown_table, offline_counts, offline_status, version_key
-from agentbench.suites.swe_recipes import RECIPES_PACKAGE, EnvSpec, builtin_specs, find_spec, parse_specs
+from agentbench.suites.swe_recipes import RECIPES_PACKAGE, builtin_specs, find_spec, parse_specs
 from agentbench.suites.swebench import load_specs
+from agentbench.swe_spec import EnvSpec
 
 DOC = Path(__file__).resolve().parents[2] / "README.md"
 # repo -> number of versions in the harness's table (v4.1.0)

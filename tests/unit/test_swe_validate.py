@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from agentbench.suites.swe_recipes import EnvSpec
+from agentbench.swe_spec import EnvSpec
 from bench.swe_campaign import (HEADER, CampaignError, CampaignRow, Candidate, append_row, campaign_order, matches,
                                 network_flag, parse_csv, parse_only, read_csv, status_counts, to_run, verdict_reason)
 from bench.swe_campaign_md import (END, START, marked_block, pair_state, pending_pairs, readme_table, replace_block,
@@ -237,7 +237,7 @@ def test_rows_that_cannot_run_here_are_rows_with_a_reason(tmp_path):
     assert got["1.0"].reason.startswith("no_recipe: ") and got["1.0"].python == ""
     assert got["3.0"].category == "python_unavailable_offline" and got["3.0"].python == "3.6"
     assert got["1.1"].reason == "repo_unavailable: no sympy__sympy.git or .bundle in --mirrors"
-    assert isinstance(got["2.3"], Task) and got["2.3"].inputs.repo == str((mirrors / "pallets__flask.git").resolve())
+    assert isinstance(got["2.3"], Task) and got["2.3"].swe.source == str((mirrors / "pallets__flask.git").resolve())
     assert all(not r.valid and r.build_s is None for r in got.values() if not isinstance(r, Task))
 
 

@@ -1,8 +1,8 @@
 """Our eval-script generator against the official scripts of four real SWE-bench Lite rows.
 
 Each row in /work/shared/swebench-real/rows.jsonl carries the `eval_script` the official builder made. We
-load the row with our loader *without* that script (so `make_eval_script` generates one from the recipe
-facts) and compare it with the row's own, line by line.
+load the row with our loader *without* that script (so the instance's test spec, `make_test_spec`, generates
+one from the recipe facts) and compare it with the row's own, line by line.
 
 The rows' scripts do not record the test command's exit code: swebench 5.0.2 adds that at run time
 (`make_test_spec` passes every row's script through `record_test_exit_code`, which inserts
@@ -20,9 +20,10 @@ from pathlib import Path
 
 import pytest
 
-from agentbench.scoring.swebench import make_eval_script
-from agentbench.suites.swe_recipes import EnvSpec, find_spec
+from agentbench.scoring.swebench import make_test_spec
+from agentbench.suites.swe_recipes import find_spec
 from agentbench.suites.swebench import SweRow, task_from_row
+from agentbench.swe_spec import EnvSpec
 
 ROWS = Path("/work/shared/swebench-real/rows.jsonl")
 # The official facts (SWE-bench harness specs), used only while the built-in table lacks an entry.
@@ -51,8 +52,8 @@ def spec_for(repo: str, version: str) -> EnvSpec:
 def generated(row: dict) -> str:
     parsed = SweRow.model_validate({**row, "eval_script": None})
     task = task_from_row(parsed, spec_for(parsed.repo, parsed.version), "/mirror", row["instance_id"])
-    assert task.metadata["eval_script"] is None  # our generator runs, not the row's script
-    return make_eval_script(task)
+    assert task.swe.eval_script is None  # our generator runs, not the row's script
+    return make_test_spec(task.swe).eval_script
 
 
 def without_exit_code_lines(lines: list[str]) -> list[str]:
@@ -78,13 +79,17 @@ def test_generated_script_equals_the_rows_official_script(index):
 
 @pytest.mark.parametrize("index", range(4))
 def test_generated_script_is_what_swebench_502_runs_for_the_row(index):
-    from swebench.harness.utils import make_test_spec
+    from swebench.harness.utils import make_test_spec as make_test_spec_502
 
     row = rows()[index]
-    runs = make_test_spec(row).eval_script
+    runs = make_test_spec_502(row).eval_script
     assert generated(row) == runs
     own = task_from_row(SweRow.model_validate(row), None, "/mirror", row["instance_id"])
-    assert make_eval_script(own) == runs  # a row's own script runs as 5.0.2 runs it
+    assert make_test_spec(own.swe).eval_script == runs  # a row's own script runs as 5.0.2 runs it
+    official, ours = make_test_spec_502(row), make_test_spec(own.swe).harness()
+    fields = ("instance_id", "image", "repo", "version", "eval_script_list", "FAIL_TO_PASS", "PASS_TO_PASS",
+              "log_parser", "eval_type")  # the official TestSpec, field for field
+    assert [getattr(ours, f) for f in fields] == [getattr(official, f) for f in fields]
 
 
 def test_the_comparison_catches_any_other_difference():

@@ -12,10 +12,10 @@ import pytest
 
 from agentbench.protocols import ExecResult, Outcome, Sandbox, Task
 from agentbench.scoring.swebench import (APPLY_COMMANDS, CLEAN_TREE, EVAL_PATH, LOG_PATH, PATCH_PATH, EnvFault,
-                                         SweBenchScorer, classify_eval_log, collect_patch, make_eval_script,
-                                         resolution_report, status_map, validate_instance)
-from agentbench.suites.swe_recipes import EnvSpec
+                                         SweBenchScorer, SweTestSpec, classify_eval_log, collect_patch,
+                                         make_test_spec, resolution_report, status_map, validate_instance)
 from agentbench.suites.swebench import SweRow, task_from_row
+from agentbench.swe_spec import EnvSpec
 
 BASE = "a" * 40
 TEST_PATCH = ("diff --git a/tests/test_core.py b/tests/test_core.py\n--- a/tests/test_core.py\n"
@@ -31,6 +31,10 @@ ROW = {"repo": "acme/widget", "instance_id": "acme__widget-1", "base_commit": BA
 def make_task(**extra) -> Task:
     return task_from_row(SweRow.model_validate({**ROW, **extra}), EnvSpec(install=["python -m pip install -e ."]),
                          "/mirror", "test")
+
+
+def spec_of(task: Task | None = None) -> SweTestSpec:
+    return make_test_spec((task or make_task()).swe)
 
 
 def run_log(section: str, exit_code: int = 0, before: str = "") -> str:
@@ -79,7 +83,7 @@ NOT_FOUND = run_log("/tmp/agentbench-eval.sh: line 21: pytest: command not found
 
 
 def classify(log: str, task: Task | None = None) -> EnvFault | None:
-    return classify_eval_log(log, status_map(task or make_task(), log))
+    return classify_eval_log(log, status_map(spec_of(task), log))
 
 
 # --- classify_eval_log -------------------------------------------------------------------------------------
@@ -138,7 +142,7 @@ def test_environment_signatures(line, reason):
 
 def test_collection_import_errors_are_ambiguous():
     for log, error in ((NEW_NAME_MISSING, "cannot import name 'helper'"), (NUMPY_MISSING, "No module named 'numpy'")):
-        assert status_map(make_task(), log) == {"tests/test_core.py": "ERROR"}
+        assert status_map(spec_of(), log) == {"tests/test_core.py": "ERROR"}
         fault = classify(log)
         assert (fault.reason, fault.tier) == ("collection_import_error", "ambiguous")
         assert "ImportError while importing test module" in fault.detail and error in fault.detail
@@ -174,10 +178,12 @@ def test_a_test_patch_that_does_not_apply():
 
 def test_eval_type_reaches_the_official_report():
     log = run_log(pytest_summary("PASSED tests/test_core.py::test_b"))  # test_a absent from the log
-    assert not resolution_report(make_task(), MODEL, log)["resolved"]
-    fail_only = make_task(eval_type="fail_only")
-    assert fail_only.metadata["eval_type"] == "fail_only"
+    assert not resolution_report(spec_of(), MODEL, log)["resolved"]
+    fail_only = spec_of(make_task(eval_type="fail_only"))  # the row's own eval_type
+    assert fail_only.eval_type == "fail_only" and spec_of().eval_type == "pass_and_fail"
     assert resolution_report(fail_only, MODEL, log)["resolved"]  # fail-only: only a recorded failure fails
+    by_repo = spec_of(make_task(repo="eslint/eslint"))  # graded fail-only by the official harness
+    assert by_repo.eval_type == "fail_only" and resolution_report(by_repo, MODEL, log)["resolved"]
 
 
 # --- the scorer over fake sandboxes ---------------------------------------------------------------------------
@@ -246,7 +252,7 @@ async def test_a_resolving_patch_passes_without_an_environment_check():
     assert score.details["tests_ran"] == 2 and score.details["env_fault"] is None and not score.details["env_error"]
     assert score.details["applied_with"] == "git apply --verbose" and provider.patches() == [MODEL]
     script = provider.opened[0].files[EVAL_PATH].decode()
-    assert script == make_eval_script(make_task()) and "git apply -v - <<'EOF_114329324912'" in script
+    assert script == spec_of().eval_script and "git apply -v - <<'EOF_114329324912'" in script
 
 
 async def test_a_plain_failure_stays_a_failure():
@@ -344,6 +350,17 @@ async def test_the_environment_check_runs_once_per_task():
     assert (await scorer.check_environment(other)).ok and provider.patches().count(None) == 2
 
 
+async def test_one_test_spec_per_task_made_once_and_every_run_reads_it():
+    provider = FakeProvider(logs(NUMPY_MISSING, bare=NUMPY_MISSING, gold=PASSING))
+    scorer, task = SweBenchScorer(provider), make_task()
+    spec = scorer.test_spec(task)
+    await scorer.score(task, Outcome(patch=MODEL))  # the model's run, the bare run, the gold run
+    assert scorer.test_spec(task) is spec and len(provider.opened) == 3
+    assert {s.files[EVAL_PATH].decode() for s in provider.opened} == {spec.eval_script}
+    with pytest.raises(ValueError, match="not a SWE-bench instance"):
+        scorer.test_spec(Task(id="q", kind="qa", prompt="?"))
+
+
 async def test_check_environment_on_a_bare_environment():
     check = await SweBenchScorer(FakeProvider(logs(PASSING, bare=FAILING))).check_environment(make_task())
     assert check.ok and check.tests_ran == 2 and check.reason == ""
@@ -353,9 +370,9 @@ async def test_check_environment_on_a_bare_environment():
 
 async def test_a_timeout_is_ambiguous():
     provider = FakeProvider(lambda patch: run_log("tests/test_core.py ").split("+ SWEBENCH")[0], timed_out=True)
-    score = await SweBenchScorer(provider, eval_timeout_s=60).evaluate(make_task(), MODEL)
-    assert "Timeout error: 60 seconds exceeded." in score.details["test_log"]
-    assert score.details["env_fault"]["reason"] == "tests_timed_out"
+    run = await SweBenchScorer(provider, eval_timeout_s=60).evaluate(make_task(), MODEL)
+    assert "Timeout error: 60 seconds exceeded." in run.test_log
+    assert run.fault.reason == "tests_timed_out" and run.fault.tier == "ambiguous"
 
 
 async def test_an_empty_patch_is_a_failure():

@@ -7,10 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from agentbench.scoring.swebench import make_eval_script, resolution_report, split_diff
+from agentbench.runner.resume import task_hash
+from agentbench.scoring.swebench import make_test_spec, resolution_report, split_diff
 from agentbench.suites.errors import SuiteError
-from agentbench.suites.registry import load_suite
-from agentbench.suites.swebench import patch_files, resolve_repo
+from agentbench.suites.loader import load_suite
+from agentbench.suites.swebench import resolve_repo
+from agentbench.swe_spec import EnvSpec
+from agentbench.swebench_layout import patch_files
 
 PATCH = ("diff --git a/pkg/core.py b/pkg/core.py\n--- a/pkg/core.py\n+++ b/pkg/core.py\n@@ -1 +1 @@\n-a\n+b\n"
          "diff --git a/tests/test_core.py b/tests/test_core.py\n--- a/tests/test_core.py\n+++ b/tests/test_core.py\n"
@@ -47,12 +50,16 @@ def test_rows_load_from_every_format(tmp_path, fmt):
     _, tasks = load_suite(make_suite(tmp_path, [ROW], fmt))
     (task,) = tasks
     assert task.id == "acme__widget-1" and task.kind == "swe" and task.prompt == "widgets break"
-    assert task.expected.fail_to_pass == ["tests/test_core.py::test_a"]  # decoded from a JSON string
-    assert task.expected.pass_to_pass == ["tests/test_core.py::test_b"]
-    assert task.inputs.repo == str((tmp_path / "repos" / "acme__widget.bundle").resolve())
-    assert task.sandbox.workdir == "/testbed" and task.sandbox.recipe["commit"] == "b" * 40
+    swe = task.swe
+    assert swe.FAIL_TO_PASS == ["tests/test_core.py::test_a"]  # decoded from a JSON string
+    assert swe.PASS_TO_PASS == ["tests/test_core.py::test_b"]
+    assert swe.source == str((tmp_path / "repos" / "acme__widget.bundle").resolve())
+    assert swe.environment_setup_commit == "b" * 40 and swe.base_commit == "a" * 40 and swe.patch == PATCH
+    assert swe.env == EnvSpec(pip_packages=["pytest"], test_cmd="pytest -rA")  # the suite's specs.yaml entry
+    assert task.sandbox.workdir == "/testbed" and task.sandbox.image == "swe-env"
     assert task.sandbox.setup[0].endswith("a" * 40)
-    assert task.metadata["version"] == "1.0" and task.metadata["test_directives"] == ["tests/test_core.py"]
+    assert swe.version == "1.0" and make_test_spec(swe).test_directives == ["tests/test_core.py"]
+    assert task.metadata == {}  # every SWE fact lives in task.swe, once
 
 
 def test_missing_field_names_file_line_and_field(tmp_path):
@@ -81,8 +88,9 @@ def test_row_with_eval_script_needs_no_recipe_and_keeps_it(tmp_path):
                                                    "log_parser": "parse_log_pytest_v2"}]))
     # as swebench 5.0.2's make_test_spec runs a row's script: its commands under its own header lines
     # (nothing else here: without an end marker there is no test exit code to record)
-    assert make_eval_script(task) == "#!/bin/bash\nset -uxo pipefail\necho hi\n"
-    assert task.metadata["log_parser"] == "parse_log_pytest_v2"
+    spec = make_test_spec(task.swe)
+    assert spec.eval_script == "#!/bin/bash\nset -uxo pipefail\necho hi\n"
+    assert spec.log_parser == "parse_log_pytest_v2" and task.swe.env == EnvSpec()
 
 
 def test_bad_spec_field_is_named(tmp_path):
@@ -106,7 +114,7 @@ def test_diff_sections_are_split_by_file_and_test_files_stay():
 
 def test_generated_eval_script_has_the_official_shape(tmp_path):
     _, (task,) = load_suite(make_suite(tmp_path, [ROW]))
-    script = make_eval_script(task)
+    script = make_test_spec(task.swe).eval_script
     lines = script.splitlines()
     assert lines[:2] == ["#!/bin/bash", "set -uxo pipefail"]
     assert "source /opt/miniconda3/bin/activate" in lines and "conda activate testbed" in lines
@@ -120,10 +128,33 @@ def test_resolution_report_uses_swebench_grading(tmp_path):
     _, (task,) = load_suite(make_suite(tmp_path, [ROW]))
     log = ("+ : '>>>>> Start Test Output'\nPASSED tests/test_core.py::test_a\nPASSED tests/test_core.py::test_b\n"
            "+ : '>>>>> End Test Output'\n>>>>> Test Exit Code: 0\n")
-    report = resolution_report(task, "diff", log)
+    spec = make_test_spec(task.swe)
+    report = resolution_report(spec, "diff", log)
     assert report["resolved"] and report["resolution"] == "RESOLVED_FULL" and report["patch_successfully_applied"]
     failing = log.replace("PASSED tests/test_core.py::test_a", "FAILED tests/test_core.py::test_a - boom")
-    report = resolution_report(task, "diff", failing.replace("Exit Code: 0", "Exit Code: 1"))
+    report = resolution_report(spec, "diff", failing.replace("Exit Code: 0", "Exit Code: 1"))
     assert not report["resolved"] and report["resolution"] == "RESOLVED_NO"
     assert report["tests_status"]["FAIL_TO_PASS"]["failure"] == ["tests/test_core.py::test_a"]
-    assert not resolution_report(task, "diff", "no markers at all")["patch_successfully_applied"]
+    assert not resolution_report(spec, "diff", "no markers at all")["patch_successfully_applied"]
+
+
+def test_the_test_spec_is_the_official_one_filled(tmp_path):
+    """One spec per instance, every field the official TestSpec has filled from the SweSpec."""
+    _, (task,) = load_suite(make_suite(tmp_path, [ROW]))
+    spec = make_test_spec(task.swe)
+    official = spec.harness()
+    assert (official.instance_id, official.repo, official.version) == ("acme__widget-1", "acme/widget", "1.0")
+    assert official.FAIL_TO_PASS == ["tests/test_core.py::test_a"] and official.PASS_TO_PASS == task.swe.PASS_TO_PASS
+    assert (official.log_parser, official.eval_type) == ("parse_log_pytest", "pass_and_fail")
+    assert official.eval_script == spec.eval_script and official.eval_script_list == spec.eval_script_list
+    assert any(line.startswith("pytest -rA tests/test_core.py") for line in spec.eval_script_list)
+    all_tests = task.swe.model_copy(update={"env": task.swe.env.model_copy(update={"test_directives_from": "all"})})
+    assert make_test_spec(all_tests).test_directives == []  # the whole suite: no directives
+
+
+def test_a_swe_task_hashes_by_its_commits_not_its_mirror(tmp_path):
+    _, (task,) = load_suite(make_suite(tmp_path, [ROW]))
+    moved = task.model_copy(update={"swe": task.swe.model_copy(update={"source": "/elsewhere/acme__widget.git"})})
+    assert task_hash(moved) == task_hash(task)
+    other = task.model_copy(update={"swe": task.swe.model_copy(update={"base_commit": "c" * 40})})
+    assert task_hash(other) != task_hash(task)

@@ -5,9 +5,9 @@ import pytest
 from agentbench.protocols import ExecResult
 from agentbench.scoring import swebench
 from agentbench.text import OMITTED, clip
-from graphs.actions import format_observation as qa_observation
-from graphs.coding_actions import edit_failure
-from graphs.coding_actions import format_observation as coding_observation
+from agentbench.graphs.actions import format_observation as qa_observation
+from agentbench.graphs.coding_actions import edit_failure
+from agentbench.graphs.coding_actions import format_observation as coding_observation
 
 
 def test_short_text_is_itself() -> None:

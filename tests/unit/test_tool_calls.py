@@ -19,7 +19,7 @@ from agentbench.models import embedded
 from agentbench.models.embedded import engine_args, vllm_server_spec
 from agentbench.models.tool_calls import (PARSERS, SMOLLM2_TEMPLATE, resolve_tool_parser, tool_calls_message,
                                           tool_parser_for)
-from agentbench.runner.episode import attribute
+from agentbench.runner.attribution import attribute
 from agentbench.runner.refusals import is_tool_choice_refusal
 
 VLLM_AUTO = '"auto" tool choice requires --enable-auto-tool-choice and --tool-call-parser to be set'

@@ -1,6 +1,7 @@
 """How attempts are placed (`run.executor`): `local` (asyncio workers in this process, local.py) or `ray`
 (actors on the nodes of a Ray cluster, ray.py; their side in ray_worker.py). The contract is in base.py;
-what an attempt needs, wherever it runs, in deps.py; the Ray executor's pure decisions in placement.py."""
+the assembly of what an attempt needs, wherever it runs, in deps.py; the Ray executor's pure decisions in
+placement.py."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ def make_executor(name: str) -> Executor:
         try:
             import ray  # noqa: F401
         except ImportError:
-            from agentbench.runner.executors.deps import RunError
+            from agentbench.runner.errors import RunError
 
             raise RunError("run.executor: ray needs Ray: pip install 'agentbench[ray]' (on the driver and on "
                            "every node)") from None

@@ -82,7 +82,7 @@ def lost_attempt(task: Task, epoch: int, t_start: float, detail: str, node: str 
     tracer = Tracer()
     t1 = time.time()
     tracer.record("attempt_start", t_start, task_id=task.id, epoch=epoch, prompt=task.prompt)
-    tracer.record("error", t1, source="infra", reason="node_lost", error=detail, node=node)
+    tracer.record("error", t1, source="infra", reason="node_lost", error=detail, worker=node)
     tracer.record("attempt_end", t1, status="error", reason="node_lost")
     record = AttemptRecord(task_id=task.id, epoch=epoch, status="error", error=f"node lost: {detail}",
                            reason="node_lost", totals=tracer.totals,

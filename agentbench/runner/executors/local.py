@@ -15,9 +15,12 @@ import time
 from agentbench.protocols import SandboxProvider
 from agentbench.runner.episode import AttemptDeps, run_attempt
 from agentbench.runner.executors.base import ExecContext, Item, store_broken
-from agentbench.runner.executors.deps import (KindScorer, check_environments, engine_answers, make_sandbox_provider,
-                                              model_maker, swe_tasks_to_check)
+from agentbench.runner.executors.deps import attempt_deps, run_sandboxes
+from agentbench.runner.model_wiring import model_maker
 from agentbench.sandbox.base import run_shielded
+from agentbench.sandbox.engine import engine_answers
+from agentbench.scoring.dispatch import KindScorer
+from agentbench.scoring.env_checks import check_environments, swe_tasks_to_check
 
 ENGINE_WAIT_ENV = "AGENTBENCH_ENGINE_WAIT_S"  # how long a run waits for a Docker engine that stopped answering
 ENGINE_WAIT_S = 120.0
@@ -28,7 +31,7 @@ class LocalExecutor:
 
     async def run(self, todo: list[Item], ctx: ExecContext) -> None:
         cfg = ctx.cfg
-        sandboxes = make_sandbox_provider(cfg.sandbox, log=ctx.note, run_id=ctx.run_uid)
+        sandboxes = run_sandboxes(cfg, log=ctx.note, run_id=ctx.run_uid)
         ctx.set_meta("sandbox_backend", sandboxes.name)
         make_model, http = model_maker(ctx.chat, cfg)
         try:
@@ -41,9 +44,7 @@ class LocalExecutor:
             broken.update(await check_environments(scorer.swe, swe_tasks_to_check(tasks, broken), cfg.run.env_check,
                                                    cfg.run.concurrency, ctx.note))
             todo = store_broken(todo, broken, ctx)
-            deps = AttemptDeps(make_model=make_model, sandboxes=sandboxes, factory=ctx.factory, scorer=scorer,
-                               limits=cfg.limits, params=cfg.graph_params,
-                               command_timeout_s=cfg.sandbox.command_timeout_s, seed=cfg.run.seed)
+            deps = attempt_deps(cfg, ctx.factory, sandboxes, scorer, make_model)
             ctx.begin_attempts()
             await self._workers(todo, deps, ctx, docker=sandboxes.name == "docker")
         finally:

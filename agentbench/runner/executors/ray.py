@@ -24,12 +24,13 @@ import time
 import uuid
 from typing import Any
 
+from agentbench.runner.errors import RunError
 from agentbench.runner.executors.base import ExecContext, Item, lost_attempt, store_broken
-from agentbench.runner.executors.deps import RunError, swe_tasks_to_check
 from agentbench.runner.executors.placement import (WORKER_LABEL, Slots, actor_options, attempt_resources,
                                                    describe_nodes, is_loss, node_slots, place_again, spread)
 from agentbench.runner.executors.ray_cluster import address_hint, connect, loopback_warning
 from agentbench.runner.executors.ray_worker import AttemptWorker, WorkerSpec, prepare_node, prune_node
+from agentbench.scoring.env_checks import swe_tasks_to_check
 
 CLOSE_TIMEOUT_S = 60.0
 NODE_POLL_S = 1.0  # while a worker starts: how often its node's liveness is checked

@@ -10,8 +10,9 @@ from typing import Any
 
 from agentbench.config.schema import available_cpus
 from agentbench.runner.executors.base import ExecContext
-from agentbench.runner.executors.deps import RunError, engine_answers
+from agentbench.runner.errors import RunError
 from agentbench.runner.executors.placement import attempt_resources
+from agentbench.sandbox.engine import engine_answers
 
 LOCAL_OBJECT_STORE_BYTES = 512 * 1024 * 1024  # a local cluster's object store: results are small
 

@@ -21,10 +21,14 @@ from agentbench.config.schema import ExperimentConfig, SandboxConfig
 from agentbench.models.client import ChatSettings
 from agentbench.protocols import Task
 from agentbench.runner.episode import AttemptDeps, AttemptResult, run_attempt
-from agentbench.runner.executors.deps import (KindScorer, check_environments, engine_answers, make_sandbox_provider,
-                                              model_maker)
+from agentbench.runner.executors.deps import attempt_deps, run_sandboxes
 from agentbench.runner.executors.placement import WORKER_LABEL
 from agentbench.runner.graph_loader import load_graph_factory
+from agentbench.runner.model_wiring import model_maker
+from agentbench.sandbox.engine import engine_answers
+from agentbench.sandbox.provider import make_sandbox_provider
+from agentbench.scoring.dispatch import KindScorer
+from agentbench.scoring.env_checks import check_environments
 
 
 class WorkerSpec(BaseModel):
@@ -55,13 +59,11 @@ class AttemptWorker:
         """Build the deps (in this actor's event loop) and say where this worker runs."""
         if self._deps is None:
             cfg = self.spec.config
-            sandboxes = make_sandbox_provider(cfg.sandbox, log=self.log.append, run_id=self.spec.run_uid,
-                                              labels={WORKER_LABEL: self.spec.worker_uid})
+            sandboxes = run_sandboxes(cfg, log=self.log.append, run_id=self.spec.run_uid,
+                                      labels={WORKER_LABEL: self.spec.worker_uid})
             factory = load_graph_factory(cfg.graph, Path(self.spec.base_dir))
             make_model, self._http = model_maker(self.spec.chat, cfg)
-            self._deps = AttemptDeps(make_model=make_model, sandboxes=sandboxes, factory=factory,
-                                     scorer=KindScorer(sandboxes), limits=cfg.limits, params=cfg.graph_params,
-                                     command_timeout_s=cfg.sandbox.command_timeout_s, seed=cfg.run.seed)
+            self._deps = attempt_deps(cfg, factory, sandboxes, KindScorer(sandboxes), make_model)
         return self.where
 
     async def run(self, task: Task, epoch: int) -> AttemptResult:
@@ -100,7 +102,7 @@ def prepare_node(sandbox: SandboxConfig, run_uid: str, tasks: list[Task], regist
     if registry and sandboxes.name == "docker":
         from agentbench.sandbox.images import image_tag
 
-        tags = [image_tag(name) for name in sorted({t.sandbox.image for t in tasks if t.sandbox.recipe is None})]
+        tags = [image_tag(name) for name in sorted({t.sandbox.image for t in tasks if t.swe is None})]
         if share == "pull":
             pull_tags(tags, registry, log.append)
     broken = sandboxes.prepare(tasks) or {}
@@ -116,7 +118,7 @@ def pull_tags(tags: list[str], registry: str, log) -> None:
 
     from agentbench.sandbox.engine import engine_client
     from agentbench.sandbox.images import image_exists
-    from agentbench.sandbox.registry import RegistryError, pull_image
+    from agentbench.sandbox.official_images import RegistryError, pull_image
 
     client = engine_client()
     for tag in tags:
@@ -134,7 +136,7 @@ def pull_tags(tags: list[str], registry: str, log) -> None:
 def push_tags(tags: list[str], registry: str, log) -> None:
     """Each image tag pushed to `registry` for the other nodes (a failure: one line; they build it)."""
     from agentbench.sandbox.engine import engine_client
-    from agentbench.sandbox.registry import RegistryError, push_image
+    from agentbench.sandbox.official_images import RegistryError, push_image
 
     client = engine_client()
     for tag in tags:

@@ -21,7 +21,7 @@ def build_graph(ctx: AgentContext):
         if ctx.params.get("wrong"):
             result = await ctx.tools.bash("echo '# agentbench: not a fix' >> README.rst || echo x > NOT_A_FIX.txt")
         else:
-            await ctx.tools.write_file(GOLD_PATH, ctx.task.metadata["patch"])
+            await ctx.tools.write_file(GOLD_PATH, ctx.task.swe.patch)
             result = await ctx.tools.bash(f"git apply {GOLD_PATH} && rm {GOLD_PATH}")
         assert result.exit_code == 0, result.stderr
         await asyncio.sleep(3600)  # never submits: the time limit ends the attempt

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from agentbench.sandbox.registry import ImagePullError, ImagePushError, qualified, resolve_official_image
+from agentbench.sandbox.official_images import ImagePullError, ImagePushError, qualified, resolve_official_image
 
 OFFICIAL = "swebench/sweb.eval.x86_64.pylint-dev_1776_pylint-7080:latest"
 
