@@ -118,6 +118,8 @@ def sweep(
         base = load_experiment(experiment, set_)
         plan = make_plan(experiment, set_, factors, base.model_dump(mode="json"), design)
         configs = [load_experiment(experiment, [*set_, *cell.overrides()]) for cell in plan.cells]  # fail early
+        if not eliminate and eliminate_alpha != 0.05:
+            raise SweepError("--eliminate-alpha goes with --eliminate")
         if eliminate:
             from agentbench.runner.sweep_elimination import elimination_plan
 

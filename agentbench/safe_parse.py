@@ -64,17 +64,34 @@ def expanded_size(node: yaml.Node) -> tuple[int, int, int]:
 
 
 class _BoundedLoader(yaml.SafeLoader):
-    """yaml.SafeLoader that checks `expanded_size` between composing and constructing."""
+    """yaml.SafeLoader that refuses nesting past MAX_DEPTH while it composes (before the scanner has read
+    more of a `[[[[...` line than the first levels: its cost grows with the square of the depth), and checks
+    `expanded_size` between composing and constructing."""
+
+    def __init__(self, text: str, max_alias_nodes: int = MAX_ALIAS_NODES) -> None:
+        super().__init__(text)
+        self.max_alias_nodes = max_alias_nodes
+        self._depth = 0
+
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node:
+        self._depth += 1
+        try:
+            if self._depth > MAX_DEPTH:
+                raise YamlBudgetError(f"nested deeper than {MAX_DEPTH} levels, at line "
+                                      f"{self.peek_event().start_mark.line + 1}")
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
 
     def get_single_data(self) -> Any:
         node = self.get_single_node()
         if node is None:
             return None
         total, spelled, _ = expanded_size(node)
-        if total - spelled > MAX_ALIAS_NODES:
+        if total - spelled > self.max_alias_nodes:
             shown = f"{total:,}" if total < 10**15 else f"about 10^{len(str(total)) - 1}"
             raise YamlBudgetError(f"its aliases expand it to {shown} nodes from the {spelled:,} it spells out; at "
-                                  f"most {MAX_ALIAS_NODES:,} more are allowed (an alias bomb?): write the repeated "
+                                  f"most {self.max_alias_nodes:,} more are allowed (an alias bomb?): write the repeated "
                                   "parts out or nest fewer aliases")
         return self.construct_document(node)
 
@@ -84,11 +101,11 @@ def _why(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text}"[:400] if not isinstance(exc, yaml.YAMLError) else text[:400]
 
 
-def yaml_text(text: str) -> Any:
-    """yaml.safe_load, bounded (`expanded_size`), that raises only ParseError."""
+def yaml_text(text: str, max_alias_nodes: int = MAX_ALIAS_NODES) -> Any:
+    """yaml.safe_load, bounded (nesting, `expanded_size`), that raises only ParseError."""
     loader: _BoundedLoader | None = None
     try:
-        loader = _BoundedLoader(text)  # (its reader already refuses some characters)
+        loader = _BoundedLoader(text, max_alias_nodes)  # (its reader already refuses some characters)
         return loader.get_single_data()
     except ParseError:
         raise

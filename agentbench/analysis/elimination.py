@@ -69,7 +69,7 @@ class Drop(BaseModel):
     after: int = Field(description="tasks of the order decided when it was dropped")
     task_id: str
     best: str
-    lower: float = Field(description="CS of best − this arm, at the drop")
+    lower: float = Field(description="CS of best − this arm, as it stood when the pair was decided")
     upper: float
 
 
@@ -189,12 +189,6 @@ def simulate(outcomes: ArrayLike, alpha: float = 0.05, grid_points: int = GRID_P
         live &= ~step
         rounds = np.where(running & (live.sum(axis=1) <= 1), t + 1, rounds)
     return dropped_after, rounds
-
-
-def task_order(task_ids: list[str], seed: int) -> list[str]:
-    """The tasks in the seeded random order every arm runs them (a permutation of the sorted ids)."""
-    ids = sorted(set(task_ids))
-    return [ids[i] for i in np.random.default_rng(seed).permutation(len(ids))]
 
 
 def summarize(states: list[EliminationState | None], groups: list[list[str]], *, alpha: float, tasks: int,

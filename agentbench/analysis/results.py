@@ -214,7 +214,7 @@ class SweepPlan(BaseModel):
 
     def digest(self) -> str:
         extra = ([{"design": self.design}] if self.design != "full" else []) + (
-            [{"eliminate": self.elimination.alpha}] if self.elimination is not None else [])
+            [{"eliminate": [self.elimination.alpha, self.elimination.seed]}] if self.elimination is not None else [])
         blob = json.dumps([f.model_dump() for f in self.factors] + [self.base_config] + extra, sort_keys=True)
         return hashlib.sha256(blob.encode()).hexdigest()[:8]
 
@@ -232,7 +232,8 @@ class ArmRecord(BaseModel):
     dropped_at_task: str | None = Field(None, description="the task whose outcome decided the drop")
     best_then: str | None = Field(None, description="the arm it was decided worse than (the best then)")
     cs_vs_best: tuple[float, float] | None = Field(None, description="the confidence sequence of (best − this arm) "
-                                                   "in completion rate at the drop, at the per-comparison level")
+                                                   "in completion rate, at the per-comparison level, as it stood "
+                                                   "when the pair was decided (a pair is fed no more after)")
     attempts_spent: int = Field(description="(task, epoch) attempts in its run folder")
     attempts_full: int = Field(description="tasks × epochs: what the full grid spends on it")
 

@@ -17,9 +17,14 @@ Attribution on completion rate, tokens per success and wall-clock per attempt:
 - the Pareto fronts of completion rate (higher is better) against tokens per success and against
   wall-clock per attempt (lower is better).
 
+With `--design half` (4+ two-level factors) the cells are the grid's half fraction (`analysis.design`) and
+the same contrasts, over those cells, estimate each effect plus the interaction it is aliased with
+(`Effect.aliased_with`); on 4 factors one interaction of each aliased pair is reported.
+
 Planning and analysis are pure; reading cells and the plan file is `analysis.io`, running the cells is
 `runner.sweep_cells.run_cells` (called by `cli_compare.sweep`), which gives the cells of one `server_key`
-one model server. A cell is named by its values with shortened keys (`cell_label`: `temperature=0.7 ·
+one model server, or with `--eliminate` `runner.sweep_elimination` (successive elimination:
+`analysis.elimination`). A cell is named by its values with shortened keys (`cell_label`: `temperature=0.7 ·
 graph=react`).
 """
 

@@ -127,7 +127,7 @@ def env_log_tail(record: AttemptRecord) -> str:
     """The log tail a graded environment fault keeps in its score (`last N lines of the test log...:` and
     the lines), "" when there is none."""
     details = record.score.details if record.score else {}
-    return str(details.get("env_log_tail") or "") if details.get("env_error") else ""
+    return str(details.get("env_log_tail") or "") if record.reason == "environment" else ""
 
 
 def _clock(t: float) -> str:

@@ -23,11 +23,12 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from agentbench.analysis.elimination import EliminationState, task_order
+from agentbench.analysis.elimination import EliminationState
 from agentbench.analysis.results import Cell, EliminationPlan, SweepError
 from agentbench.analysis.sweep import server_groups
 from agentbench.config.schema import ExperimentConfig
 from agentbench.models.endpoint import open_endpoint
+from agentbench.runner.duel import task_order
 from agentbench.runner.progress import ProgressSink
 from agentbench.runner.runner import Runner
 from agentbench.runner.sweep_cells import Opener, SharedEndpoint
@@ -46,8 +47,8 @@ def cell_task_ids(cfg: ExperimentConfig) -> list[str]:
 
 
 def elimination_plan(configs: Sequence[ExperimentConfig], alpha: float, seed: int) -> EliminationPlan:
-    """The plan's elimination settings: the tasks (every cell must run the same ones) in the order of `seed`.
-    SweepError when the cells' tasks differ."""
+    """The plan's elimination settings: the tasks (every cell must run the same ones) in the order of `seed`,
+    the duel's (`runner.duel.task_order`: the suite order shuffled). SweepError when the cells' tasks differ."""
     if not 0.0 < alpha < 1.0:
         raise SweepError(f"--eliminate-alpha must be in (0, 1), got {alpha}")
     ids = [cell_task_ids(cfg) for cfg in configs]

@@ -16,8 +16,8 @@
    `environment` fault is an environment error; an `ambiguous` one is settled by `check_environment`, the
    tests run without the model's patch: a broken environment is an environment error, a sound one makes
    it the patch's failure (`details["failure_reason"] = "patch_broke_tests: ..."`). `Score.env_error`
-   carries the reason (the scorer's one way to say it; the attempt then becomes `error`); reports read
-   `details["env_error"]` / `["env_error_reason"]`, written from it. The end of the log that decided it is
+   carries the reason (the scorer's one way to say it; the attempt then becomes `error`, reason
+   `environment`, the one place reports read it from). The end of the log that decided it is
    kept with the attempt: `details["env_log_tail"]` (`last N lines of the test log[ without a patch]:`
    then the lines, as an image build error shows its build log's tail); `EnvCheck.explained()` is the same
    for the check made before any attempt.
@@ -191,13 +191,11 @@ class EvalRun(BaseModel):
         becomes `error`), `check` (the run without a patch that settled an ambiguous fault)."""
         details: dict[str, Any] = {"report": self.report, "applied_with": self.applied_with, "test_log": self.test_log,
                                    "tests_ran": self.tests_ran, "env_fault": self.fault.model_dump() if self.fault
-                                   else None, "env_error": env_error is not None}
+                                   else None}
         if self.grading_network is not None:
             details.update(grading_network=self.grading_network, eval_log_left_out=self.log_left_out)
         if self.fault is not None and (check is None or not check.ok):
             details["env_log_tail"] = check.log_tail if check is not None else self.fault_log_tail
-        if env_error is not None:
-            details["env_error_reason"] = env_error
         if check is not None:
             details["env_check"] = check.model_dump(exclude={"log_tail"})  # the tail: env_log_tail, when it counts
         failure = self.failure_reason

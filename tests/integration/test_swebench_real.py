@@ -149,7 +149,7 @@ def test_an_environment_that_cannot_run_its_tests_is_error_not_failed(tmp_path, 
         kept = record.error
         assert "lines of the test log without a patch:\n" in kept
     else:  # graded: the score keeps it, the error names the reason
-        assert record.error == "environment: test_command_not_found" and record.score.details["env_error"]
+        assert record.error == "environment: test_command_not_found" and record.score.env_error
         kept = record.score.details["env_log_tail"]
         assert kept.startswith("last ") and " lines of the test log:\n" in kept
         assert record.score.details["grading_network"] is machine_has_network()  # sandbox.grading_network: auto

@@ -199,7 +199,7 @@ def test_show_prints_the_tail_of_a_graded_environment_fault_and_of_a_failed_buil
     tail = "last 2 lines of the test log:\n  | + pytest -rA\n  | bash: pytest[x]: command not found"
     graded = _record("environment: test_command_not_found",
                      Score(passed=False, env_error="test_command_not_found",
-                           details={"env_error": True, "env_log_tail": tail}))
+                           details={"env_log_tail": tail}))
     shown = _printed(graded)
     assert "last 2 lines of the test log:" in shown and "bash: pytest[x]: command not found" in shown
     build = ("environment: building sandbox image 'swe-env' (agentbench/swe-env:1) failed: pip exited 1\n"

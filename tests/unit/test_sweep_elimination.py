@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from scipy.special import expit, logit
 
-from agentbench.analysis.elimination import EliminationState, drops, simulate, summarize, task_order
+from agentbench.analysis.elimination import EliminationState, drops, simulate, summarize
 from agentbench.stats_sequential import run_duel
 
 SIM_GRID = 401  # candidate means on [−1, 1] in the simulations: a step of 0.005 (the state's default: 0.001)
@@ -113,13 +113,6 @@ def test_simulated_sweeps_keep_the_best_arm_with_probability_at_least_one_minus_
     # measured at these seeds: arm 0 dropped in 1.6 % of the no-difference sweeps; the best kept in 100 %
     assert saved >= 0.25  # measured 0.30: arm 3 goes in 99 % of sweeps, after 39 tasks on average; arm 2 in 89 %
     assert (dropped_after[:, 3] > 0).mean() >= 0.95
-
-
-def test_the_task_order_is_a_seeded_permutation():
-    ids = [f"t{i}" for i in range(30)]
-    order = task_order(ids[::-1], 7)
-    assert sorted(order) == sorted(ids) and order == task_order(ids, 7) and order != task_order(ids, 8)
-    assert order != sorted(ids)
 
 
 def test_the_summary_counts_what_was_saved():

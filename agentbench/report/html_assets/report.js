@@ -230,8 +230,8 @@
       box.appendChild(el("h3", null, "Final diff"));
       box.appendChild(data.patch ? diffBlock(data.patch) : el("p", "note", "(empty patch)"));
     }
-    if (d.env_error && d.env_log_tail) {  // the environment failed, not the agent: the log that showed it
-      add(box, el("h3", null, "Environment fault" + (d.env_error_reason ? ": " + d.env_error_reason : "")),
+    if (score.env_error && d.env_log_tail) {  // the environment failed, not the agent: the log that showed it
+      add(box, el("h3", null, "Environment fault" + ": " + score.env_error),
         el("pre", "ev error env-log", d.env_log_tail));
     }
     if (report) {
