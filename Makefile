@@ -21,9 +21,10 @@ setup: $(BIN)/agentbench
 demo: setup
 	$(BIN)/agentbench run experiments/demo.yaml
 
-# the fast lane: pure tests only (no engine, no model server, no browser), under a minute
+# the fast lane: pure tests only (no engine, no model server, no browser), under a minute; one pytest-xdist
+# worker per core (the full suite stays serial: its Docker and Ray tests share one engine and cluster)
 test-unit: $(BIN)/agentbench
-	$(BIN)/python -m pytest -q tests/unit examples
+	$(BIN)/python -m pytest -q -n auto tests/unit examples
 
 test: setup
 	bash tests/ensure_tools.sh
