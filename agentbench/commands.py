@@ -160,7 +160,17 @@ def _runs_tests(words: list[str]) -> bool:
     return bool(_PYTHON.match(program)) and _python_runs_tests(args)
 
 
+#: Every test run has a word holding one of these (a runner's name, `manage.py test`, `make test|check`). A
+#: word's letters stand in the command in order, with only quotes and escaping backslashes dropped between
+#: them, so a command without any, once those are removed, runs no tests: most commands skip the parse.
+_NEEDLES = ("test", "tox", "nox", "check")
+_QUOTING = str.maketrans("", "", "'\"\\")
+
+
 def is_test_command(cmd: str) -> bool:
     """Whether a shell command runs tests, anywhere in a pipeline or command list (see the module
     docstring). Mentioning a runner (grep pytest, pip install pytest, cat tox.ini) does not count."""
+    plain = cmd.translate(_QUOTING)
+    if not any(needle in plain for needle in _NEEDLES):
+        return False
     return any(_runs_tests(words) for words in _simple_commands(cmd))

@@ -23,7 +23,8 @@ The known values are replaced as plain substrings (longest first); the shapes ar
 alternation (plus `Bearer`, tried only where the text has it), so a text with no secret costs a few scans
 at C speed, about what encoding it as JSON costs. `json_text` redacts serialised JSON in place (the
 store's hot path) and falls back to a walk of the decoded value in the rare case a replacement would
-break the JSON. The runner keeps the unredacted config in memory (the server still gets its
+break the JSON; `json_texts` scans an attempt's events joined, once, and redacts them one by one only where
+that finds something. The runner keeps the unredacted config in memory (the server still gets its
 environment); only what is written goes through here.
 
 The terminal goes through the same pass (agentbench.cli_common): its Redactor knows the secrets of the
@@ -301,6 +302,15 @@ class Redactor:
             return out
         except ValueError:
             return json.dumps(self.value(json.loads(text)), **{"ensure_ascii": False, **dump_kwargs})
+
+    def json_texts(self, texts: list[str], **dump_kwargs: Any) -> list[str]:
+        """`json_text` of each of many texts (an attempt's events), in one scan when none holds a secret: a match
+        in one text is a match in them joined by newlines too (no lookaround of a pattern tells a newline
+        beside a text from the text's start or end), so a joined text without one leaves each text as it
+        is; else each is redacted alone."""
+        if not texts or not self._subn("\n".join(texts))[1]:
+            return texts
+        return [self.json_text(text, **dump_kwargs) for text in texts]
 
     def dumps(self, value: Any, **kwargs: Any) -> str:
         """json.dumps(value, **kwargs) (default=str unless given), redacted."""

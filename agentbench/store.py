@@ -7,7 +7,8 @@ agentbench/events.py; read back through its one TypeAdapter, `read_event`). An a
 written in one transaction when the attempt ends, so a killed run leaves only whole attempts behind.
 
 Every string written goes through the store's `Redactor` (agentbench.redact): meta values, the attempt's
-record and task id, event nodes and payloads, so no secret reaches the file. The runner passes the one
+record and task id, event nodes and payloads (an attempt's payloads scanned in one pass, `json_texts`), so no
+secret reaches the file. The runner passes the one
 built from the run's own config; a store opened without one builds it from the stored config (and the
 environment) when it first writes.
 """
@@ -49,6 +50,7 @@ CREATE VIEW IF NOT EXISTS latest_attempt AS
 
 
 _REASONS = frozenset(get_args(AttemptReason))
+_encode = json.JSONEncoder(default=str).encode  # json.dumps(value, default=str), without an encoder per call
 
 
 def read_record(text: str | bytes) -> AttemptRecord:
@@ -120,7 +122,10 @@ class RunStore:
         db, r = self._db, self.redactor
         task_id = r.text(record.task_id)
         record_json = r.json_text(record.model_dump_json())
-        rows = [(e.seq, e.type, e.node and r.text(e.node), e.t_start, e.t_end, r.dumps(e.payload)) for e in events]
+        nodes = {node: r.text(node) for node in {e.node for e in events} if node}  # a handful per attempt
+        payloads = r.json_texts([_encode(e.payload) for e in events], ensure_ascii=True, default=str)
+        rows = [(e.seq, e.type, e.node and nodes[e.node], e.t_start, e.t_end, payload)
+                for e, payload in zip(events, payloads)]
         db.execute("BEGIN IMMEDIATE")
         try:
             (n,) = db.execute("SELECT COALESCE(MAX(try), -1) + 1 FROM attempt WHERE task_id = ? AND epoch = ?",

@@ -22,6 +22,7 @@ from __future__ import annotations
 import hashlib
 import importlib
 import importlib.util
+import os
 import re
 import sys
 import traceback
@@ -112,10 +113,18 @@ def _forget_shadowed(folder: Path) -> None:
     """Forget modules another graph file's folder provided under a name `folder` provides too, so that
     this file imports its own."""
     others = [f for f in _FOLDERS if f != folder]
+    if not others:  # no other graph file's folder on the path: nothing to forget (and no stat per module)
+        return
+    try:  # one listing of the folder rules most modules out; a candidate is still checked as before
+        here: set[str] | None = {entry.casefold() for entry in os.listdir(folder)}
+    except OSError:
+        here = None
     for name, module in list(sys.modules.items()):
         file = getattr(module, "__file__", None)
         top = name.partition(".")[0]
-        if not file or not ((folder / f"{top}.py").exists() or (folder / top).is_dir()):
+        if not file or (here is not None and f"{top}.py".casefold() not in here and top.casefold() not in here):
+            continue
+        if not ((folder / f"{top}.py").exists() or (folder / top).is_dir()):
             continue
         path = Path(file).resolve()
         if not path.is_relative_to(folder) and any(path.is_relative_to(f) for f in others):

@@ -100,9 +100,9 @@ class LocalSandbox(Sandbox):
         if self._closed:
             raise SandboxError("sandbox is closed")
         limit = request_timeout(timeout, self._config.command_timeout_s)
-        run_dir = Path(self.workdir) if cwd is None else Path(self.workdir, cwd)  # absolute cwd replaces workdir
+        run_dir = self.workdir if cwd is None else os.path.join(self.workdir, cwd)  # absolute cwd replaces workdir
         t0 = time.monotonic()
-        if not run_dir.is_dir():
+        if not os.path.isdir(run_dir):
             return ExecResult(exit_code=1, stderr=f"agentbench: cwd is not a directory: {cwd}\n",
                               duration_s=time.monotonic() - t0)
         if not os.path.isdir(self._env["TMPDIR"]):  # the agent may have removed it
@@ -122,12 +122,14 @@ class LocalSandbox(Sandbox):
         try:
             try:
                 # not `Process.wait()`: that also waits for the pipes, which background jobs may hold open
-                await asyncio.wait_for(proto.exited.wait(), timeout=limit)
+                async with asyncio.timeout(limit):
+                    await proto.exited.wait()
             except TimeoutError:
                 timed_out = True
             kill_tree(pgid)  # the timed-out command, or background jobs it left behind
             await proto.exited.wait()
-            await asyncio.wait(readers, timeout=_DRAIN_GRACE_S)
+            if not all(reader.done() for reader in readers):
+                await asyncio.wait(readers, timeout=_DRAIN_GRACE_S)
         finally:  # also on cancellation: nothing the command started survives it
             kill_tree(pgid)
             self._groups.discard(pgid)

@@ -6,6 +6,7 @@ have none."""
 from __future__ import annotations
 
 import http.server
+import ipaddress
 import threading
 
 import pytest
@@ -35,7 +36,9 @@ class _Hello(http.server.BaseHTTPRequestHandler):
 def host_server(docker_client):
     """An HTTP server on the host, bound to the default bridge's gateway address (what a container on the
     bridge reaches the host by; nothing outside this machine can)."""
-    gateway = docker_client.networks.get("bridge").attrs["IPAM"]["Config"][0]["Gateway"]
+    config = docker_client.networks.get("bridge").attrs["IPAM"]["Config"][0]
+    # the engine names the gateway only where it was set; by default it is the subnet's first address
+    gateway = config.get("Gateway") or str(next(ipaddress.ip_network(config["Subnet"]).hosts()))
     server = http.server.ThreadingHTTPServer((gateway, 0), _Hello)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

@@ -55,3 +55,21 @@ def test_the_tracer_counts_the_first_test_run_with_the_classifier() -> None:
     assert tracer.totals.first_test_step is None
     tracer.record_exec("cd /testbed && python -m pytest -q", ExecResult(exit_code=0, duration_s=0.1), 0.0)
     assert tracer.totals.first_test_step == 3
+
+
+@pytest.mark.parametrize("cmd", [
+    "py'te'st -q", "p\"y\"test", "py\\test", "t'o'x -e py311", "make 'che'ck", "python -m 'unit''test'",
+    "bash -c \"py\\\"\\\"test\"", "./manage.py te\\st", "bin/te''st",
+])
+def test_quoting_inside_a_runner_name_still_counts(cmd: str) -> None:
+    """The quick look for a runner's name (most commands skip the parse) sees through quotes and escapes."""
+    assert is_test_command(cmd)
+
+
+def test_the_quick_look_agrees_with_the_parse() -> None:
+    from agentbench.commands import _runs_tests, _simple_commands
+
+    marks = [m for f in (test_test_runs, test_not_test_runs, test_quoting_inside_a_runner_name_still_counts)
+             for m in f.pytestmark if m.name == "parametrize"]
+    for cmd in (c for m in marks for c in m.args[1]):
+        assert is_test_command(cmd) == any(_runs_tests(w) for w in _simple_commands(cmd)), cmd

@@ -179,6 +179,21 @@ def test_idempotent(text):
     assert r.text(once) == once and r.json_text(json.dumps(once)) == json.dumps(once)
 
 
+def test_many_json_texts_at_once_are_each_redacted_as_alone():
+    """The store's pass over an attempt's events (`json_texts`): one scan of them joined finds what a scan of
+    each would, and then each is redacted alone (the JSON-breaking case included)."""
+    k = key()
+    r = Redactor([k, '5, "w"'])
+    clean = [json.dumps({"content": t}) for t in ("plain", "Bearer tokens are in RFC 6750", "sk-learn", "")]
+    assert r.json_texts(clean) is clean  # nothing found: the texts as they were
+    shapes = [s for s, _ in test_credential_shapes.pytestmark[0].args[1]]
+    for secret in [k, *shapes, 'x 5, "w" y']:
+        for at in (0, 2, 4):
+            texts = clean[:at] + [json.dumps({"v": 5, "w": 1, "s": f"a {secret} b"})] + clean[at:]
+            assert r.json_texts(texts) == [r.json_text(t) for t in texts], (secret, at)
+            assert r.json_texts(texts)[at] != texts[at]
+
+
 def test_merge_unions_the_secrets():
     a, b = key(), key()
     assert Redactor([a]).merge(Redactor([b])).text(f"{a} {b}") == "*** ***"
