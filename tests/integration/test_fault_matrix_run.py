@@ -112,7 +112,7 @@ def test_sigkill_mid_run_then_resume_keeps_finished_and_runs_the_rest_once(tmp_p
         try:
             _wait_for(lambda: _count(db) >= 2, 180, "two finished attempts", proc)
             label = {"label": ["agentbench", f"agentbench.run={_meta(db, 'run_uid')}"]}
-            _wait_for(lambda: docker_client.containers.list(filters=label), 60, "an attempt in flight", proc)
+            _wait_for(lambda: docker_client.containers.list(filters=label, sparse=True), 60, "an attempt in flight", proc)
         finally:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
@@ -123,7 +123,7 @@ def test_sigkill_mid_run_then_resume_keeps_finished_and_runs_the_rest_once(tmp_p
     assert f"resuming {out}: {killed_at} of 6 attempts finished, {6 - killed_at} to run" in resumed.stderr
     finished_once(out, 6)
     assert stub.chat_requests - requests_before == 6 - killed_at  # the resume asked the model for the rest only
-    assert docker_client.containers.list(all=True, filters=label) == []  # the kill's leftovers were removed
+    assert docker_client.containers.list(all=True, filters=label, sparse=True) == []  # the kill's leftovers were removed
 
 
 # -- the Docker engine restarted mid-run ---------------------------------------------------------------------

@@ -103,15 +103,15 @@ def test_sigkilled_docker_run_leaves_no_container_after_resume(tmp_path, docker_
     while time.time() < deadline:
         uid = _meta(out / "run.sqlite", "run_uid")
         label = {"label": ["agentbench", f"agentbench.run={uid}"]}
-        if uid and docker_client.containers.list(filters=label):
+        if uid and docker_client.containers.list(filters=label, sparse=True):
             break
         time.sleep(0.2)
-    assert docker_client.containers.list(filters=label), "no container started"
+    assert docker_client.containers.list(filters=label, sparse=True), "no container started"
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
-    assert docker_client.containers.list(all=True, filters=label)  # the kill left one behind ...
+    assert docker_client.containers.list(all=True, filters=label, sparse=True)  # the kill left one behind ...
     run_cli("run", "--resume", str(out), "--quiet")
-    assert docker_client.containers.list(all=True, filters=label) == []  # ... resume cleaned it up
+    assert docker_client.containers.list(all=True, filters=label, sparse=True) == []  # ... resume cleaned it up
     assert len(RunStore.in_dir(out).attempts()) == 4
 
 
