@@ -53,8 +53,8 @@ from pydantic import BaseModel, ConfigDict
 from agentbench.sandbox.images import ImageBuildError, Log, build_context_image, ensure_rootfs, image_exists
 from agentbench.sandbox.swe_scm import ScmVersion, describe, scm_version, uses_setuptools_scm
 from agentbench.sandbox.swe_shims import ACTIVATE_SHIM, RECORD_ENV, python_wrapper
-from agentbench.sandbox.swe_tags import (ENVS, TESTBED_ENV, OfficialLayerKey, PythonSource, digest, env_tag,
-                                         instance_tag, is_local)
+from agentbench.sandbox.swe_tags import (ENVS, OFFICIAL_REPOSITORY, TESTBED_ENV, OfficialLayerKey, PythonSource,
+                                         digest, env_tag, instance_tag, is_local)
 from agentbench.swe_spec import SweSpec
 from agentbench.swebench_layout import DEBIAN_PYTHON
 
