@@ -46,33 +46,17 @@ import shutil
 import subprocess
 import tempfile
 from pathlib import Path
-from typing import Any, Literal
-
-from pydantic import BaseModel, ConfigDict
+from typing import Any
 
 from agentbench.sandbox.images import ImageBuildError, Log, build_context_image, ensure_rootfs, image_exists
 from agentbench.sandbox.swe_scm import ScmVersion, describe, scm_version, uses_setuptools_scm
 from agentbench.sandbox.swe_shims import ACTIVATE_SHIM, RECORD_ENV, python_wrapper
-from agentbench.sandbox.swe_tags import (ENVS, OFFICIAL_REPOSITORY, TESTBED_ENV, OfficialLayerKey, PythonSource,
-                                         digest, env_tag, instance_tag, is_local)
+from agentbench.sandbox.swe_tags import (ENVS, OFFICIAL_REPOSITORY, TESTBED_ENV, EnvSettings, OfficialLayerKey, digest,
+                                         env_tag, instance_tag, is_local)
 from agentbench.swe_spec import SweSpec
 from agentbench.swebench_layout import DEBIAN_PYTHON
 
 BUILD_CA = "/opt/agentbench-build-ca.crt"
-ImageMode = Literal["auto", "pull", "build"]
-
-
-class EnvSettings(BaseModel):
-    """How environments are made (from the run's sandbox config)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    python_source: PythonSource = "debian"
-    images: ImageMode = "auto"
-    registry: str | None = None
-    conda_installer_url: str = "https://repo.anaconda.com/miniconda/Miniconda3-py311_24.7.1-0-Linux-x86_64.sh"
-
-
 class EnvUnbuildable(ImageBuildError):
     """No way to build this environment with these settings (known before any build starts)."""
 

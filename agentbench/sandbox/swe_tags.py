@@ -12,16 +12,13 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from agentbench.sandbox.swe_scm import ScmVersion
 from agentbench.sandbox.swe_shims import ACTIVATE_SHIM, python_wrapper
 from agentbench.swe_spec import SweSpec
-
-if TYPE_CHECKING:
-    from agentbench.sandbox.swe_images import EnvSettings
 
 ENV_REPOSITORY = "agentbench/swe-env"
 INSTANCE_REPOSITORY = "agentbench/swe-inst"
@@ -31,6 +28,20 @@ ENVS = "/opt/miniconda3/envs"
 #: The environment the eval script reinstalls the repo into: a Docker sandbox keeps it writable.
 TESTBED_ENV = f"{ENVS}/testbed"
 PythonSource = Literal["debian", "conda", "uv"]
+
+
+ImageMode = Literal["auto", "pull", "build"]
+
+
+class EnvSettings(BaseModel):
+    """How environments are made (from the run's sandbox config)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    python_source: PythonSource = "debian"
+    images: ImageMode = "auto"
+    registry: str | None = None
+    conda_installer_url: str = "https://repo.anaconda.com/miniconda/Miniconda3-py311_24.7.1-0-Linux-x86_64.sh"
 
 
 def is_local(source: str) -> bool:
