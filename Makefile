@@ -3,6 +3,9 @@
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
+# Let Python cache bytecode (some images set PYTHONDONTWRITEBYTECODE): without it every interpreter, each test
+# worker and each CLI a test starts recompiles agentbench and pytest rewrites every test module again.
+unexport PYTHONDONTWRITEBYTECODE
 
 .PHONY: setup demo test test-unit bench clean-runs compose-build validate-swebench
 

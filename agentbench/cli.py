@@ -71,8 +71,6 @@ def run(
     from agentbench.report.terminal import print_summary
     from agentbench.redact import Redactor
     from agentbench.runner.progress import make_progress
-    from agentbench.runner.runner import Runner, new_run_dir
-
     from agentbench.report.exit_status import FAIL_ON, run_failure
 
     logging.basicConfig(level=logging.WARNING, handlers=[redacting_log_handler()])
@@ -103,12 +101,16 @@ def run(
                     raise ConfigError(f"{flag} goes with --resume RUN_DIR (a new run has nothing to change)")
             cfg = load_experiment(experiment, set_)
             terminal.learn(Redactor.from_config(cfg).secrets)
+            from agentbench.runner.runner import new_run_dir  # the runner is imported once the config is good
+
             run_dir = new_run_dir(cfg, out)
             if (run_dir / "run.sqlite").exists():
                 raise ConfigError(f"--out {run_dir} already holds a run; use --resume {run_dir}")
         if cfg.graph == "predictions":  # its patches come from a file only `grade` reads
             raise ConfigError("graph predictions grades another agent's patches: run `agentbench grade PREDICTIONS "
                               "--suite S` (with --out RUN_DIR to resume a grade)")
+        from agentbench.runner.runner import Runner
+
         progress = make_progress(err_console, quiet, cfg.run.concurrency)
         err_console.print(f"run folder: [bold]{escape(str(run_dir))}[/]")
         store = asyncio.run(Runner(cfg, run_dir, progress=progress, allow_changed_suite=allow_changed_suite,

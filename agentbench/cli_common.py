@@ -171,19 +171,18 @@ def print_lines(parts: Iterable[RenderableType], to: Console | None = None) -> N
         out.print(part, soft_wrap=isinstance(part, (str, Text)) and not out.is_terminal, highlight=False)
 
 
+# The exceptions a command reports as a one-line error, by module: an instance can only exist once its
+# module is imported, so only those already imported are looked at (a config error is reported without
+# importing the runner, the model client or the sandbox first).
+_USER_ERRORS = (("agentbench.config.loader", "ConfigError"), ("agentbench.suites.errors", "SuiteError"),
+                ("agentbench.models.endpoint", "EndpointError"), ("agentbench.models.server", "ServerStartError"),
+                ("agentbench.runner.errors", "RunError"), ("agentbench.runner.graph_loader", "GraphLoadError"),
+                ("agentbench.models.embedded", "SetupError"), ("agentbench.sandbox.provider", "SandboxUnavailable"))
+
+
 def user_errors() -> tuple[type[BaseException], ...]:
     """The exceptions a command reports as a one-line error (bad config, suite, endpoint, graph...)."""
-    from agentbench.config.loader import ConfigError
-    from agentbench.models.embedded import SetupError
-    from agentbench.models.endpoint import EndpointError
-    from agentbench.models.server import ServerStartError
-    from agentbench.runner.graph_loader import GraphLoadError
-    from agentbench.runner.errors import RunError
-    from agentbench.sandbox.provider import SandboxUnavailable
-    from agentbench.suites.errors import SuiteError
-
-    return (ConfigError, SuiteError, EndpointError, ServerStartError, RunError, GraphLoadError, SetupError,
-            SandboxUnavailable)
+    return tuple(getattr(sys.modules[module], name) for module, name in _USER_ERRORS if module in sys.modules)
 
 
 def fail(exc: BaseException) -> NoReturn:

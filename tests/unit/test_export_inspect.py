@@ -12,7 +12,6 @@ import sys
 import zipfile
 
 import pytest
-from inspect_ai.log import list_eval_logs, read_eval_log, read_eval_log_sample_summaries
 
 from agentbench.events import ModelCall
 from agentbench.export.inspect_conversation import conversation, final, prompt_of
@@ -151,6 +150,8 @@ def test_the_log_maps_every_attempt(tmp_path):
 
 
 def test_written_log_reads_back_and_holds_no_secret(tmp_path):
+    from inspect_ai.log import list_eval_logs, read_eval_log, read_eval_log_sample_summaries  # (2 s to import)
+
     make_store(tmp_path / "run").close()
     store = open_export_store(tmp_path / "run")
     path = write_inspect_log(store, tmp_path / "out")
