@@ -116,6 +116,8 @@ def main() -> None:
     parser.add_argument("--tasks", type=int, default=10)
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--warmup", type=int, default=1,
+                        help="unrecorded rounds first (the first run in a process imports what later runs reuse)")
     parser.add_argument("--json", help="also write the figures (and every repeat's) to this file")
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="agentbench-bench-"))
@@ -132,22 +134,24 @@ def main() -> None:
         names = ("agentbench", "otlp", "bare", "plain")
         wall: dict[str, list[float]] = {k: [] for k in names}
         cpu: dict[str, list[float]] = {k: [] for k in names}
-        for r in range(args.repeats):  # interleaved, so drift hits all four alike
+        for r in range(-args.warmup, args.repeats):  # interleaved, so drift hits all four alike
             for name, run in (("agentbench", lambda: run_agentbench(base_url, suite, args.steps, tmp / f"run{r}")),
                               ("otlp", lambda: run_agentbench(base_url, suite, args.steps, tmp / f"otlp{r}", otlp)),
                               ("bare", lambda: run_bare(base_url, args.tasks, args.steps)),
                               ("plain", lambda: run_plain(base_url, args.tasks, args.steps))):
                 t, c, n = asyncio.run(run())
-                wall[name].append(t / n * 1000)
-                cpu[name].append(c / n * 1000)
+                if r >= 0:
+                    wall[name].append(t / n * 1000)
+                    cpu[name].append(c / n * 1000)
         received = json.loads(httpx.get(otlp + "/stats").text)
     finally:
         server.terminate()
         collector.terminate()
         server.wait()
         collector.wait()
-    expected = args.repeats * args.tasks * (1 + 4 * args.steps)  # a root, and per step 2 nodes, a chat, a command
-    assert received["traces"] == args.repeats * args.tasks and received["spans"] == expected, (received, expected)
+    rounds = args.warmup + args.repeats
+    expected = rounds * args.tasks * (1 + 4 * args.steps)  # a root, and per step 2 nodes, a chat, a command
+    assert received["traces"] == rounds * args.tasks and received["spans"] == expected, (received, expected)
     med = {k: statistics.median(v) for k, v in wall.items()}
     med_cpu = {k: statistics.median(v) for k, v in cpu.items()}
     best = {k: min(v) for k, v in wall.items()}  # the least disturbed repeat, the usual microbenchmark figure

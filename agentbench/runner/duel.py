@@ -1,10 +1,14 @@
 """Running a duel (`agentbench duel`): two configs of one experiment, A and B, on the same tasks in a seeded
-random order, task by task: all epochs of task i for A, then for B, each in an ordinary run folder (DUEL/a,
-DUEL/b: `Runner(only=[task])`, so the same seeds per (task, epoch) as any run, and folders that `compare`,
-`report` and `run --resume` read as any other); then the task's paired difference (solved in B − solved in
-A, averaged over the epochs both runs scored) is fed to the confidence sequence
-(`stats_sequential.DuelState`). The duel stops when the sequence decides or the budget of task pairs is
-spent; a task none of whose epochs both runs scored (`error`) is visited but not fed (`skipped`).
+random order, a block of `run.concurrency` tasks at a time (the smaller of A's and B's): all epochs of the
+block's tasks for A, at A's usual parallelism, then for B, each in an ordinary run folder (DUEL/a, DUEL/b:
+`Runner(only=block)`, so the same seeds per (task, epoch) as any run, and folders that `compare`, `report`
+and `run --resume` read as any other); then the block's tasks are fed to the confidence sequence
+(`stats_sequential.DuelState`) one by one, in order: each task's paired difference (solved in B − solved
+in A, averaged over the epochs both runs scored). The duel stops when the sequence decides or the budget of
+task pairs is spent; a task none of whose epochs both runs scored (`error`) is visited but not fed
+(`skipped`). A decision inside a block leaves up to concurrency − 1 tasks run past it: they count as spent
+(`attempts_spent`), and a block never runs more tasks than the budget still allows. With
+`run.concurrency: 1` it is task by task.
 duel.json (`analysis.duel.DuelRecord`) is written when the duel starts, after every task it ran, and at the
 end (with the fixed-n design it is measured against).
 
@@ -149,19 +153,25 @@ async def run_duel(configs: tuple[ExperimentConfig, ExperimentConfig], duel_dir:
     diffs: list[int] = []
     endpoints = _endpoints(cfgs, duel_dir, opener)
     readers = {arm: RunStore.in_dir(duel_dir / arm) for arm in ARMS}
+    width = min(cfgs[arm].run.concurrency for arm in ARMS)
+    ran_now: set[str] = set()
+    covered = 0  # tasks of the order run (or read) so far: what the duel has spent
     try:
         for index, task_id in enumerate(record.order, 1):
             if state.done:
                 break
-            ran = False
-            got: dict[str, list[AttemptRecord | None]] = {}
-            for arm in ARMS:
-                got[arm] = _latest(readers[arm], task_id, epochs)
-                if not _finished(got[arm]):
-                    store = await Runner(cfgs[arm], duel_dir / arm, progress=progress(arm), endpoint=endpoints[arm],
-                                         only=[task_id], base_dir=base_dir).run()
-                    store.close()
-                    got[arm], ran = _latest(readers[arm], task_id, epochs), True
+            if index > covered:  # the next block: as many tasks as can still be fed, run.concurrency at most
+                block = record.order[covered:covered + min(width, budget - state.tasks_used)]
+                for arm in ARMS:
+                    todo = [t for t in block if not _finished(_latest(readers[arm], t, epochs))]
+                    if todo:
+                        store = await Runner(cfgs[arm], duel_dir / arm, progress=progress(arm),
+                                             endpoint=endpoints[arm], only=todo, base_dir=base_dir).run()
+                        store.close()
+                        ran_now.update(todo)
+                covered += len(block)
+            got = {arm: _latest(readers[arm], task_id, epochs) for arm in ARMS}
+            ran = task_id in ran_now
             pair = epoch_differences(got["a"], got["b"])
             if pair:
                 state = state.add(sum(pair) / len(pair))
@@ -172,7 +182,7 @@ async def run_duel(configs: tuple[ExperimentConfig, ExperimentConfig], duel_dir:
             else:
                 skipped.append(task_id)
             record = record.model_copy(update={"decision": state.decision, "tasks_used": state.tasks_used,
-                                               "skipped": list(skipped), "attempts_spent": 2 * epochs * index,
+                                               "skipped": list(skipped), "attempts_spent": 2 * epochs * covered,
                                                "sequence": list(steps)})
             if ran:
                 write_duel(duel_dir, record, redactor)

@@ -19,6 +19,7 @@ from agentbench.analysis.io import load_run, read_duel
 from agentbench.cli import app
 from agentbench.config.loader import load_experiment
 from agentbench.protocols import AttemptRecord
+from agentbench.runner.progress import NullProgress
 from agentbench.runner.duel import DuelError, Tick, epoch_differences, run_duel, task_order
 from agentbench.runner.resume import todo_items
 from agentbench.runner.runner import Runner
@@ -79,6 +80,32 @@ def test_it_stops_early_with_b_better_and_leaves_two_run_folders_compare_reads(t
     # the folders are ordinary runs: B against A the other way round is no duel pair
     reverse = compare_runs([load_run(tmp_path / "duel" / "b"), load_run(tmp_path / "duel" / "a")], n_resamples=50)
     assert reverse.comparisons[0].duel is None and 'plot-duel' not in compare_html_section(reverse)
+
+
+def test_run_concurrency_runs_blocks_and_counts_the_tasks_run_past_the_decision(tmp_path):
+    """concurrency 4: A and B each run 4 tasks per Runner call; the sequence is still fed task by task, in
+    order, so it decides at the same pair, and the tasks of that block after it count as spent."""
+    calls: list[tuple[str, int]] = []
+
+    class Counting(NullProgress):
+        def __init__(self, arm: str) -> None:
+            self.arm = arm
+
+        def start(self, total: int, already_done: int) -> None:
+            calls.append((self.arm, total - already_done))
+
+    cfgs = tuple(c.model_copy(update={"run": c.run.model_copy(update={"concurrency": 4})}) for c in configs())
+    record = asyncio.run(run_duel(cfgs, tmp_path / "duel", DuelRecord(order_seed=7), progress=Counting))
+    serial = duel(tmp_path / "serial")
+    assert record.sequence == serial.sequence and record.decision == "b_better" and record.tasks_used == STOP
+    covered = -(-STOP // 4) * 4  # the block holding the decision ran whole
+    assert calls == [(arm, 4) for _ in range(covered // 4) for arm in ("a", "b")]
+    assert record.attempts_spent == 2 * covered and covered > STOP
+    for arm in ("a", "b"):
+        assert sorted(t[0] for t in tries(tmp_path / "duel" / arm)) == sorted(record.order[:covered])
+    small = asyncio.run(run_duel(cfgs, tmp_path / "small", DuelRecord(order_seed=7), budget=6))
+    assert small.decision == "undecided" and small.attempts_spent == 2 * 6  # a block never passes the budget
+    assert len(tries(tmp_path / "small" / "a")) == 6
 
 
 class Interrupted(Exception):
