@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Annotated, Optional
 import typer
 from rich.text import Text
 
-from agentbench.cli_common import (console, err_console, fail, input_secrets, print_lines, redacting_log_handler,
+from agentbench.cli_common import (err_console, fail, input_secrets, print_lines, redacting_log_handler,
                                    terminal, user_errors)
 
 if TYPE_CHECKING:
@@ -82,7 +82,7 @@ def duel(
     budget is spent (undecided). DUEL/a and DUEL/b are ordinary run folders; DUEL/duel.json the record. Running
     the same command again resumes. Ends with `compare DUEL/a DUEL/b` (compare.json, report.html)."""
     from agentbench.analysis.compare import compare_runs
-    from agentbench.analysis.duel import DuelRecord, attempts_line, decision_line
+    from agentbench.analysis.duel import DuelRecord, attempts_line, decision_line, tokens_line
     from agentbench.analysis.io import COMPARE_NAME, load_run, write_compare
     from agentbench.analysis.results import CompareError
     from agentbench.config.loader import ConfigError, load_experiment
@@ -123,4 +123,5 @@ def duel(
         fail(exc)
     print_lines([Text(f"duel: {duel_dir / 'duel.json'} · comparison: {duel_dir / 'a' / COMPARE_NAME} · report: "
                       f"{duel_dir / 'a' / 'report.html'}"),
+                 *([Text(line)] if (line := tokens_line(record)) else []),
                  Text(attempts_line(record)), Text(decision_line(record), style="bold")])

@@ -21,7 +21,8 @@ of a CS is a CS too).
 Stopping rule (`decide`): `b_better` when the lower bound is > 0, `a_better` when the upper bound is < 0,
 `no_difference` when the CS lies strictly inside (−margin, +margin), `undecided` at the budget.
 `DuelState` is the serialisable state a runner feeds pair by pair (duel.json); `confidence_paths` runs
-the same computation over many sequences at once (simulations).
+the same computation over many sequences at once (simulations). `MeanSequence` is the same CS, without a
+stopping rule, for a difference bounded by ±scale in other units (a duel's tokens per success).
 """
 
 from __future__ import annotations
@@ -165,6 +166,17 @@ class CSStep(BaseModel):
     upper: float
 
 
+def _replay(capital: _Capital | None, differences: list[float], grid_points: int, margin: float,
+            alpha: float) -> _Capital:
+    """A copy of the capital after `differences` (the one kept, else rebuilt from them: a state read back)."""
+    if capital is not None and capital.t == len(differences):
+        return capital.copy()
+    cap = _Capital(1, cs_grid(grid_points, margin), alpha)
+    for d in differences:
+        cap.step(np.array([d]))
+    return cap
+
+
 class DuelState(BaseModel):
     """A duel's statistics, fed one task pair at a time (`add`), serialisable as it stands (duel.json):
     the settings, every paired difference, the CS after each and the decision (None while it goes on).
@@ -198,12 +210,7 @@ class DuelState(BaseModel):
         return self.decision is not None
 
     def _replayed(self) -> _Capital:
-        if self._capital is not None and self._capital.t == len(self.differences):
-            return self._capital.copy()
-        cap = _Capital(1, cs_grid(self.grid_points, self.margin), self.alpha)
-        for d in self.differences:
-            cap.step(np.array([d]))
-        return cap
+        return _replay(self._capital, self.differences, self.grid_points, self.margin, self.alpha)
 
     def add(self, difference: float) -> DuelState:
         """The state after one more task pair (a new object; this one is unchanged)."""
@@ -228,6 +235,37 @@ class DuelState(BaseModel):
                 break
             state = state.add(float(d))
         return state
+
+
+class MeanSequence(BaseModel):
+    """The same betting CS for the mean of a paired difference bounded by ±`scale` in its own units (a duel's
+    tokens per success: `scale` is the attempt's token limit), fed one value at a time: on value / scale,
+    each value clipped to [−scale, scale] first (so the guarantee is for the mean of the clipped values).
+    No stopping rule: it is reported beside the completion-rate sequence that stops a duel."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    method: Literal["betting_agrapa_wsr2023"] = METHOD
+    alpha: float = Field(0.05, gt=0.0, lt=1.0)
+    scale: float = Field(gt=0.0, description="the bound on |value|, in the values' units")
+    grid_points: int = Field(GRID_POINTS, ge=3)
+    values: list[float] = Field(default_factory=list, description="the values fed, clipped, in their units")
+    steps: list[CSStep] = Field(default_factory=list, description="estimate and CS in the values' units")
+    _capital: _Capital | None = PrivateAttr(default=None)
+
+    def add(self, value: float) -> MeanSequence:
+        """The sequence after one more value (a new object; this one is unchanged)."""
+        if not math.isfinite(value):
+            raise ValueError(f"a value must be finite, got {value}")
+        v = min(max(float(value), -self.scale), self.scale)
+        cap = _replay(self._capital, [x / self.scale for x in self.values], self.grid_points, 0.0, self.alpha)
+        cap.step(np.array([v / self.scale]))
+        lower, upper = (float(b[0]) * self.scale for b in cap.bounds())
+        values = [*self.values, v]
+        step = CSStep(n=cap.t, estimate=sum(values) / cap.t, lower=lower, upper=upper)
+        new = self.model_copy(update={"values": values, "steps": [*self.steps, step]})
+        new._capital = cap
+        return new
 
 
 def run_duel(differences: ArrayLike, budget: int, alpha: float = 0.05, margin: float = 0.0) -> DuelState:

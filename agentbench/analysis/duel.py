@@ -12,6 +12,13 @@ Definitions (docs/metrics.md, "Planning a comparison and stopping it early"):
   `b_better` / `a_better`) or the margin (`no_difference`); the variance is the one the duel's pairs show
   (`stats_plan.pair_pilot`). None for `undecided` (no difference to plan for). With an early stop the
   estimate runs large (the duel stops where the data happen to lean far), so this comparator errs short;
+- tokens per success (`TokensRecord`, reported, never a reason to stop): per task whose epochs both runs
+  scored and both solved at least once, B's mean tokens per solved epoch minus A's, each attempt's tokens
+  clipped to the token limit (`limits.max_tokens`, the larger of the two runs'), fed in the duel's order to a
+  `stats_sequential.MeanSequence` bounded by that limit. It covers the mean of that difference over the
+  tasks both solve, at every step at once, with probability ≥ 1 − alpha (the same assumptions); it is not
+  `compare`'s tokens per success (Σ tokens / Σ solved per run, over every attempt), which has no
+  anytime-valid interval here;
 - the minimum detectable effect of a pair = the smallest |B − A| its tasks × epochs detect with the paired
   test at alpha and power `FIXED_POWER`, the variance held at the pair's (`stats_plan.min_detectable_effect`).
 
@@ -24,7 +31,7 @@ from collections.abc import Sequence
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from agentbench.stats_sequential import METHOD, CSStep, Decision, DuelState
+from agentbench.stats_sequential import METHOD, CSStep, Decision, DuelState, MeanSequence
 
 FIXED_POWER = 0.8
 """The power of the fixed-n design a duel is measured against, and of the minimum detectable effect."""
@@ -38,6 +45,22 @@ class DuelStep(CSStep):
 
     task_id: str
     difference: float
+
+
+class TokensRecord(BaseModel):
+    """Tokens per success, B − A, on the tasks both runs solved, with its confidence sequence (module doc)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    scale: int = Field(description="the token limit the per-task means are clipped to and the CS is bounded by")
+    sequence: list[DuelStep] = Field(default_factory=list, description="per task both solved: its difference "
+                                     "in tokens per success, then the running mean and the CS, in tokens")
+
+    def fed(self, alpha: float) -> MeanSequence:
+        """The sequence as `stats_sequential.MeanSequence` (it rebuilds its capital from the values)."""
+        return MeanSequence(alpha=alpha, scale=self.scale, values=[s.difference for s in self.sequence],
+                            steps=[CSStep(n=s.n, estimate=s.estimate, lower=s.lower, upper=s.upper)
+                                   for s in self.sequence])
 
 
 class FixedDesign(BaseModel):
@@ -76,6 +99,7 @@ class DuelRecord(BaseModel):
     attempts_budget: int = 0
     sequence: list[DuelStep] = Field(default_factory=list)
     fixed_n: FixedDesign | None = None
+    tokens: TokensRecord | None = Field(None, description="tokens per success on the tasks both solved")
 
     def state(self) -> DuelState:
         """The sequence as `stats_sequential.DuelState` (it rebuilds its capital from the differences)."""
@@ -163,10 +187,24 @@ def attempts_line(record: DuelRecord) -> str:
     return line
 
 
+def tokens_line(record: DuelRecord) -> str | None:
+    """`tokens per success on the 7 tasks both solved: B − A = -1,240, 95% CS [-3,900, +1,500]`; None when
+    the duel has no token record."""
+    if record.tokens is None:
+        return None
+    if not record.tokens.sequence:
+        return "tokens per success: no task both runs solved yet"
+    last = record.tokens.sequence[-1]
+    return (f"tokens per success on the {last.n} task{'s' if last.n != 1 else ''} both solved: B − A = "
+            f"{last.estimate:+,.0f}, {1 - record.alpha:.0%} CS [{last.lower:+,.0f}, {last.upper:+,.0f}]")
+
+
 def pair_lines(mde: float | None, duel: DuelRecord | None, alpha: float) -> list[str]:
     """What a compared pair shows beside its verdict: the duel's decision and attempts (when A and B are a
     duel's runs), and the pair's minimum detectable effect."""
     out = [decision_line(duel), attempts_line(duel)] if duel is not None else []
+    if duel is not None and (tokens := tokens_line(duel)) is not None:
+        out.append(tokens)
     if mde is not None:
         out.append(f"minimum detectable effect of this pair: ±{mde * 100:.1f} pts (paired test at alpha {alpha:g}, "
                    f"power {FIXED_POWER:g})")

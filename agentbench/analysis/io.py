@@ -8,7 +8,6 @@ SweepError naming the folder or file.
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from collections.abc import Sequence
 from pathlib import Path

@@ -5,7 +5,6 @@ latest try of epoch 0 of each instance; a run without any writes nothing."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from agentbench.protocols import AttemptRecord

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from agentbench.analysis.duel import ARMS, DuelRecord, DuelStep, fixed_design
+from agentbench.analysis.duel import ARMS, DuelRecord, DuelStep, TokensRecord, fixed_design
 from agentbench.analysis.io import DUEL_NAME, read_duel, write_duel
 from agentbench.analysis.sweep import server_key
 from agentbench.config.schema import ExperimentConfig
@@ -40,7 +40,7 @@ from agentbench.runner.errors import RunError
 from agentbench.runner.progress import NullProgress, ProgressSink
 from agentbench.runner.runner import Runner
 from agentbench.runner.sweep_cells import Opener, SharedEndpoint
-from agentbench.stats_sequential import DuelState
+from agentbench.stats_sequential import DuelState, MeanSequence
 from agentbench.store import RunStore
 
 
@@ -71,6 +71,18 @@ def epoch_differences(a: Sequence[AttemptRecord | None], b: Sequence[AttemptReco
     """Per epoch both runs scored (neither missing nor `error`): solved in B − solved in A."""
     return [int(y.status == "solved") - int(x.status == "solved") for x, y in zip(a, b, strict=True)
             if x is not None and y is not None and "error" not in (x.status, y.status)]
+
+
+def tokens_difference(a: Sequence[AttemptRecord | None], b: Sequence[AttemptRecord | None],
+                      scale: int) -> float | None:
+    """Over the epochs both runs scored: B's mean tokens per solved epoch − A's, each attempt's tokens clipped
+    to `scale` (the token limit); None unless both runs solved one of them."""
+    both = [(x, y) for x, y in zip(a, b, strict=True)
+            if x is not None and y is not None and "error" not in (x.status, y.status)]
+    solved = [[min(r.totals.usage.total_tokens, scale) for r in arm if r.status == "solved"] for arm in zip(*both)]
+    if len(solved) < 2 or not solved[0] or not solved[1]:
+        return None
+    return sum(solved[1]) / len(solved[1]) - sum(solved[0]) / len(solved[0])
 
 
 def claim_duel_dir(duel_dir: Path, record: DuelRecord, redactor: Redactor | None = None) -> DuelRecord:
@@ -147,6 +159,8 @@ async def run_duel(configs: tuple[ExperimentConfig, ExperimentConfig], duel_dir:
                                        "decision": None, "fixed_n": None})
     write_duel(duel_dir, record, redactor)
     state = DuelState(alpha=record.alpha, margin=record.margin, budget=budget)
+    scale = max(cfgs[arm].limits.max_tokens for arm in ARMS)
+    tokens, token_steps = MeanSequence(alpha=record.alpha, scale=scale), []
     steps: list[DuelStep] = []
     skipped: list[str] = []
     codes: list[int] = []
@@ -179,11 +193,16 @@ async def run_duel(configs: tuple[ExperimentConfig, ExperimentConfig], duel_dir:
                                       difference=state.differences[-1]))
                 codes += [len(steps)] * len(pair)
                 diffs += pair
+                if (spent := tokens_difference(got["a"], got["b"], scale)) is not None:
+                    tokens = tokens.add(spent)
+                    token_steps.append(DuelStep(**tokens.steps[-1].model_dump(), task_id=task_id,
+                                                difference=tokens.values[-1]))
             else:
                 skipped.append(task_id)
             record = record.model_copy(update={"decision": state.decision, "tasks_used": state.tasks_used,
                                                "skipped": list(skipped), "attempts_spent": 2 * epochs * covered,
-                                               "sequence": list(steps)})
+                                               "sequence": list(steps),
+                                               "tokens": TokensRecord(scale=scale, sequence=list(token_steps))})
             if ran:
                 write_duel(duel_dir, record, redactor)
             on_tick(Tick(index=index, task_id=task_id, differences=pair, ran=ran, record=record))

@@ -13,14 +13,15 @@ import pytest
 from typer.testing import CliRunner
 
 from agentbench.analysis.compare import compare_runs
-from agentbench.analysis.duel import DuelRecord, DuelStep, attempts_line, decision_line, fixed_design, pair_lines
+from agentbench.analysis.duel import (DuelRecord, DuelStep, attempts_line, decision_line, fixed_design, pair_lines,
+                                      tokens_line)
 from agentbench.analysis.html import compare_html_section
 from agentbench.analysis.io import load_run, read_duel
 from agentbench.cli import app
 from agentbench.config.loader import load_experiment
-from agentbench.protocols import AttemptRecord
+from agentbench.protocols import AttemptRecord, AttemptTotals, Usage
 from agentbench.runner.progress import NullProgress
-from agentbench.runner.duel import DuelError, Tick, epoch_differences, run_duel, task_order
+from agentbench.runner.duel import DuelError, Tick, epoch_differences, run_duel, task_order, tokens_difference
 from agentbench.runner.resume import todo_items
 from agentbench.runner.runner import Runner
 from agentbench.stats_sequential import run_duel as sequence_of
@@ -191,6 +192,35 @@ def test_epoch_differences_leave_out_what_either_run_did_not_score():
     b = [record("failed"), record("solved"), record("solved"), record("solved"), record("solved")]
     assert epoch_differences(a, b) == [-1, 1, 1]
     assert epoch_differences([record("error")], [record("solved")]) == []
+
+
+def spent(status: str, tokens: int) -> AttemptRecord:
+    return AttemptRecord(task_id="t", epoch=0, status=status,
+                         totals=AttemptTotals(usage=Usage(prompt_tokens=tokens - tokens // 4, completion_tokens=tokens // 4)))
+
+
+def test_tokens_difference_is_over_solved_epochs_both_scored_and_clipped_at_the_limit():
+    a = [spent("solved", 1_000), spent("solved", 3_000), spent("failed", 9_000), spent("solved", 500)]
+    b = [spent("solved", 800), spent("failed", 100), spent("solved", 2_000), spent("error", 10)]
+    # both scored epochs 0-2; A solved 0 and 1 (mean 2,000), B solved 0 and 2 (mean 1,400)
+    assert tokens_difference(a, b, 60_000) == pytest.approx(1_400 - 2_000)
+    assert tokens_difference([spent("solved", 90_000)], [spent("solved", 100)], 60_000) == 100 - 60_000
+    assert tokens_difference([spent("failed", 10)], [spent("solved", 100)], 60_000) is None
+    assert tokens_difference([None], [spent("solved", 100)], 60_000) is None
+
+
+def test_the_duel_reports_tokens_per_success_on_the_tasks_both_solve(tmp_path):
+    """oracle vs oracle: both solve every task; the model-free oracle spends no tokens, so every difference is
+    0 and the CS holds 0. null vs oracle (the first test): no task both solved, the line says so."""
+    record = asyncio.run(run_duel(configs("oracle", "oracle"), tmp_path / "d", DuelRecord(order_seed=1, margin=0.3),
+                                  budget=6))
+    tokens = record.tokens
+    assert tokens is not None and tokens.scale == 60_000 and len(tokens.sequence) == record.tasks_used == 6
+    assert [s.task_id for s in tokens.sequence] == [s.task_id for s in record.sequence]
+    assert all(s.difference == 0 and s.lower <= 0 <= s.upper for s in tokens.sequence)
+    assert tokens_line(record).startswith("tokens per success on the 6 tasks both solved: B − A = +0, 95% CS [")
+    assert read_duel(tmp_path / "d").tokens == tokens
+    assert tokens_line(duel(tmp_path)) == "tokens per success: no task both runs solved yet"
 
 
 def test_todo_items_with_only_keeps_the_epoch_order():

@@ -12,8 +12,8 @@ import pytest
 from scipy.stats import norm
 
 from agentbench.stats_plan import independent_discordance, power, tasks_needed, variance_from_rates
-from agentbench.stats_sequential import (DECISIONS, CSStep, DuelState, confidence_paths, cs_grid, decide,
-                                         run_duel, stop_times)
+from agentbench.stats_sequential import (DECISIONS, CSStep, DuelState, MeanSequence, confidence_paths, cs_grid,
+                                         decide, run_duel, stop_times)
 
 DUELS = 1000
 GRID = 401  # a step of 0.005 keeps the simulations fast; DuelState's default is 0.001
@@ -170,3 +170,54 @@ def test_the_sequence_is_the_formula_of_the_module_doc():
         if t in (5, 30, 60):
             _, lower, upper = confidence_paths(d[:t], ALPHA, grid_points=201)
             assert (lower[-1], upper[-1]) == pytest.approx((lo, hi))
+
+
+# ---- tokens per success: the same CS in tokens, no stopping rule -------------------------------------
+
+
+def tokens_pairs(rng: np.random.Generator, n: int, duels: int = DUELS, scale: float = 20_000.0,
+                 ratio: float = 0.85) -> np.ndarray:
+    """Skewed, heavy-ish tokens per success for B and A on the same tasks (a task effect both share),
+    clipped at the limit as the duel clips them: B − A, in tokens."""
+    task = rng.gamma(2.0, 1500.0, (duels, n))
+    a = np.minimum(task * rng.lognormal(0.0, 0.4, (duels, n)), scale)
+    b = np.minimum(task * ratio * rng.lognormal(0.0, 0.4, (duels, n)), scale)
+    return b - a
+
+
+def test_the_tokens_sequence_covers_its_mean_at_every_step_at_once():
+    """1,000 sequences of 80 tasks of continuous, skewed token differences: the CS (in tokens, bounded by the
+    limit) misses the true mean at some step in at most alpha of them. The price of a bound far above the
+    typical value (20,000 against ~3,000) and of validity at every step: a halving of the tokens (about
+    0.75 sd of the differences) is told from no change after ~83 tasks on average, where a fixed-n
+    interval needs ~15; within 150 tasks in every sequence."""
+    rng = np.random.default_rng(11)
+    scale = 20_000.0
+    d = tokens_pairs(rng, 80, scale=scale)
+    truth = float(tokens_pairs(np.random.default_rng(99), 400, duels=2_000, scale=scale).mean())
+    _, lower, upper = confidence_paths(d / scale, ALPHA, grid_points=1001)
+    lower, upper = lower * scale, upper * scale
+    ever_missed = ((lower > truth) | (upper < truth)).any(axis=1).mean()
+    assert ever_missed <= ALPHA + 0.015, ever_missed
+    assert truth < -200
+    halved = tokens_pairs(np.random.default_rng(5), 150, duels=200, scale=scale, ratio=0.5)
+    _, _, upper_halved = confidence_paths(halved / scale, ALPHA, grid_points=1001)
+    assert (upper_halved[:, -1] < 0).mean() > 0.95  # it learns, not only covers
+
+
+def test_mean_sequence_is_the_vectorised_sequence_in_the_values_units_and_clips_at_the_scale():
+    values = [300.0, -1200.0, 50_000.0, -80.0, 2_500.0]  # one past the limit: clipped to 20,000
+    seq = MeanSequence(alpha=ALPHA, scale=20_000)
+    for v in values:
+        seq = seq.add(v)
+    clipped = np.array([300.0, -1200.0, 20_000.0, -80.0, 2_500.0])
+    est, lower, upper = confidence_paths(clipped / 20_000, ALPHA)
+    assert seq.values == clipped.tolist()
+    assert [s.n for s in seq.steps] == [1, 2, 3, 4, 5]
+    assert [s.estimate for s in seq.steps] == pytest.approx((est * 20_000).tolist())
+    assert [s.lower for s in seq.steps] == pytest.approx((lower * 20_000).tolist())
+    assert [s.upper for s in seq.steps] == pytest.approx((upper * 20_000).tolist())
+    again = MeanSequence.model_validate_json(seq.model_dump_json()).add(-400.0)  # rebuilt from its values
+    assert again.steps[-1] == seq.add(-400.0).steps[-1]
+    with pytest.raises(ValueError, match="finite"):
+        seq.add(float("nan"))
