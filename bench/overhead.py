@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import os
 import statistics
@@ -135,10 +136,13 @@ def main() -> None:
         wall: dict[str, list[float]] = {k: [] for k in names}
         cpu: dict[str, list[float]] = {k: [] for k in names}
         for r in range(-args.warmup, args.repeats):  # interleaved, so drift hits all four alike
-            for name, run in (("agentbench", lambda: run_agentbench(base_url, suite, args.steps, tmp / f"run{r}")),
-                              ("otlp", lambda: run_agentbench(base_url, suite, args.steps, tmp / f"otlp{r}", otlp)),
-                              ("bare", lambda: run_bare(base_url, args.tasks, args.steps)),
-                              ("plain", lambda: run_plain(base_url, args.tasks, args.steps))):
+            ways = [("agentbench", lambda: run_agentbench(base_url, suite, args.steps, tmp / f"run{r}")),
+                    ("otlp", lambda: run_agentbench(base_url, suite, args.steps, tmp / f"otlp{r}", otlp)),
+                    ("bare", lambda: run_bare(base_url, args.tasks, args.steps)),
+                    ("plain", lambda: run_plain(base_url, args.tasks, args.steps))]
+            shift = r % len(ways)  # each round starts with the next way: no way always runs first (or after one)
+            for name, run in ways[shift:] + ways[:shift]:
+                gc.collect()  # the garbage of the way before is not charged to this one
                 t, c, n = asyncio.run(run())
                 if r >= 0:
                     wall[name].append(t / n * 1000)

@@ -193,7 +193,7 @@ def tokens_line(record: DuelRecord) -> str | None:
     if record.tokens is None:
         return None
     if not record.tokens.sequence:
-        return "tokens per success: no task both runs solved yet"
+        return "tokens per success: no task that both runs solved"
     last = record.tokens.sequence[-1]
     return (f"tokens per success on the {last.n} task{'s' if last.n != 1 else ''} both solved: B − A = "
             f"{last.estimate:+,.0f}, {1 - record.alpha:.0%} CS [{last.lower:+,.0f}, {last.upper:+,.0f}]")

@@ -195,13 +195,13 @@ def test_the_tokens_sequence_covers_its_mean_at_every_step_at_once():
     scale = 20_000.0
     d = tokens_pairs(rng, 80, scale=scale)
     truth = float(tokens_pairs(np.random.default_rng(99), 400, duels=2_000, scale=scale).mean())
-    _, lower, upper = confidence_paths(d / scale, ALPHA, grid_points=1001)
+    _, lower, upper = confidence_paths(d / scale, ALPHA, grid_points=GRID)
     lower, upper = lower * scale, upper * scale
     ever_missed = ((lower > truth) | (upper < truth)).any(axis=1).mean()
     assert ever_missed <= ALPHA + 0.015, ever_missed
     assert truth < -200
     halved = tokens_pairs(np.random.default_rng(5), 150, duels=200, scale=scale, ratio=0.5)
-    _, _, upper_halved = confidence_paths(halved / scale, ALPHA, grid_points=1001)
+    _, _, upper_halved = confidence_paths(halved / scale, ALPHA, grid_points=GRID)
     assert (upper_halved[:, -1] < 0).mean() > 0.95  # it learns, not only covers
 
 
