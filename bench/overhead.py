@@ -13,7 +13,14 @@ over tracing to the store only (target <= 1.05, issue #16); `--json PATH` also w
 every repeat's, and the paired ratio (median of the per-repeat agentbench/(a) ratios) is printed beside
 the ratio of medians.
 
-Measured (issue #23, the shared 2-core machine, 4 rounds alternating the code before the cuts (ea03965)
+Each round runs the four ways in a rotated order (none always first), after a garbage collection, and
+`--warmup` unrecorded rounds come first (the first run in a process imports what later runs reuse). On a
+shared machine one repeat swings by +-15 % (8.7 to 10.7 ms a step for the same code a minute apart): use
+`--repeats 15` there; 5 cannot settle a 1.10 target either way. Measured 2026-12-05, the same machine,
+`--repeats 15` with the rotation: agentbench / (a) wall 1.076, CPU 1.075 (paired 1.101 / 1.095); live
+OTLP / store only wall 1.030, CPU 1.039.
+
+Measured before the rotation (issue #23, the shared 2-core machine, 4 rounds alternating the code before the cuts (ea03965)
 and after, each `--repeats 5`, 10 tasks x 20 steps; medians of the rounds):
   agentbench / (a): before wall 1.131, CPU 1.168; after wall 1.113, CPU 1.087 (the rounds spread about
   +-0.05: other engineers' tests shared the cores); live OTLP / store only: wall 1.03, CPU 1.03.
