@@ -64,10 +64,10 @@ def expanded_size(node: yaml.Node) -> tuple[int, int, int]:
 
 
 class _BoundedLoader(yaml.SafeLoader):
-    """yaml.SafeLoader that refuses nesting past MAX_DEPTH while it scans flow brackets (the scanner reads up to
-    1,024 characters of a `[[[[...` line ahead before it emits a token, at a cost that grows with the square
-    of the depth: 0.35 s) and
-    while it composes, and checks `expanded_size` between composing and constructing."""
+    """yaml.SafeLoader that refuses nesting past MAX_DEPTH while it scans flow brackets (the scanner reads up
+    to 1,024 characters of a `[[[[...` line ahead before it emits a token, at a cost that grows with the
+    square of the depth: 0.35 s) and while it composes (block nesting), and checks `expanded_size` between
+    composing and constructing."""
 
     def __init__(self, text: str, max_alias_nodes: int = MAX_ALIAS_NODES) -> None:
         super().__init__(text)

@@ -20,15 +20,16 @@ shared machine one repeat swings by +-15 % (8.7 to 10.7 ms a step for the same c
 `--repeats 15` with the rotation: agentbench / (a) wall 1.076, CPU 1.075 (paired 1.101 / 1.095); live
 OTLP / store only wall 1.030, CPU 1.039.
 
-Measured before the rotation (issue #23, the shared 2-core machine, 4 rounds alternating the code before the cuts (ea03965)
-and after, each `--repeats 5`, 10 tasks x 20 steps; medians of the rounds):
+Measured before the rotation (issue #23, the shared 2-core machine, 4 rounds alternating the code before
+the cuts (ea03965) and after, each `--repeats 5`, 10 tasks x 20 steps; medians of the rounds):
   agentbench / (a): before wall 1.131, CPU 1.168; after wall 1.113, CPU 1.087 (the rounds spread about
   +-0.05: other engineers' tests shared the cores); live OTLP / store only: wall 1.03, CPU 1.03.
   Instruction counts per step (callgrind, deterministic; (a) 16.9 M): before 19.5 M (1.155x), after
   18.4 M (1.087x). What is left over (a), per step: LangChain's callback dispatch to a handler, any
   handler (~0.40 M: 12 events a step here, one per streamed token with a real model), the tracer's own
-  code (~0.15 M), the traced local sandbox call (~0.16 M), the store's write (~80 us a step); per run ~25 ms (config.yaml,
-  package versions, git state, the endpoint's probes), per attempt ~1.5 ms (sandbox dir, score, record).
+  code (~0.15 M), the traced local sandbox call (~0.16 M), the store's write (~80 us a step); per run
+  ~25 ms (config.yaml, package versions, git state, the endpoint's probes), per attempt ~1.5 ms (sandbox
+  dir, score, record).
 """
 
 from __future__ import annotations

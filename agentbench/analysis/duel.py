@@ -31,7 +31,7 @@ from collections.abc import Sequence
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from agentbench.stats_sequential import METHOD, CSStep, Decision, DuelState, MeanSequence
+from agentbench.stats_sequential import METHOD, CSStep, Decision, DuelState
 
 FIXED_POWER = 0.8
 """The power of the fixed-n design a duel is measured against, and of the minimum detectable effect."""
@@ -52,15 +52,9 @@ class TokensRecord(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    scale: int = Field(description="the token limit the per-task means are clipped to and the CS is bounded by")
+    scale: int = Field(description="the token limit each attempt's tokens are clipped to; it bounds the CS")
     sequence: list[DuelStep] = Field(default_factory=list, description="per task both solved: its difference "
                                      "in tokens per success, then the running mean and the CS, in tokens")
-
-    def fed(self, alpha: float) -> MeanSequence:
-        """The sequence as `stats_sequential.MeanSequence` (it rebuilds its capital from the values)."""
-        return MeanSequence(alpha=alpha, scale=self.scale, values=[s.difference for s in self.sequence],
-                            steps=[CSStep(n=s.n, estimate=s.estimate, lower=s.lower, upper=s.upper)
-                                   for s in self.sequence])
 
 
 class FixedDesign(BaseModel):

@@ -67,22 +67,28 @@ def task_order(task_ids: Sequence[str], seed: int) -> list[str]:
     return order
 
 
-def epoch_differences(a: Sequence[AttemptRecord | None], b: Sequence[AttemptRecord | None]) -> list[int]:
-    """Per epoch both runs scored (neither missing nor `error`): solved in B − solved in A."""
-    return [int(y.status == "solved") - int(x.status == "solved") for x, y in zip(a, b, strict=True)
+def _both_scored(a: Sequence[AttemptRecord | None],
+                 b: Sequence[AttemptRecord | None]) -> list[tuple[AttemptRecord, AttemptRecord]]:
+    """The epochs both runs scored (neither missing nor `error`), as (A's record, B's)."""
+    return [(x, y) for x, y in zip(a, b, strict=True)
             if x is not None and y is not None and "error" not in (x.status, y.status)]
+
+
+def epoch_differences(a: Sequence[AttemptRecord | None], b: Sequence[AttemptRecord | None]) -> list[int]:
+    """Per epoch both runs scored: solved in B − solved in A."""
+    return [int(y.status == "solved") - int(x.status == "solved") for x, y in _both_scored(a, b)]
 
 
 def tokens_difference(a: Sequence[AttemptRecord | None], b: Sequence[AttemptRecord | None],
                       scale: int) -> float | None:
     """Over the epochs both runs scored: B's mean tokens per solved epoch − A's, each attempt's tokens clipped
     to `scale` (the token limit); None unless both runs solved one of them."""
-    both = [(x, y) for x, y in zip(a, b, strict=True)
-            if x is not None and y is not None and "error" not in (x.status, y.status)]
-    solved = [[min(r.totals.usage.total_tokens, scale) for r in arm if r.status == "solved"] for arm in zip(*both)]
-    if len(solved) < 2 or not solved[0] or not solved[1]:
+    both = _both_scored(a, b)
+    solved_a, solved_b = ([min(r.totals.usage.total_tokens, scale) for r in arm if r.status == "solved"]
+                          for arm in ((x for x, _ in both), (y for _, y in both)))
+    if not solved_a or not solved_b:
         return None
-    return sum(solved[1]) / len(solved[1]) - sum(solved[0]) / len(solved[0])
+    return sum(solved_b) / len(solved_b) - sum(solved_a) / len(solved_a)
 
 
 def claim_duel_dir(duel_dir: Path, record: DuelRecord, redactor: Redactor | None = None) -> DuelRecord:
