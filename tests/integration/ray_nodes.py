@@ -41,6 +41,18 @@ class Node:
         except psutil.NoSuchProcess:
             return None
 
+    def raylet_node_id(self) -> str | None:
+        """The node id from the raylet's `--node_id=` flag, once its command line shows it. A raylet that has
+        just forked may still show its parent's command line, and one that retitles itself shows a single
+        space-separated string (Ray's own lookup splits on spaces for that reason)."""
+        raylet = self.raylet()
+        try:
+            args = [] if raylet is None else raylet.cmdline()
+        except (psutil.NoSuchProcess, psutil.ZombieProcess, psutil.AccessDenied):
+            return None
+        return next((a.split("=", 1)[1] for arg in args for a in arg.split(" ") if a.startswith("--node_id=")),
+                    None)
+
     def kill_raylet(self) -> None:
         raylet = self.raylet()
         assert raylet is not None, "the node has no raylet"
@@ -72,12 +84,11 @@ class RayNodes:
                                 start_new_session=True)
         node = Node(proc, log)
         deadline = time.time() + 60
-        while time.time() < deadline and node.raylet() is None:
+        while time.time() < deadline and not node.node_id:
             assert proc.poll() is None, log.read_text()[-3000:]
+            node.node_id = node.raylet_node_id() or ""
             time.sleep(0.2)
-        raylet = node.raylet()
-        assert raylet is not None, log.read_text()[-3000:]
-        node.node_id = next(a.split("=", 1)[1] for a in raylet.cmdline() if a.startswith("--node_id="))
+        assert node.node_id, f"no raylet with a --node_id= flag after 60 s: {log.read_text()[-3000:]}"
         self.nodes.append(node)
         return node
 
