@@ -24,7 +24,8 @@ def embedded_run(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("runs") / "embedded"
     run_cli("run", str(ROOT / "experiments" / "demo.yaml"), "--out", str(out), "--quiet",
             "--set", "suite.ids=[gm-l1-001, gm-l2-001, gm-l3-001]", "--set", "run.concurrency=3",
-            "--set", "limits.max_steps=4", "--set", "model.api_key_env=AGENTBENCH_TEST_KEY",
+            "--set", "limits.max_steps=4", "--set", "model.max_tokens=128",
+            "--set", "model.api_key_env=AGENTBENCH_TEST_KEY",
             env={"AGENTBENCH_TEST_KEY": SECRET, "OPENAI_API_KEY": SECRET})
     return out
 

@@ -25,7 +25,8 @@ def model_run(tmp_path_factory, embedded_url) -> Path:
     run_cli("run", str(ROOT / "experiments" / "demo.yaml"), "--out", str(out), "--quiet",
             "--set", "model.provider=openai", "--set", f"model.base_url={embedded_url}",
             "--set", f"suite.ids=[{', '.join(IDS)}]", "--set", "sandbox.backend=local", "--set", "run.epochs=2",
-            "--set", "limits.max_steps=3", "--set", "run.concurrency=4")
+            "--set", "limits.max_steps=3", "--set", "run.concurrency=4",
+            "--set", "model.max_tokens=128")
     return out
 
 

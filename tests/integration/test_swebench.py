@@ -42,7 +42,8 @@ def test_oracle_resolves_all_and_null_none_with_official_exports(tmp_path):
 def test_embedded_model_runs_the_coding_agent_with_complete_traces(tmp_path, embedded_url):
     out = tmp_path / "coding"
     run_cli("run", EXPERIMENT, "--out", str(out), "--quiet", "--set", "model.provider=openai",
-            "--set", f"model.base_url={embedded_url}", "--set", "suite.limit=2", "--set", "limits.max_steps=4",
+            "--set", f"model.base_url={embedded_url}", "--set", "suite.limit=2", "--set", "limits.max_steps=3",
+            "--set", "model.max_tokens=160",
             timeout=1800)
     summary = json.loads((out / "summary.json").read_text())
     assert summary["attempts"] == 2 and summary["error"] == 0, summary["errors"]

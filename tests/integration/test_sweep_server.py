@@ -138,7 +138,7 @@ async def test_a_temperature_sweep_on_the_embedded_model_starts_its_server_once(
         async with open_endpoint(model, log_dir, **kwargs) as endpoint:
             yield endpoint
 
-    sets = ["suite.limit=3", "sandbox.backend=local", "limits.max_steps=2", "graph=react"]
+    sets = ["suite.limit=3", "sandbox.backend=local", "limits.max_steps=2", "graph=react", "model.max_tokens=128"]
     plan = make_plan(None, sets, parse_grid(["model.temperature=0.0,0.7"], sets), {})
     cells = [(cell, load_experiment(ROOT / "experiments" / "demo.yaml", [*sets, *cell.overrides()]))
              for cell in plan.cells]

@@ -195,7 +195,8 @@ async def test_a_tool_that_raises_inside_a_node_is_the_agents_failure(graph, tmp
 async def test_a_users_subgraph_against_the_embedded_model(embedded_url, tmp_path):
     cfg = load_experiment(ROOT / "experiments" / "demo.yaml", [
         f"graph={GRAPHS['with_subgraph']}", "model.provider=openai", f"model.base_url={embedded_url}",
-        "suite.ids=[gm-l1-001, gm-l1-002]", "run.concurrency=2", "sandbox.backend=local", "limits.max_steps=2"])
+        "suite.ids=[gm-l1-001, gm-l1-002]", "run.concurrency=2", "sandbox.backend=local", "limits.max_steps=2",
+        "model.max_tokens=128"])
     store = await Runner(cfg, tmp_path / "run", base_dir=ROOT).run()
     for record, row in zip(store.attempts(), store.attempt_rows()):
         assert record.status in ("solved", "failed") and record.reason is None, (record.status, record.error)
