@@ -78,9 +78,9 @@ def duel(
 ) -> None:
     """Run A and B (the experiment with --set and each one's overrides) on the same tasks in a seeded random
     order, run.concurrency tasks at a time with the same seeds, fed task by task to an anytime-valid
-    confidence sequence for B − A in completion rate; stop when it excludes 0 (b_better / a_better), lies inside ±margin (no_difference), or the
-    budget is spent (undecided). DUEL/a and DUEL/b are ordinary run folders; DUEL/duel.json the record. Running
-    the same command again resumes. Ends with `compare DUEL/a DUEL/b` (compare.json, report.html)."""
+    confidence sequence for B − A in completion rate; stop when it excludes 0 (b_better / a_better), lies
+    inside ±margin (no_difference), or the budget is spent (undecided). DUEL/a and DUEL/b are ordinary run
+    folders; DUEL/duel.json the record. Running the same command again resumes. Ends with `compare DUEL/a DUEL/b` (compare.json, report.html)."""
     from agentbench.analysis.compare import compare_runs
     from agentbench.analysis.duel import DuelRecord, attempts_line, decision_line, tokens_line
     from agentbench.analysis.io import COMPARE_NAME, load_run, write_compare

@@ -84,8 +84,8 @@ def tokens_difference(a: Sequence[AttemptRecord | None], b: Sequence[AttemptReco
     """Over the epochs both runs scored: B's mean tokens per solved epoch − A's, each attempt's tokens clipped
     to `scale` (the token limit); None unless both runs solved one of them."""
     both = _both_scored(a, b)
-    solved_a, solved_b = ([min(r.totals.usage.total_tokens, scale) for r in arm if r.status == "solved"]
-                          for arm in ((x for x, _ in both), (y for _, y in both)))
+    solved_a = [min(x.totals.usage.total_tokens, scale) for x, _ in both if x.status == "solved"]
+    solved_b = [min(y.totals.usage.total_tokens, scale) for _, y in both if y.status == "solved"]
     if not solved_a or not solved_b:
         return None
     return sum(solved_b) / len(solved_b) - sum(solved_a) / len(solved_a)

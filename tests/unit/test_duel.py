@@ -196,8 +196,8 @@ def test_epoch_differences_leave_out_what_either_run_did_not_score():
 
 
 def spent(status: str, tokens: int) -> AttemptRecord:
-    return AttemptRecord(task_id="t", epoch=0, status=status,
-                         totals=AttemptTotals(usage=Usage(prompt_tokens=tokens - tokens // 4, completion_tokens=tokens // 4)))
+    usage = Usage(prompt_tokens=tokens - tokens // 4, completion_tokens=tokens // 4)
+    return AttemptRecord(task_id="t", epoch=0, status=status, totals=AttemptTotals(usage=usage))
 
 
 def test_tokens_difference_is_over_solved_epochs_both_scored_and_clipped_at_the_limit():
